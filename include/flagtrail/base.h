@@ -1,0 +1,97 @@
+/*
+ * Building blocks shared by every flagtrail module: string views, capped growable buffers
+ * and arenas.
+ *
+ * Strings from the wire are views (pointer + length) into memory someone else owns; they are
+ * NUL-terminated only where they leave the library. Buffers filled from the network always
+ * carry a limit, so no sender can make them grow without bound. Request-scoped memory comes
+ * from an arena and is released all at once.
+ *
+ * Allocation failure is not a recoverable error in flagtrail: the allocators below abort the
+ * process with a message (see docs/ARCHITECTURE.md, "Out of memory").
+ */
+#ifndef FLAGTRAIL_BASE_H
+#define FLAGTRAIL_BASE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* --- string views --- */
+
+struct ft_str {
+    const char *ptr;
+    size_t len;
+};
+
+#define FT_STR(lit) ((struct ft_str){(lit), sizeof(lit) - 1})
+
+/* A view of a NUL-terminated string (NULL gives the empty view). */
+struct ft_str ft_str_c(const char *s);
+
+/* True when both views hold the same bytes. */
+bool ft_str_eq(struct ft_str a, struct ft_str b);
+
+/* True when the view holds exactly the NUL-terminated string `s`. */
+bool ft_str_eq_c(struct ft_str a, const char *s);
+
+/* memcmp-style order of the bytes (for UTF-8 this is code point order). */
+int ft_str_cmp(struct ft_str a, struct ft_str b);
+
+/* --- allocation (aborts on out of memory) --- */
+
+void *ft_xmalloc(size_t size);
+void *ft_xcalloc(size_t n, size_t size);
+void *ft_xrealloc(void *p, size_t size);
+char *ft_xstrdup(const char *s);
+/* A NUL-terminated copy of a view; the caller frees it. */
+char *ft_xstrndup(const char *s, size_t len);
+
+/* Overwrites `len` bytes in a way the compiler cannot elide, then frees `p` (NULL is fine). */
+void ft_free_secure(void *p, size_t len);
+
+/* --- capped growable buffer --- */
+
+struct ft_buf {
+    char *data;   /* owned; NUL-terminated after every append (not counted in len) */
+    size_t len;   /* bytes used */
+    size_t cap;   /* bytes allocated */
+    size_t limit; /* appends that would pass this many bytes fail with FT_ETOOBIG; 0 = none */
+};
+
+/* Initializes an empty buffer that may hold at most `limit` bytes (0: no limit). */
+void ft_buf_init(struct ft_buf *b, size_t limit);
+/* Frees the memory; the buffer can be initialized again. */
+void ft_buf_free(struct ft_buf *b);
+/* Empties the buffer, keeping its memory. */
+void ft_buf_reset(struct ft_buf *b);
+/* Makes room for `extra` more bytes. FT_ETOOBIG when that passes the limit. */
+int ft_buf_reserve(struct ft_buf *b, size_t extra);
+int ft_buf_append(struct ft_buf *b, const void *data, size_t len);
+int ft_buf_append_str(struct ft_buf *b, const char *s);
+int ft_buf_append_char(struct ft_buf *b, char c);
+int ft_buf_printf(struct ft_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- arena --- */
+
+/*
+ * A bump allocator: many small allocations, one release. Memory is 16-byte aligned and
+ * zeroed only where asked. Not thread-safe.
+ */
+struct ft_arena_chunk;
+struct ft_arena {
+    struct ft_arena_chunk *head;
+    size_t chunk_size;
+    size_t used; /* bytes handed out since init or reset */
+};
+
+void ft_arena_init(struct ft_arena *a, size_t chunk_size);
+void ft_arena_free(struct ft_arena *a);
+/* Releases every allocation but keeps the first chunk for reuse. */
+void ft_arena_reset(struct ft_arena *a);
+void *ft_arena_alloc(struct ft_arena *a, size_t size);
+void *ft_arena_zalloc(struct ft_arena *a, size_t size);
+/* Copies `len` bytes into the arena and NUL-terminates them. */
+char *ft_arena_strndup(struct ft_arena *a, const char *s, size_t len);
+
+#endif
