@@ -113,8 +113,8 @@ static char *generate_payload(size_t *len)
     }
     for (int i = 0; i < 20; i++) {
         snprintf(names[250 + i], sizeof(names[0]), "segment_%02d", i);
-        segments[i] = (struct ft_segment){.id = 16 + i, .name = ft_str_c(names[250 + i]),
-                                          .member = i % 3 == 0};
+        segments[i] = (struct ft_segment){
+            .id = 16 + i, .name = ft_str_c(names[250 + i]), .member = i % 3 == 0};
     }
     struct ft_payload p = {FT_STR("user-42@example.com"), flags, 200, traits, 50, segments, 20};
     struct ft_buf out;

@@ -18,22 +18,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static ft_json_doc *doc, *doc2;
 
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_json: check failed: %s (line %d)\n", #cond, __LINE__);       \
-            abort();                                                                           \
-        }                                                                                      \
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            fprintf(stderr, "fuzz_json: check failed: %s (line %d)\n", #cond, __LINE__); \
+            abort();                                                                     \
+        }                                                                                \
     } while (0)
 
 /* Reasons to reject that cJSON does not share. */
 static bool cjson_is_lenient_about(const char *message)
 {
     static const char *const known[] = {
-        "leading zero in number", "digit expected after '.'", "digit expected in exponent",
-        "invalid number",         "invalid UTF-8",            "lone high surrogate",
-        "lone low surrogate",     "control character in string", "nesting deeper than",
-        "invalid escape",         "invalid \\u escape",
+        "leading zero in number",
+        "digit expected after '.'",
+        "digit expected in exponent",
+        "invalid number",
+        "invalid UTF-8",
+        "lone high surrogate",
+        "lone low surrogate",
+        "control character in string",
+        "nesting deeper than",
+        "invalid escape",
+        "invalid \\u escape",
     };
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (strncmp(message, known[i], strlen(known[i])) == 0) return true;
@@ -47,8 +54,8 @@ static bool outside_cjson_domain(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++) {
         uint8_t c = data[i];
         if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') return true;
-        bool numeric = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' ||
-                       c == 'E';
+        bool numeric =
+            (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
         run = numeric ? run + 1 : 0;
         if (run >= 63) return true;
     }

@@ -9,22 +9,22 @@
 #ifndef FLAGTRAIL_ERROR_H
 #define FLAGTRAIL_ERROR_H
 
-#define FT_ERROR_MAP(X)                                                                        \
-    X(EINVAL, -1, "invalid argument")                                                          \
-    X(EIO, -2, "input/output error")                                                           \
-    X(ETOOBIG, -3, "size limit exceeded")                                                      \
-    X(EJSON, -4, "invalid JSON")                                                               \
-    X(EDEPTH, -5, "nesting too deep")                                                          \
-    X(EPAYLOAD, -6, "invalid payload")                                                         \
-    X(ESIGMISSING, -7, "signature missing")                                                    \
-    X(ESIGMALFORMED, -8, "signature malformed")                                                \
-    X(ESIGMISMATCH, -9, "signature does not match")                                            \
-    X(ECRYPTO, -10, "cryptography library failure")                                            \
-    X(ENOENT, -11, "not found")                                                                \
-    X(ENOSPC, -12, "no space left")                                                            \
-    X(ECORRUPT, -13, "data corrupt")                                                           \
-    X(EBUSY, -14, "resource busy")                                                             \
-    X(ESTORE, -15, "warehouse error")                                                          \
+#define FT_ERROR_MAP(X)                             \
+    X(EINVAL, -1, "invalid argument")               \
+    X(EIO, -2, "input/output error")                \
+    X(ETOOBIG, -3, "size limit exceeded")           \
+    X(EJSON, -4, "invalid JSON")                    \
+    X(EDEPTH, -5, "nesting too deep")               \
+    X(EPAYLOAD, -6, "invalid payload")              \
+    X(ESIGMISSING, -7, "signature missing")         \
+    X(ESIGMALFORMED, -8, "signature malformed")     \
+    X(ESIGMISMATCH, -9, "signature does not match") \
+    X(ECRYPTO, -10, "cryptography library failure") \
+    X(ENOENT, -11, "not found")                     \
+    X(ENOSPC, -12, "no space left")                 \
+    X(ECORRUPT, -13, "data corrupt")                \
+    X(EBUSY, -14, "resource busy")                  \
+    X(ESTORE, -15, "warehouse error")               \
     X(ECLOSED, -16, "shutting down")
 
 enum ft_error {

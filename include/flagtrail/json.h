@@ -59,8 +59,8 @@ struct ft_json {
 };
 
 #define FT_JSON_EACH(e, arr) for ((e) = (arr) + 1; (e) < (arr) + (arr)->span; (e) += (e)->span)
-#define FT_JSON_EACH_MEMBER(k, v, obj)                                                         \
-    for ((k) = (obj) + 1, (v) = (k) + 1; (k) < (obj) + (obj)->span;                            \
+#define FT_JSON_EACH_MEMBER(k, v, obj)                              \
+    for ((k) = (obj) + 1, (v) = (k) + 1; (k) < (obj) + (obj)->span; \
          (k) = (v) + (v)->span, (v) = (k) + 1)
 
 struct ft_json_limits {
@@ -72,9 +72,9 @@ struct ft_json_limits {
 #define FT_JSON_DEFAULT_DEPTH 64
 
 struct ft_json_error {
-    size_t offset;     /* byte offset where reading stopped */
-    char message[96];  /* "expected ',' or '}'", "invalid UTF-8", ... */
-    char path[256];    /* "flags[1].feature.name"; empty at the top level */
+    size_t offset;    /* byte offset where reading stopped */
+    char message[96]; /* "expected ',' or '}'", "invalid UTF-8", ... */
+    char path[256];   /* "flags[1].feature.name"; empty at the top level */
 };
 
 typedef struct ft_json_doc ft_json_doc;

@@ -23,8 +23,8 @@
 enum ft_value_type {
     FT_VALUE_NULL,
     FT_VALUE_BOOL,
-    FT_VALUE_INT,    /* a number without fraction or exponent, any size */
-    FT_VALUE_FLOAT,  /* a number with a fraction or an exponent */
+    FT_VALUE_INT,   /* a number without fraction or exponent, any size */
+    FT_VALUE_FLOAT, /* a number with a fraction or an exponent */
     FT_VALUE_STRING,
 };
 
@@ -43,10 +43,10 @@ struct ft_nint {
 struct ft_feature {
     int64_t id;
     struct ft_str name;
-    struct ft_str type;         /* "STANDARD", "MULTIVARIATE", legacy "FLAG"/"CONFIG" */
+    struct ft_str type; /* "STANDARD", "MULTIVARIATE", legacy "FLAG"/"CONFIG" */
     struct ft_str created_date;
     bool default_enabled;
-    struct ft_str description;  /* nullable */
+    struct ft_str description;   /* nullable */
     struct ft_str initial_value; /* nullable */
 };
 
@@ -87,8 +87,8 @@ struct ft_payload {
 };
 
 struct ft_payload_error {
-    size_t offset;      /* byte offset for JSON syntax errors, 0 for schema errors */
-    char detail[384];   /* "flags[1].feature.name: expected string" */
+    size_t offset;    /* byte offset for JSON syntax errors, 0 for schema errors */
+    char detail[384]; /* "flags[1].feature.name: expected string" */
 };
 
 /*

@@ -16,9 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FT_SIGNATURE_HEADER "X-Flagsmith-Signature"
+#define FT_SIGNATURE_HEADER  "X-Flagsmith-Signature"
 #define FT_SIGNATURE_HEX_LEN 64
-#define FT_SECRET_MAX 4096
+#define FT_SECRET_MAX        4096
 
 typedef struct ft_signer ft_signer;
 typedef struct ft_verifier ft_verifier;
@@ -56,8 +56,7 @@ int ft_verifier_check(ft_verifier *v, const void *body, size_t len, const char *
  * *out (wipe and free with ft_free_secure(*out, *out_len)); FT_EIO when unreadable, FT_EINVAL
  * when empty, FT_ETOOBIG past FT_SECRET_MAX bytes. `errbuf` (may be NULL) gets a reason.
  */
-int ft_secret_read_file(const char *path, char **out, size_t *out_len, char *errbuf,
-                        size_t errlen);
+int ft_secret_read_file(const char *path, char **out, size_t *out_len, char *errbuf, size_t errlen);
 
 /* Wraps a secret from the environment or elsewhere in the same rules (copy, trim, limits). */
 int ft_secret_from_string(const char *s, size_t len, char **out, size_t *out_len);

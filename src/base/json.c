@@ -89,8 +89,7 @@ static void append_path(const ft_json_doc *d, char *out, size_t cap)
     }
 }
 
-static int fail(ft_json_doc *d, struct ft_json_error *err, int code, size_t offset,
-                const char *msg)
+static int fail(ft_json_doc *d, struct ft_json_error *err, int code, size_t offset, const char *msg)
 {
     if (err) {
         err->offset = offset;
@@ -141,9 +140,12 @@ static inline int hex4(const unsigned char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         int c = p[i], x;
-        if (c >= '0' && c <= '9') x = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') x = (c | 0x20) - 'a' + 10;
-        else return -1;
+        if (c >= '0' && c <= '9')
+            x = c - '0';
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            x = (c | 0x20) - 'a' + 10;
+        else
+            return -1;
         v = v * 16 + x;
     }
     return v;
@@ -156,7 +158,8 @@ static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
     size_t avail = (size_t)(end - p);
     unsigned lo = 0x80, hi = 0xbf;
     size_t n;
-    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
     else if (c >= 0xe0 && c <= 0xef) {
         n = 3;
         if (c == 0xe0) lo = 0xa0;
@@ -193,8 +196,14 @@ static const unsigned char *scan_escape(struct lex *L, const unsigned char *p, i
         return NULL;
     }
     switch (p[1]) {
-    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-        return p + 2;
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't': return p + 2;
     case 'u': break;
     default: *rc = lex_fail(L, p, "invalid escape"); return NULL;
     }
@@ -231,9 +240,9 @@ static const unsigned char *scan_string(struct lex *L, const unsigned char *q, i
         while (end - p >= 16) {
             __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
             /* signed compare: bytes 0x80..0xff are negative, so "< 0x20" also flags them */
-            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote),
-                                                  _mm_cmpeq_epi8(x, bslash)),
-                                     _mm_cmplt_epi8(x, space));
+            __m128i m =
+                _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                             _mm_cmplt_epi8(x, space));
             unsigned mask = (unsigned)_mm_movemask_epi8(m);
             if (mask) {
                 p += __builtin_ctz(mask);
@@ -329,8 +338,7 @@ static const unsigned char *scan_literal(struct lex *L, const unsigned char *q, 
     } lits[] = {{"true", 4, FT_JSON_TRUE}, {"false", 5, FT_JSON_FALSE}, {"null", 4, FT_JSON_NULL}};
     for (size_t i = 0; i < 3; i++) {
         if (*q != lits[i].text[0]) continue;
-        if ((size_t)(L->end - q) < lits[i].len || memcmp(q, lits[i].text, lits[i].len) != 0)
-            break;
+        if ((size_t)(L->end - q) < lits[i].len || memcmp(q, lits[i].text, lits[i].len) != 0) break;
         if (!push(L->d, lits[i].type, 0, (size_t)(q - L->s), lits[i].len)) {
             *rc = fail(L->d, L->err, FT_ETOOBIG, (size_t)(q - L->s), "too many values");
             return NULL;
@@ -399,8 +407,17 @@ value:
         goto value;
     }
     case '"': p = scan_string(&L, p, &rc); break;
-    case '-': case '0': case '1': case '2': case '3': case '4':
-    case '5': case '6': case '7': case '8': case '9': p = scan_number(&L, p, &rc); break;
+    case '-':
+    case '0':
+    case '1':
+    case '2':
+    case '3':
+    case '4':
+    case '5':
+    case '6':
+    case '7':
+    case '8':
+    case '9': p = scan_number(&L, p, &rc); break;
     default: p = scan_literal(&L, p, &rc); break;
     }
     if (!p) return rc;
@@ -423,7 +440,8 @@ after:
             close_container(d);
             goto after;
         }
-        if (*p != ',') return lex_fail(&L, p, object ? "expected ',' or '}'" : "expected ',' or ']'");
+        if (*p != ',')
+            return lex_fail(&L, p, object ? "expected ',' or '}'" : "expected ',' or ']'");
         if (object) f->key = NO_KEY; /* errors before the next key belong to the object */
         p = skip_ws(p + 1, end);
         if (p < end && *p == close) return lex_fail(&L, p, "trailing comma");
@@ -534,8 +552,7 @@ bool ft_json_str_eq(ft_json_doc *d, const struct ft_json *v, const char *s)
 {
     if (!v || v->type != FT_JSON_STRING) return false;
     size_t n = strlen(s);
-    if (!(v->flags & FT_JSON_ESCAPED))
-        return v->len == n && memcmp(d->src + v->off, s, n) == 0;
+    if (!(v->flags & FT_JSON_ESCAPED)) return v->len == n && memcmp(d->src + v->off, s, n) == 0;
     return ft_str_eq(ft_json_str(d, v), (struct ft_str){s, n});
 }
 

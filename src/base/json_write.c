@@ -21,8 +21,12 @@ static const char hexdigits[] = "0123456789abcdef";
 
 static int write_u16(struct ft_buf *out, unsigned cp)
 {
-    char e[6] = {'\\', 'u', hexdigits[(cp >> 12) & 15], hexdigits[(cp >> 8) & 15],
-                 hexdigits[(cp >> 4) & 15], hexdigits[cp & 15]};
+    char e[6] = {'\\',
+                 'u',
+                 hexdigits[(cp >> 12) & 15],
+                 hexdigits[(cp >> 8) & 15],
+                 hexdigits[(cp >> 4) & 15],
+                 hexdigits[cp & 15]};
     return ft_buf_append(out, e, 6);
 }
 
@@ -194,7 +198,8 @@ static bool is_number_lexeme(struct ft_str s, bool *integer)
     *integer = true;
     if (i < s.len && s.ptr[i] == '-') i++;
     if (i == s.len || s.ptr[i] < '0' || s.ptr[i] > '9') return false;
-    if (s.ptr[i] == '0') i++;
+    if (s.ptr[i] == '0')
+        i++;
     else
         while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9')
             i++;

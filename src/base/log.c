@@ -23,9 +23,12 @@ void ft_log_setup(enum ft_log_format format, enum ft_log_level min_level)
 
 bool ft_log_parse_format(const char *s, enum ft_log_format *out)
 {
-    if (strcmp(s, "text") == 0) *out = FT_LOG_TEXT;
-    else if (strcmp(s, "json") == 0) *out = FT_LOG_JSON;
-    else return false;
+    if (strcmp(s, "text") == 0)
+        *out = FT_LOG_TEXT;
+    else if (strcmp(s, "json") == 0)
+        *out = FT_LOG_JSON;
+    else
+        return false;
     return true;
 }
 
@@ -109,8 +112,10 @@ void ft_log(enum ft_log_level level, const char *event, ...)
     for (const char *key = va_arg(ap, const char *); key; key = va_arg(ap, const char *)) {
         const char *value = va_arg(ap, const char *);
         puts_raw(&l, json ? "," : " ");
-        if (json) put_value(&l, key, true);
-        else puts_raw(&l, key);
+        if (json)
+            put_value(&l, key, true);
+        else
+            puts_raw(&l, key);
         puts_raw(&l, json ? ":" : "=");
         put_value(&l, value, json);
     }

@@ -45,8 +45,7 @@ int cmd_validate(int argc, char **argv)
     if (argc - optind > 1) return cli_usage("validate", "expected at most one FILE");
     struct ft_buf body;
     char err[256];
-    int rc = cli_read_input(optind < argc ? argv[optind] : NULL, max_body, &body, err,
-                            sizeof(err));
+    int rc = cli_read_input(optind < argc ? argv[optind] : NULL, max_body, &body, err, sizeof(err));
     if (rc == FT_ETOOBIG) {
         printf("too_large: %s\n", err);
         ft_buf_free(&body);

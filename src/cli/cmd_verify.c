@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define VERIFY_MAX_INPUT ((size_t)1 << 30)
+#define VERIFY_MAX_INPUT   ((size_t)1 << 30)
 #define VERIFY_MAX_SECRETS 16
 
 void help_verify(void)

@@ -19,7 +19,7 @@ struct reader {
     struct ft_arena *arena;
     struct ft_payload_error *err;
     /* the path of the object being read, e.g. "flags[3]" or "flags[3].feature" */
-    const char *list;  /* "flags", "traits", "segments" or NULL at the top */
+    const char *list; /* "flags", "traits", "segments" or NULL at the top */
     size_t index;
     bool in_feature;
 };
@@ -62,7 +62,6 @@ static int wrong_type(struct reader *r, const char *field, const char *want,
     return schema_error(r, field, "expected %s, got %s", want, ft_json_type_name(v->type));
 }
 
-
 #define MAX_FIELDS 8
 
 /*
@@ -101,7 +100,8 @@ static int get_string(struct reader *r, const struct ft_json *v, const char *fie
         *out = (struct ft_str){NULL, 0};
         return FT_OK;
     }
-    if (v->type != FT_JSON_STRING) return wrong_type(r, field, nullable ? "string or null" : "string", v);
+    if (v->type != FT_JSON_STRING)
+        return wrong_type(r, field, nullable ? "string or null" : "string", v);
     *out = ft_json_str(r->doc, v);
     return FT_OK;
 }
@@ -120,8 +120,7 @@ static int get_int(struct reader *r, const struct ft_json *v, const char *field,
     if (!v) return missing(r, field);
     if (v->type != FT_JSON_NUMBER || !(v->flags & FT_JSON_INTEGER))
         return wrong_type(r, field, "integer", v);
-    if (!ft_json_int64(r->doc, v, out))
-        return schema_error(r, field, "integer out of range");
+    if (!ft_json_int64(r->doc, v, out)) return schema_error(r, field, "integer out of range");
     return FT_OK;
 }
 
@@ -174,13 +173,14 @@ static int get_value(struct reader *r, const struct ft_json *v, const char *fiel
 
 static int read_feature(struct reader *r, const struct ft_json *obj, struct ft_feature *f)
 {
-    static const char *const names[] = {"id", "name", "type", "created_date", "default_enabled",
-                                        "description", "initial_value"};
+    static const char *const names[] = {
+        "id", "name", "type", "created_date", "default_enabled", "description", "initial_value"};
     const struct ft_json *s[7];
     int rc = read_fields(r, obj, "feature", names, 7, s);
     if (rc) return rc;
     r->in_feature = true;
-    if ((rc = get_int(r, s[0], "id", &f->id)) || (rc = get_string(r, s[1], "name", false, &f->name)) ||
+    if ((rc = get_int(r, s[0], "id", &f->id)) ||
+        (rc = get_string(r, s[1], "name", false, &f->name)) ||
         (rc = get_string(r, s[2], "type", false, &f->type)) ||
         (rc = get_string(r, s[3], "created_date", false, &f->created_date)) ||
         (rc = get_bool(r, s[4], "default_enabled", &f->default_enabled)) ||
@@ -193,9 +193,9 @@ static int read_feature(struct reader *r, const struct ft_json *obj, struct ft_f
 
 static int read_flag(struct reader *r, const struct ft_json *obj, struct ft_flag *f)
 {
-    static const char *const names[] = {"enabled", "environment",         "feature",
-                                        "feature_segment", "feature_state_value", "id",
-                                        "identity", "percentage_allocation"};
+    static const char *const names[] = {"enabled",         "environment",          "feature",
+                                        "feature_segment", "feature_state_value",  "id",
+                                        "identity",        "percentage_allocation"};
     const struct ft_json *s[8];
     int rc = read_fields(r, obj, NULL, names, 8, s);
     if (rc) return rc;
@@ -204,8 +204,7 @@ static int read_flag(struct reader *r, const struct ft_json *obj, struct ft_flag
         (rc = read_feature(r, s[2], &f->feature)) ||
         (rc = get_nint(r, s[3], "feature_segment", &f->feature_segment)) ||
         (rc = get_value(r, s[4], "feature_state_value", false, &f->value)) ||
-        (rc = get_int(r, s[5], "id", &f->id)) ||
-        (rc = get_nint(r, s[6], "identity", &f->identity)))
+        (rc = get_int(r, s[5], "id", &f->id)) || (rc = get_nint(r, s[6], "identity", &f->identity)))
         return rc;
     f->has_percentage_allocation = s[7] != NULL;
     if (s[7]) return get_value(r, s[7], "percentage_allocation", true, &f->percentage_allocation);
@@ -304,8 +303,8 @@ int ft_payload_parse(ft_json_doc *doc, const char *body, size_t len, struct ft_a
     if ((rc = get_string(&r, s[0], "identity", false, &out->identity))) return rc;
     if (out->identity.len == 0) return schema_error(&r, "identity", "must not be empty");
     void *items;
-    if ((rc = read_list(&r, s[1], "flags", sizeof(struct ft_flag), flag_item, &items,
-                        &out->nflags)))
+    if ((rc =
+             read_list(&r, s[1], "flags", sizeof(struct ft_flag), flag_item, &items, &out->nflags)))
         return rc;
     out->flags = items;
     if ((rc = read_list(&r, s[2], "traits", sizeof(struct ft_trait), trait_item, &items,
@@ -363,8 +362,10 @@ static void integer(struct emitter *e, int64_t v)
 
 static void nint(struct emitter *e, struct ft_nint v)
 {
-    if (v.null) raw(e, "null");
-    else integer(e, v.value);
+    if (v.null)
+        raw(e, "null");
+    else
+        integer(e, v.value);
 }
 
 static void boolean(struct emitter *e, bool v)

@@ -170,8 +170,7 @@ int ft_secret_from_string(const char *s, size_t len, char **out, size_t *out_len
     return FT_OK;
 }
 
-int ft_secret_read_file(const char *path, char **out, size_t *out_len, char *errbuf,
-                        size_t errlen)
+int ft_secret_read_file(const char *path, char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
     char buf[FT_SECRET_MAX + 3];
     size_t n = 0;
@@ -196,8 +195,7 @@ int ft_secret_read_file(const char *path, char **out, size_t *out_len, char *err
         rc = ft_secret_from_string(buf, n, out, out_len);
         if (rc == FT_EINVAL && errbuf) snprintf(errbuf, errlen, "secret file %s is empty", path);
         if (rc == FT_ETOOBIG && errbuf)
-            snprintf(errbuf, errlen, "secret file %s is longer than %d bytes", path,
-                     FT_SECRET_MAX);
+            snprintf(errbuf, errlen, "secret file %s is longer than %d bytes", path, FT_SECRET_MAX);
     }
     OPENSSL_cleanse(buf, sizeof(buf));
     return rc;

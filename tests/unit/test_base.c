@@ -15,8 +15,8 @@
 
 Test(error, every_code_has_a_name_and_message)
 {
-#define CHECK(name, code, msg)                                                                 \
-    cr_expect(eq(str, (char *)ft_strerror(FT_##name), msg));                                   \
+#define CHECK(name, code, msg)                               \
+    cr_expect(eq(str, (char *)ft_strerror(FT_##name), msg)); \
     cr_expect(eq(str, (char *)ft_error_name(FT_##name), #name));
     FT_ERROR_MAP(CHECK)
 #undef CHECK
@@ -112,9 +112,18 @@ Test(clock, iso_format_and_parse)
     t = "@1795411552";
     cr_assert(ft_clock_parse_iso(t, strlen(t), &us));
     cr_expect(eq(i64, us, 1795411552000000LL));
-    static const char *const bad[] = {"", "2026", "2026-13-01", "2026-02-30", "2025-02-29",
-                                      "2026-11-23T25:00", "2026-11-23T10:00:00.", "2026-11-23X",
-                                      "2026-11-23T10:00+2", "@", "@12x", "2026-1-01"};
+    static const char *const bad[] = {"",
+                                      "2026",
+                                      "2026-13-01",
+                                      "2026-02-30",
+                                      "2025-02-29",
+                                      "2026-11-23T25:00",
+                                      "2026-11-23T10:00:00.",
+                                      "2026-11-23X",
+                                      "2026-11-23T10:00+2",
+                                      "@",
+                                      "@12x",
+                                      "2026-1-01"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_expect_not(ft_clock_parse_iso(bad[i], strlen(bad[i]), &us), "'%s'", bad[i]);
     t = "2024-02-29";
@@ -144,7 +153,8 @@ Test(log, text_and_json_lines, .init = cr_redirect_stderr)
     cr_expect(strstr(out, " info receive.start listen=127.0.0.1:8080 note=\"two words\"\n") != NULL,
               "%s", out);
     cr_expect(strstr(out, "\"level\":\"warn\",\"event\":\"x.y\",\"quote\":\"a\\\"b\\u000a\","
-                          "\"none\":null}\n") != NULL, "%s", out);
+                          "\"none\":null}\n") != NULL,
+              "%s", out);
 }
 
 Test(log, parse_names)

@@ -95,7 +95,8 @@ Test(json, escaped_keys_are_matched_decoded)
 
 Test(json, strings_zero_copy_and_decoded)
 {
-    const char *s = "[\"plain\", \"tab\\tq\\\"\\\\\\/\", \"\\u00e9\\ud83d\\ude80\", \"caf\xc3\xa9\"]";
+    const char *s =
+        "[\"plain\", \"tab\\tq\\\"\\\\\\/\", \"\\u00e9\\ud83d\\ude80\", \"caf\xc3\xa9\"]";
     cr_assert(eq(int, parse(s), FT_OK));
     const struct ft_json *e = ft_json_root(doc) + 1;
     struct ft_str v = ft_json_str(doc, e);
@@ -144,8 +145,8 @@ Test(json, numbers_keep_their_text)
 Test(json, int64_limits)
 {
     int64_t v;
-    cr_assert(eq(int, parse("[9223372036854775807, -9223372036854775808, 9223372036854775808]"),
-                 FT_OK));
+    cr_assert(
+        eq(int, parse("[9223372036854775807, -9223372036854775808, 9223372036854775808]"), FT_OK));
     const struct ft_json *e = ft_json_root(doc) + 1;
     cr_expect(ft_json_int64(doc, e, &v) && v == INT64_MAX);
     cr_expect(ft_json_int64(doc, e + 1, &v) && v == INT64_MIN);
@@ -236,15 +237,16 @@ Test(json, rejects_invalid_utf8)
         "\"\xf4\x90\x80\x80\"", /* above U+10FFFF */
         "\"\xf5\x80\x80\x80\"", /* invalid lead byte */
         "\"\xff\"",
-        "\"\xc3\"",             /* truncated */
-        "\"\xe2\x82\"",         /* truncated */
-        "\"\xc3\x28\"",         /* bad continuation */
+        "\"\xc3\"",     /* truncated */
+        "\"\xe2\x82\"", /* truncated */
+        "\"\xc3\x28\"", /* bad continuation */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_reject(bad[i], FT_EJSON, "invalid UTF-8");
     /* and the valid extremes */
-    cr_expect(eq(int, parse("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\""),
-                 FT_OK));
+    cr_expect(eq(
+        int, parse("\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\""),
+        FT_OK));
 }
 
 Test(json, invalid_utf8_found_after_sixteen_clean_bytes)
@@ -301,7 +303,8 @@ Test(json, size_and_node_limits)
 
 Test(json, error_offset_and_path)
 {
-    const char *s = "{\"flags\": [{\"feature\": {\"name\": \"ok\"}}, {\"feature\": {\"name\": tru}}]}";
+    const char *s =
+        "{\"flags\": [{\"feature\": {\"name\": \"ok\"}}, {\"feature\": {\"name\": tru}}]}";
     struct ft_json_error err;
     cr_assert(eq(int, ft_json_parse(doc, s, strlen(s), &err), FT_EJSON));
     cr_expect(eq(str, err.path, "flags[1].feature.name"));
@@ -342,15 +345,29 @@ Test(json, writer_numbers_as_python)
     struct {
         const char *in, *out;
     } cases[] = {
-        {"0", "0"},          {"-0", "0"},           {"9007199254740993", "9007199254740993"},
-        {"0.1", "0.1"},      {"1.0", "1.0"},        {"1e16", "1e+16"},
-        {"1E+16", "1e+16"},  {"1e15", "1000000000000000.0"},
-        {"0.00001", "1e-05"}, {"0.0001", "0.0001"}, {"-0.0", "-0.0"},
-        {"12.34", "12.34"},  {"1.25", "1.25"},      {"2.5e-7", "2.5e-07"},
+        {"0", "0"},
+        {"-0", "0"},
+        {"9007199254740993", "9007199254740993"},
+        {"0.1", "0.1"},
+        {"1.0", "1.0"},
+        {"1e16", "1e+16"},
+        {"1E+16", "1e+16"},
+        {"1e15", "1000000000000000.0"},
+        {"0.00001", "1e-05"},
+        {"0.0001", "0.0001"},
+        {"-0.0", "-0.0"},
+        {"12.34", "12.34"},
+        {"1.25", "1.25"},
+        {"2.5e-7", "2.5e-07"},
         {"123456789012345678.0", "1.2345678901234568e+17"},
-        {"1e400", "Infinity"}, {"-1e400", "-Infinity"}, {"1e-400", "0.0"},
-        {"5e-324", "5e-324"}, {"1.7976931348623157e308", "1.7976931348623157e+308"},
-        {"33.3", "33.3"},    {"100.0", "100.0"},    {"0.30000000000000004", "0.30000000000000004"},
+        {"1e400", "Infinity"},
+        {"-1e400", "-Infinity"},
+        {"1e-400", "0.0"},
+        {"5e-324", "5e-324"},
+        {"1.7976931348623157e308", "1.7976931348623157e+308"},
+        {"33.3", "33.3"},
+        {"100.0", "100.0"},
+        {"0.30000000000000004", "0.30000000000000004"},
         {"2.2250738585072014e-308", "2.2250738585072014e-308"},
         {"9007199254740993.0", "9007199254740992.0"},
     };

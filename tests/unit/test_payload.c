@@ -103,26 +103,28 @@ Test(payload, rich_fixture_model)
 
 Test(payload, unknown_keys_are_ignored_everywhere)
 {
-    const char *s = "{\"identity\": \"u\", \"extra\": {\"x\": [1]}, \"flags\": [{\"enabled\": true, "
-                    "\"environment\": 1, \"feature\": {\"created_date\": \"d\", "
-                    "\"default_enabled\": true, \"description\": null, \"id\": 1, "
-                    "\"initial_value\": null, \"name\": \"f\", \"type\": \"STANDARD\", \"new\": 1}, "
-                    "\"feature_segment\": null, \"feature_state_value\": null, \"id\": 2, "
-                    "\"identity\": null, \"later\": true}], \"traits\": [{\"id\": 1, "
-                    "\"trait_key\": \"k\", \"trait_value\": 1, \"z\": 0}], \"segments\": "
-                    "[{\"id\": 1, \"name\": \"s\", \"member\": false, \"q\": null}]}";
+    const char *s =
+        "{\"identity\": \"u\", \"extra\": {\"x\": [1]}, \"flags\": [{\"enabled\": true, "
+        "\"environment\": 1, \"feature\": {\"created_date\": \"d\", "
+        "\"default_enabled\": true, \"description\": null, \"id\": 1, "
+        "\"initial_value\": null, \"name\": \"f\", \"type\": \"STANDARD\", \"new\": 1}, "
+        "\"feature_segment\": null, \"feature_state_value\": null, \"id\": 2, "
+        "\"identity\": null, \"later\": true}], \"traits\": [{\"id\": 1, "
+        "\"trait_key\": \"k\", \"trait_value\": 1, \"z\": 0}], \"segments\": "
+        "[{\"id\": 1, \"name\": \"s\", \"member\": false, \"q\": null}]}";
     cr_expect(eq(int, parse(s), FT_OK), "%s", err.detail);
 }
 
 Test(payload, empty_lists_are_fine)
 {
-    cr_expect(eq(int, parse("{\"identity\":\"u\",\"flags\":[],\"traits\":[],\"segments\":[]}"),
-                 FT_OK));
+    cr_expect(
+        eq(int, parse("{\"identity\":\"u\",\"flags\":[],\"traits\":[],\"segments\":[]}"), FT_OK));
     cr_expect(eq(sz, p.nflags + p.ntraits + p.nsegments, 0));
     struct ft_buf out;
     ft_buf_init(&out, 0);
     cr_assert(eq(int, ft_payload_emit(&p, &out), FT_OK));
-    cr_expect(eq(str, out.data, "{\"flags\": [], \"identity\": \"u\", \"segments\": [], \"traits\": []}"));
+    cr_expect(eq(str, out.data,
+                 "{\"flags\": [], \"identity\": \"u\", \"segments\": [], \"traits\": []}"));
     ft_buf_free(&out);
 }
 
@@ -132,12 +134,15 @@ static void expect_error(const char *s, int code, const char *detail)
     cr_expect(eq(str, err.detail, (char *)detail), "for %s", s);
 }
 
-#define FEATURE "{\"created_date\": \"d\", \"default_enabled\": true, \"description\": null, " \
-                "\"id\": 1, \"initial_value\": null, \"name\": \"f\", \"type\": \"STANDARD\"}"
-#define FLAG(feature, rest) "{\"enabled\": true, \"environment\": 1, \"feature\": " feature \
-                            ", \"feature_segment\": null, \"feature_state_value\": null, " \
-                            "\"id\": 2, \"identity\": null" rest "}"
-#define BODY(flags) "{\"identity\": \"u\", \"flags\": [" flags "], \"traits\": [], \"segments\": []}"
+#define FEATURE                                                                    \
+    "{\"created_date\": \"d\", \"default_enabled\": true, \"description\": null, " \
+    "\"id\": 1, \"initial_value\": null, \"name\": \"f\", \"type\": \"STANDARD\"}"
+#define FLAG(feature, rest)                                         \
+    "{\"enabled\": true, \"environment\": 1, \"feature\": " feature \
+    ", \"feature_segment\": null, \"feature_state_value\": null, "  \
+    "\"id\": 2, \"identity\": null" rest "}"
+#define BODY(flags) \
+    "{\"identity\": \"u\", \"flags\": [" flags "], \"traits\": [], \"segments\": []}"
 
 Test(payload, schema_errors_name_their_path)
 {
@@ -160,14 +165,17 @@ Test(payload, schema_errors_name_their_path)
     expect_error(BODY(FLAG("[]", "")), FT_EPAYLOAD, "flags[0].feature: expected object, got array");
     expect_error(BODY(FLAG(FEATURE, ", \"percentage_allocation\": \"50\"")), FT_EPAYLOAD,
                  "flags[0].percentage_allocation: expected number or null, got string");
-    expect_error("{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1.5}], \"segments\": []}",
-                 FT_EPAYLOAD, "traits[0].id: expected integer or null, got number");
-    expect_error("{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1, \"trait_key\": \"k\", "
-                 "\"trait_value\": [1]}], \"segments\": []}",
-                 FT_EPAYLOAD, "traits[0].trait_value: expected string, number, boolean or null, got array");
-    expect_error("{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1, \"trait_key\": \"k\", "
-                 "\"trait_value\": 1, \"transient\": \"no\"}], \"segments\": []}",
-                 FT_EPAYLOAD, "traits[0].transient: expected boolean, got string");
+    expect_error(
+        "{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1.5}], \"segments\": []}",
+        FT_EPAYLOAD, "traits[0].id: expected integer or null, got number");
+    expect_error(
+        "{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1, \"trait_key\": \"k\", "
+        "\"trait_value\": [1]}], \"segments\": []}",
+        FT_EPAYLOAD, "traits[0].trait_value: expected string, number, boolean or null, got array");
+    expect_error(
+        "{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1, \"trait_key\": \"k\", "
+        "\"trait_value\": 1, \"transient\": \"no\"}], \"segments\": []}",
+        FT_EPAYLOAD, "traits[0].transient: expected boolean, got string");
     expect_error("{\"identity\": \"u\", \"flags\": [], \"traits\": [], \"segments\": [{\"id\": 1, "
                  "\"name\": \"s\", \"member\": 1}]}",
                  FT_EPAYLOAD, "segments[0].member: expected boolean, got number");
@@ -195,8 +203,8 @@ Test(payload, values_keep_type_and_text)
 
 Test(payload, emit_normalizes_numbers_like_python)
 {
-    const char *s = BODY(FLAG(FEATURE, ", \"percentage_allocation\": 5E1") ", "
-                         FLAG(FEATURE, ", \"percentage_allocation\": -0"));
+    const char *s = BODY(FLAG(FEATURE, ", \"percentage_allocation\": 5E1") ", " FLAG(
+        FEATURE, ", \"percentage_allocation\": -0"));
     cr_assert(eq(int, parse(s), FT_OK), "%s", err.detail);
     struct ft_buf out;
     ft_buf_init(&out, 0);

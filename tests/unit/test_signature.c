@@ -94,8 +94,9 @@ Test(signature, any_one_bit_change_is_rejected)
     for (size_t i = 0; i < (sizeof(body) - 1) * 8; i++) {
         memcpy(changed, body, sizeof(body));
         changed[i / 8] ^= (char)(1 << (i % 8));
-        cr_expect(eq(int, ft_verifier_check(v, changed, sizeof(body) - 1, hex, 64),
-                     FT_ESIGMISMATCH), "body bit %zu", i);
+        cr_expect(
+            eq(int, ft_verifier_check(v, changed, sizeof(body) - 1, hex, 64), FT_ESIGMISMATCH),
+            "body bit %zu", i);
     }
     for (size_t i = 0; i < 64; i++) {
         char bad[65];
