@@ -1,0 +1,762 @@
+/*
+ * The spool (src/spool/spool.h): segment files, group commit, recovery, reading, release.
+ *
+ * State under `lock`: the segment list (base LSN and end of each, oldest first; the last is
+ * active), write_lsn (end of written data), durable_lsn, the FIFO of waiters (appends are
+ * serialized, so waiters are queued in LSN order), and the segment retired by a rotation that
+ * the syncer must still flush and close. Only the syncer closes segment descriptors, so it can
+ * fdatasync outside the lock without a descriptor vanishing under it.
+ */
+#include "spool/spool.h"
+#include "base/crc32c.h"
+#include "flagtrail/base.h"
+#include "flagtrail/error.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEG_MAGIC "FTSPOOL1"
+#define SEG_HEADER 16
+#define REC_HEADER 8
+
+struct segment {
+    uint64_t base; /* LSN of the segment file's first byte */
+    uint64_t end;  /* LSN just past its last record */
+};
+
+struct waiter {
+    uint64_t end; /* durable once durable_lsn reaches this */
+    ft_spool_done_fn done;
+    void *arg;
+};
+
+struct ft_spool {
+    char *dir;
+    int dir_fd;
+    int lock_fd;
+    struct ft_spool_options opt;
+
+    pthread_mutex_t lock;
+    pthread_cond_t dirty;   /* syncer: there is something to sync, or stop */
+    pthread_cond_t synced;  /* durable_lsn moved, or failure */
+    pthread_t syncer;
+    bool syncer_started;
+    bool stopping;
+    bool failed;
+
+    struct segment *segs;
+    size_t nsegs, segs_cap;
+    int active_fd;
+    int retired_fd;         /* rotated-out segment awaiting its last fdatasync, or -1 */
+    uint64_t write_lsn, durable_lsn, released_lsn;
+
+    struct waiter *waiters; /* ring buffer */
+    size_t wcap, whead, wcount;
+};
+
+static const struct ft_spool_options default_options = {
+    .durability = FT_SPOOL_FSYNC,
+    .segment_bytes = 64u << 20,
+    .max_backlog = 1u << 30,
+    .max_record = 64u << 20,
+    .sync_interval_us = 0,
+};
+
+/* --- helpers --- */
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void seg_name(char *out, size_t cap, uint64_t base)
+{
+    snprintf(out, cap, "%020" PRIu64 ".seg", base);
+}
+
+/* Formats "<message>: <strerror(errno)>" into err; returns code. */
+__attribute__((format(printf, 4, 5))) static int errorf(char *err, size_t errlen, int code,
+                                                       const char *fmt, ...)
+{
+    int e = errno;
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, ": %s", strerror(e));
+    }
+    return code;
+}
+
+static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, (char *)buf + got, len - got, off + (off_t)got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return -1;
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+static uint32_t record_crc(const unsigned char len_bytes[4], const struct iovec *iov, int n)
+{
+    uint32_t crc = ft_crc32c(0, len_bytes, 4);
+    for (int i = 0; i < n; i++)
+        crc = ft_crc32c(crc, iov[i].iov_base, iov[i].iov_len);
+    return crc;
+}
+
+static void push_segment(ft_spool *s, uint64_t base, uint64_t end)
+{
+    if (s->nsegs == s->segs_cap) {
+        s->segs_cap = s->segs_cap ? s->segs_cap * 2 : 16;
+        s->segs = ft_xrealloc(s->segs, sizeof(*s->segs) * s->segs_cap);
+    }
+    s->segs[s->nsegs++] = (struct segment){base, end};
+}
+
+/* --- opening and recovery --- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Lists the segment files' base LSNs, sorted. */
+static int list_segments(ft_spool *s, uint64_t **out, size_t *n, char *err, size_t errlen)
+{
+    DIR *d = opendir(s->dir);
+    if (!d) return errorf(err, errlen, FT_EIO, "cannot read spool %s", s->dir);
+    uint64_t *bases = NULL;
+    size_t count = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len != 24 || strcmp(e->d_name + 20, ".seg") != 0) continue;
+        char *end;
+        uint64_t base = strtoull(e->d_name, &end, 10);
+        if (end != e->d_name + 20) continue;
+        if (count == cap) {
+            cap = cap ? cap * 2 : 16;
+            bases = ft_xrealloc(bases, sizeof(*bases) * cap);
+        }
+        bases[count++] = base;
+    }
+    closedir(d);
+    if (count) qsort(bases, count, sizeof(*bases), cmp_u64);
+    *out = bases;
+    *n = count;
+    return FT_OK;
+}
+
+/*
+ * Scans the segment whose descriptor is `fd` and returns the file offset just past its last
+ * valid record; sets *torn when bytes after that offset exist (they are cut by the caller).
+ */
+static int scan_segment(ft_spool *s, int fd, uint64_t base, off_t *valid_end, bool *torn)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return FT_EIO;
+    unsigned char head[SEG_HEADER];
+    if (st.st_size < SEG_HEADER || pread_full(fd, head, SEG_HEADER, 0) != SEG_HEADER ||
+        memcmp(head, SEG_MAGIC, 8) != 0 || get_le64(head + 8) != base) {
+        *valid_end = 0;
+        *torn = true;
+        return FT_OK;
+    }
+    size_t cap = 1 << 20;
+    unsigned char *buf = ft_xmalloc(cap);
+    off_t off = SEG_HEADER;
+    int rc = FT_OK;
+    for (;;) {
+        unsigned char rh[REC_HEADER];
+        if (st.st_size - off < REC_HEADER) break;
+        if (pread_full(fd, rh, REC_HEADER, off) != REC_HEADER) {
+            rc = FT_EIO;
+            break;
+        }
+        uint32_t len = get_le32(rh), crc = get_le32(rh + 4);
+        if (len > s->opt.max_record || (off_t)len > st.st_size - off - REC_HEADER) break;
+        if (len > cap) {
+            cap = len;
+            buf = ft_xrealloc(buf, cap);
+        }
+        if (pread_full(fd, buf, len, off + REC_HEADER) != (ssize_t)len) {
+            rc = FT_EIO;
+            break;
+        }
+        struct iovec iov = {buf, len};
+        if (record_crc(rh, &iov, 1) != crc) break;
+        off += REC_HEADER + (off_t)len;
+    }
+    free(buf);
+    *valid_end = off;
+    *torn = off < st.st_size;
+    return rc;
+}
+
+/* Creates a new, empty segment at `base` and makes its name durable. */
+static int create_segment(ft_spool *s, uint64_t base, int *fd_out)
+{
+    char name[32];
+    seg_name(name, sizeof(name), base);
+    int fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return errno == ENOSPC ? FT_ENOSPC : FT_EIO;
+    unsigned char head[SEG_HEADER];
+    memcpy(head, SEG_MAGIC, 8);
+    put_le64(head + 8, base);
+    if (pwrite(fd, head, SEG_HEADER, 0) != SEG_HEADER ||
+        (s->opt.durability == FT_SPOOL_FSYNC && (fdatasync(fd) != 0 || fsync(s->dir_fd) != 0))) {
+        int rc = errno == ENOSPC ? FT_ENOSPC : FT_EIO;
+        close(fd);
+        unlinkat(s->dir_fd, name, 0);
+        return rc;
+    }
+    *fd_out = fd;
+    return FT_OK;
+}
+
+/* Recovers the segment list and the active segment; cuts a torn tail. */
+static int recover(ft_spool *s, char *err, size_t errlen)
+{
+    uint64_t *bases = NULL;
+    size_t n = 0;
+    int rc = list_segments(s, &bases, &n, err, errlen);
+    if (rc) return rc;
+    if (n == 0) {
+        free(bases);
+        push_segment(s, 0, SEG_HEADER);
+        s->write_lsn = s->durable_lsn = s->released_lsn = SEG_HEADER;
+        rc = create_segment(s, 0, &s->active_fd);
+        if (rc) return errorf(err, errlen, rc, "cannot create a segment in %s", s->dir);
+        return FT_OK;
+    }
+    for (size_t i = 0; i + 1 < n; i++) {
+        /* a closed segment ends where the next begins; its records were synced before it
+         * closed, and the reader checks every checksum anyway */
+        push_segment(s, bases[i], bases[i + 1]);
+    }
+    uint64_t last = bases[n - 1];
+    free(bases);
+    char name[32];
+    seg_name(name, sizeof(name), last);
+    int fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return errorf(err, errlen, FT_EIO, "cannot open spool segment in %s", s->dir);
+    off_t valid;
+    bool torn;
+    if ((rc = scan_segment(s, fd, last, &valid, &torn))) {
+        close(fd);
+        return errorf(err, errlen, rc, "cannot read spool segment in %s", s->dir);
+    }
+    if (valid < SEG_HEADER) {
+        /* not even a header survived: rewrite the segment empty */
+        close(fd);
+        if ((rc = create_segment(s, last, &fd)))
+            return errorf(err, errlen, rc, "cannot rewrite a segment in %s", s->dir);
+        valid = SEG_HEADER;
+    } else if (torn && (ftruncate(fd, valid) != 0 || fdatasync(fd) != 0)) {
+        close(fd);
+        return errorf(err, errlen, FT_EIO, "cannot cut the torn tail in %s", s->dir);
+    } else if (!torn && s->opt.durability == FT_SPOOL_FSYNC && fdatasync(fd) != 0) {
+        close(fd);
+        return errorf(err, errlen, FT_EIO, "cannot sync spool segment in %s", s->dir);
+    }
+    push_segment(s, last, last + (uint64_t)valid);
+    s->active_fd = fd;
+    s->write_lsn = s->durable_lsn = last + (uint64_t)valid;
+    s->released_lsn = s->segs[0].base;
+    return FT_OK;
+}
+
+static void *syncer_main(void *arg);
+
+int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool **out, char *err,
+                  size_t errlen)
+{
+    ft_spool *s = ft_xcalloc(1, sizeof(*s));
+    s->opt = opt ? *opt : default_options;
+    if (!s->opt.segment_bytes) s->opt.segment_bytes = default_options.segment_bytes;
+    if (!s->opt.max_backlog) s->opt.max_backlog = default_options.max_backlog;
+    if (!s->opt.max_record) s->opt.max_record = default_options.max_record;
+    s->dir = ft_xstrdup(dir);
+    s->dir_fd = s->lock_fd = s->active_fd = s->retired_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->dirty, NULL);
+    pthread_cond_init(&s->synced, NULL);
+    int rc;
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        rc = errorf(err, errlen, FT_EIO, "cannot create spool %s", dir);
+        goto fail;
+    }
+    s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dir_fd < 0) {
+        rc = errorf(err, errlen, FT_EIO, "cannot open spool %s", dir);
+        goto fail;
+    }
+    s->lock_fd = openat(s->dir_fd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0) {
+        rc = errorf(err, errlen, FT_EIO, "cannot create %s/LOCK", dir);
+        goto fail;
+    }
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errorf(err, errlen, FT_EBUSY, "spool %s is in use by another process", dir);
+        goto fail;
+    }
+    if ((rc = recover(s, err, errlen))) goto fail;
+    if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+        rc = errorf(err, errlen, FT_EIO, "cannot start the spool syncer for %s", dir);
+        goto fail;
+    }
+    s->syncer_started = true;
+    *out = s;
+    return FT_OK;
+fail:
+    ft_spool_close(s);
+    return rc;
+}
+
+/* --- group commit --- */
+
+static void pop_waiters(ft_spool *s, uint64_t upto, struct waiter **out, size_t *n)
+{
+    size_t k = 0;
+    while (k < s->wcount && s->waiters[(s->whead + k) % s->wcap].end <= upto)
+        k++;
+    *n = k;
+    if (!k) return;
+    *out = ft_xmalloc(sizeof(**out) * k);
+    for (size_t i = 0; i < k; i++)
+        (*out)[i] = s->waiters[(s->whead + i) % s->wcap];
+    s->whead = (s->whead + k) % s->wcap;
+    s->wcount -= k;
+}
+
+static void push_waiter(ft_spool *s, uint64_t end, ft_spool_done_fn done, void *arg)
+{
+    if (s->wcount == s->wcap) {
+        size_t cap = s->wcap ? s->wcap * 2 : 256;
+        struct waiter *w = ft_xmalloc(sizeof(*w) * cap);
+        for (size_t i = 0; i < s->wcount; i++)
+            w[i] = s->waiters[(s->whead + i) % s->wcap];
+        free(s->waiters);
+        s->waiters = w;
+        s->wcap = cap;
+        s->whead = 0;
+    }
+    s->waiters[(s->whead + s->wcount++) % s->wcap] = (struct waiter){end, done, arg};
+}
+
+/* After a failed fdatasync: drop what was not durable, so the log never holds records whose
+ * writers were told they failed. Called with the lock held. */
+static void discard_undurable(ft_spool *s)
+{
+    struct segment *act = &s->segs[s->nsegs - 1];
+    if (s->retired_fd >= 0 && s->nsegs >= 2) {
+        struct segment *prev = &s->segs[s->nsegs - 2];
+        if (s->durable_lsn < prev->end && s->durable_lsn >= prev->base) {
+            if (ftruncate(s->retired_fd, (off_t)(s->durable_lsn - prev->base)) == 0)
+                prev->end = s->durable_lsn;
+        }
+    }
+    uint64_t keep = s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER;
+    if (ftruncate(s->active_fd, (off_t)(keep - act->base)) != 0) {
+        s->failed = true;
+        return;
+    }
+    act->end = keep;
+    s->write_lsn = keep;
+    if (s->durable_lsn < keep) s->durable_lsn = keep;
+}
+
+static void *syncer_main(void *arg)
+{
+    ft_spool *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->stopping && s->write_lsn == s->durable_lsn && s->retired_fd < 0)
+            pthread_cond_wait(&s->dirty, &s->lock);
+        if (s->write_lsn == s->durable_lsn && s->retired_fd < 0) break; /* stopping, all synced */
+        if (s->opt.sync_interval_us > 0 && !s->stopping) {
+            pthread_mutex_unlock(&s->lock);
+            struct timespec ts = {s->opt.sync_interval_us / 1000000,
+                                  (s->opt.sync_interval_us % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+            pthread_mutex_lock(&s->lock);
+        }
+        uint64_t target = s->write_lsn;
+        int fd = s->active_fd, retired = s->retired_fd;
+        s->retired_fd = -1;
+        pthread_mutex_unlock(&s->lock);
+
+        int rc = 0;
+        if (s->opt.durability == FT_SPOOL_FSYNC) {
+            if (retired >= 0) rc |= fdatasync(retired);
+            rc |= fdatasync(fd);
+        }
+        pthread_mutex_lock(&s->lock);
+        struct waiter *done = NULL;
+        size_t ndone = 0;
+        int status = FT_OK;
+        if (rc == 0) {
+            if (target > s->durable_lsn) s->durable_lsn = target;
+            pop_waiters(s, s->durable_lsn, &done, &ndone);
+        } else {
+            /* everything not yet durable is lost to the writers: fail them, cut the log */
+            s->retired_fd = retired;
+            retired = -1;
+            discard_undurable(s);
+            pop_waiters(s, UINT64_MAX, &done, &ndone);
+            status = FT_EIO;
+        }
+        if (retired >= 0) close(retired);
+        pthread_cond_broadcast(&s->synced);
+        pthread_mutex_unlock(&s->lock);
+        for (size_t i = 0; i < ndone; i++)
+            if (done[i].done) done[i].done(done[i].arg, status);
+        free(done);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+/* Starts a new segment at write_lsn; the old one goes to the syncer. Lock held. */
+static int rotate(ft_spool *s)
+{
+    if (s->retired_fd >= 0) return FT_EBUSY; /* the last rotation is still being synced */
+    int fd;
+    int rc = create_segment(s, s->write_lsn, &fd);
+    if (rc) return rc;
+    s->retired_fd = s->active_fd;
+    s->active_fd = fd;
+    push_segment(s, s->write_lsn, s->write_lsn + SEG_HEADER);
+    s->write_lsn += SEG_HEADER;
+    if (s->opt.durability == FT_SPOOL_NONE || s->durable_lsn == s->write_lsn - SEG_HEADER)
+        s->durable_lsn = s->write_lsn;
+    return FT_OK;
+}
+
+static int write_record(ft_spool *s, const unsigned char *rh, const struct iovec *iov, int iovcnt,
+                        size_t total)
+{
+    struct iovec all[1 + 16];
+    all[0] = (struct iovec){(void *)rh, REC_HEADER};
+    for (int i = 0; i < iovcnt; i++)
+        all[1 + i] = iov[i];
+    struct segment *act = &s->segs[s->nsegs - 1];
+    off_t off = (off_t)(act->end - act->base);
+    size_t done = 0;
+    int n = iovcnt + 1, first = 0;
+    while (done < total) {
+        ssize_t w = pwritev(s->active_fd, all + first, n - first, off + (off_t)done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            /* out of room (EFBIG: a file size limit) is a retryable condition */
+            int rc = (w < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) ? FT_ENOSPC
+                                                                                     : FT_EIO;
+            if (ftruncate(s->active_fd, off) != 0) s->failed = true;
+            return rc;
+        }
+        done += (size_t)w;
+        /* advance the iovec array past what was written */
+        size_t skip = (size_t)w;
+        while (first < n && skip >= all[first].iov_len)
+            skip -= all[first++].iov_len;
+        if (first < n) {
+            all[first].iov_base = (char *)all[first].iov_base + skip;
+            all[first].iov_len -= skip;
+        }
+    }
+    return FT_OK;
+}
+
+int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
+                    void *arg, uint64_t *lsn, bool *durable)
+{
+    if (iovcnt < 0 || iovcnt > 16) return FT_EINVAL;
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++)
+        len += iov[i].iov_len;
+    if (len > s->opt.max_record) return FT_ETOOBIG;
+    unsigned char rh[REC_HEADER];
+    put_le32(rh, (uint32_t)len);
+    put_le32(rh + 4, record_crc(rh, iov, iovcnt));
+    size_t total = REC_HEADER + len;
+
+    pthread_mutex_lock(&s->lock);
+    int rc = FT_OK;
+    struct segment *act = &s->segs[s->nsegs - 1];
+    if (s->stopping) rc = FT_ECLOSED;
+    else if (s->failed) rc = FT_EIO;
+    else if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) rc = FT_ENOSPC;
+    else if (act->end - act->base + total > s->opt.segment_bytes &&
+             act->end - act->base > SEG_HEADER)
+        rc = rotate(s);
+    if (rc == FT_EBUSY) rc = FT_OK; /* keep writing to the current segment a little longer */
+    if (rc == FT_OK) rc = write_record(s, rh, iov, iovcnt, total);
+    if (rc == FT_OK) {
+        act = &s->segs[s->nsegs - 1];
+        *lsn = act->end;
+        act->end += total;
+        s->write_lsn = act->end;
+        if (s->opt.durability == FT_SPOOL_NONE) {
+            s->durable_lsn = s->write_lsn;
+            *durable = true;
+        } else {
+            *durable = false;
+            push_waiter(s, s->write_lsn, done, arg);
+            pthread_cond_signal(&s->dirty);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+int ft_spool_sync(ft_spool *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t target = s->write_lsn;
+    while (s->durable_lsn < target && !s->failed && s->write_lsn >= target)
+        pthread_cond_wait(&s->synced, &s->lock);
+    int rc = s->durable_lsn >= target ? FT_OK : FT_EIO;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+static bool wait_durable(ft_spool *s, uint64_t lsn, int64_t timeout_us)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_us / 1000000;
+    deadline.tv_nsec += (timeout_us % 1000000) * 1000;
+    if (deadline.tv_nsec >= 1000000000) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&s->lock);
+    while (s->durable_lsn <= lsn && !s->stopping) {
+        if (pthread_cond_timedwait(&s->synced, &s->lock, &deadline) != 0) break;
+    }
+    bool ready = s->durable_lsn > lsn;
+    pthread_mutex_unlock(&s->lock);
+    return ready;
+}
+
+int ft_spool_release(ft_spool *s, uint64_t lsn)
+{
+    pthread_mutex_lock(&s->lock);
+    if (lsn > s->released_lsn) s->released_lsn = lsn < s->write_lsn ? lsn : s->write_lsn;
+    size_t drop = 0;
+    while (drop + 1 < s->nsegs && s->segs[drop].end <= s->released_lsn &&
+           s->segs[drop + 1].base <= s->released_lsn)
+        drop++;
+    int rc = FT_OK;
+    for (size_t i = 0; i < drop; i++) {
+        char name[32];
+        seg_name(name, sizeof(name), s->segs[i].base);
+        if (unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT) rc = FT_EIO;
+    }
+    if (drop) {
+        memmove(s->segs, s->segs + drop, sizeof(*s->segs) * (s->nsegs - drop));
+        s->nsegs -= drop;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void ft_spool_get_stats(ft_spool *s, struct ft_spool_stats *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = (struct ft_spool_stats){
+        .first_lsn = s->segs[0].base,
+        .released_lsn = s->released_lsn,
+        .write_lsn = s->write_lsn,
+        .durable_lsn = s->durable_lsn,
+        .segments = s->nsegs,
+        .backlog = s->write_lsn - s->released_lsn,
+        .failed = s->failed,
+    };
+    pthread_mutex_unlock(&s->lock);
+}
+
+void ft_spool_close(ft_spool *s)
+{
+    if (!s) return;
+    if (s->syncer_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->dirty);
+        pthread_cond_broadcast(&s->synced);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->syncer, NULL);
+    }
+    /* the syncer drained everything; anything left waits in vain */
+    struct waiter *left = NULL;
+    size_t nleft = 0;
+    pop_waiters(s, UINT64_MAX, &left, &nleft);
+    for (size_t i = 0; i < nleft; i++)
+        if (left[i].done) left[i].done(left[i].arg, FT_ECLOSED);
+    free(left);
+    if (s->retired_fd >= 0) close(s->retired_fd);
+    if (s->active_fd >= 0) close(s->active_fd);
+    if (s->lock_fd >= 0) close(s->lock_fd);
+    if (s->dir_fd >= 0) close(s->dir_fd);
+    pthread_cond_destroy(&s->dirty);
+    pthread_cond_destroy(&s->synced);
+    pthread_mutex_destroy(&s->lock);
+    free(s->waiters);
+    free(s->segs);
+    free(s->dir);
+    free(s);
+}
+
+/* --- reading --- */
+
+struct ft_spool_reader {
+    ft_spool *s;
+    uint64_t pos;      /* LSN of the next record */
+    uint64_t seg_base; /* segment the descriptor is open on */
+    int fd;
+    unsigned char *buf; /* read-ahead: bytes [buf_lsn, buf_lsn + buf_len) */
+    size_t buf_cap, buf_len;
+    uint64_t buf_lsn;
+};
+
+int ft_spool_reader_open(ft_spool *s, uint64_t from_lsn, ft_spool_reader **out)
+{
+    ft_spool_reader *r = ft_xcalloc(1, sizeof(*r));
+    r->s = s;
+    r->fd = -1;
+    r->pos = from_lsn;
+    r->buf_cap = 1 << 20;
+    r->buf = ft_xmalloc(r->buf_cap);
+    *out = r;
+    return FT_OK;
+}
+
+void ft_spool_reader_close(ft_spool_reader *r)
+{
+    if (!r) return;
+    if (r->fd >= 0) close(r->fd);
+    free(r->buf);
+    free(r);
+}
+
+/*
+ * Finds the segment holding r->pos (moving pos forward over gaps and deleted segments) and
+ * returns the durable end within it, or 0 when nothing durable lies at or after pos.
+ */
+static uint64_t locate(ft_spool_reader *r, struct segment *seg)
+{
+    ft_spool *s = r->s;
+    uint64_t limit = 0;
+    pthread_mutex_lock(&s->lock);
+    size_t i = 0;
+    while (i < s->nsegs && s->segs[i].end <= r->pos && !(i + 1 == s->nsegs))
+        i++;
+    if (i < s->nsegs) {
+        *seg = s->segs[i];
+        if (r->pos < seg->base + SEG_HEADER) r->pos = seg->base + SEG_HEADER;
+        uint64_t end = seg->end < s->durable_lsn ? seg->end : s->durable_lsn;
+        if (end > r->pos) limit = end;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return limit;
+}
+
+/* Makes [lsn, lsn + len) available in the buffer; false on a read error or short file. */
+static bool fill(ft_spool_reader *r, uint64_t lsn, size_t len)
+{
+    if (lsn >= r->buf_lsn && lsn + len <= r->buf_lsn + r->buf_len) return true;
+    if (len > r->buf_cap) {
+        r->buf_cap = len;
+        r->buf = ft_xrealloc(r->buf, r->buf_cap);
+    }
+    ssize_t got = pread_full(r->fd, r->buf, r->buf_cap, (off_t)(lsn - r->seg_base));
+    if (got < 0) return false;
+    r->buf_lsn = lsn;
+    r->buf_len = (size_t)got;
+    return (size_t)got >= len;
+}
+
+static int open_segment(ft_spool_reader *r, uint64_t base)
+{
+    if (r->fd >= 0 && r->seg_base == base) return FT_OK;
+    if (r->fd >= 0) close(r->fd);
+    char name[32];
+    seg_name(name, sizeof(name), base);
+    r->fd = openat(r->s->dir_fd, name, O_RDONLY | O_CLOEXEC);
+    r->seg_base = base;
+    r->buf_len = 0;
+    return r->fd >= 0 ? FT_OK : FT_EIO;
+}
+
+int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
+{
+    struct segment seg;
+    uint64_t limit = locate(r, &seg);
+    if (!limit) return FT_ENOENT;
+    if (open_segment(r, seg.base)) return FT_EIO;
+    if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER)) goto corrupt;
+    const unsigned char *rh = r->buf + (r->pos - r->buf_lsn);
+    uint32_t len = get_le32(rh), crc = get_le32(rh + 4);
+    if (len > r->s->opt.max_record || REC_HEADER + (uint64_t)len > limit - r->pos) goto corrupt;
+    if (!fill(r, r->pos, REC_HEADER + len)) goto corrupt;
+    rh = r->buf + (r->pos - r->buf_lsn);
+    struct iovec iov = {(void *)(rh + REC_HEADER), len};
+    if (record_crc(rh, &iov, 1) != crc) goto corrupt;
+    *rec = (struct ft_spool_record){r->pos, r->pos + REC_HEADER + len, rh + REC_HEADER, len};
+    r->pos = rec->next_lsn;
+    return FT_OK;
+corrupt:
+    /* skip the rest of this segment */
+    *rec = (struct ft_spool_record){r->pos, seg.end, NULL, 0};
+    r->pos = seg.end;
+    return FT_ECORRUPT;
+}
+
+bool ft_spool_reader_wait(ft_spool_reader *r, int64_t timeout_us)
+{
+    return wait_durable(r->s, r->pos, timeout_us);
+}
+
+uint64_t ft_spool_reader_pos(const ft_spool_reader *r)
+{
+    return r->pos;
+}

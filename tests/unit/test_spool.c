@@ -1,0 +1,466 @@
+/*
+ * Unit tests of the spool (src/spool/spool.c): appends and reads, group commit across threads,
+ * torn tails cut at every byte, corrupt records, rotation and release, the backlog bound,
+ * a full disk (through RLIMIT_FSIZE), the directory lock.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "flagtrail/error.h"
+#include "spool/spool.h"
+#include "helpers.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void make_dir(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/ft-spool-XXXXXX");
+    cr_assert(mkdtemp(dir) != NULL);
+}
+
+static void remove_dir(void)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+TestSuite(spool, .init = make_dir, .fini = remove_dir);
+
+static ft_spool *open_spool(const struct ft_spool_options *opt)
+{
+    ft_spool *s = NULL;
+    char err[256] = "";
+    int rc = ft_spool_open(dir, opt, &s, err, sizeof(err));
+    cr_assert(eq(int, rc, FT_OK), "open: %s", err);
+    return s;
+}
+
+static int append_str(ft_spool *s, const char *text, uint64_t *lsn)
+{
+    struct iovec iov = {(void *)text, strlen(text)};
+    bool durable;
+    uint64_t tmp;
+    int rc = ft_spool_append(s, &iov, 1, NULL, NULL, lsn ? lsn : &tmp, &durable);
+    return rc;
+}
+
+/* Reads every durable record from `from`; returns how many, checking they read "rec-<i>". */
+static int read_all(ft_spool *s, uint64_t from, int first_index)
+{
+    ft_spool_reader *r;
+    cr_assert(eq(int, ft_spool_reader_open(s, from, &r), FT_OK));
+    struct ft_spool_record rec;
+    int n = 0, rc;
+    while ((rc = ft_spool_next(r, &rec)) == FT_OK) {
+        char want[32];
+        snprintf(want, sizeof(want), "rec-%d", first_index + n);
+        cr_expect(eq(sz, rec.len, strlen(want)), "record %d", n);
+        cr_expect(memcmp(rec.data, want, rec.len) == 0, "record %d", n);
+        n++;
+    }
+    cr_expect(eq(int, rc, FT_ENOENT));
+    ft_spool_reader_close(r);
+    return n;
+}
+
+static void append_n(ft_spool *s, int from, int count)
+{
+    for (int i = from; i < from + count; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "rec-%d", i);
+        cr_assert(eq(int, append_str(s, text, NULL), FT_OK));
+    }
+}
+
+Test(spool, append_then_read_in_order)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 100);
+    cr_expect(eq(int, read_all(s, 0, 0), 100));
+    ft_spool_close(s);
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, 0, 0), 100), "records survive a reopen");
+    ft_spool_close(s);
+}
+
+Test(spool, reader_resumes_from_a_checkpoint)
+{
+    ft_spool *s = open_spool(NULL);
+    append_n(s, 0, 10);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    ft_spool_reader *r;
+    ft_spool_reader_open(s, 0, &r);
+    struct ft_spool_record rec;
+    for (int i = 0; i < 4; i++)
+        cr_assert(eq(int, ft_spool_next(r, &rec), FT_OK));
+    uint64_t checkpoint = ft_spool_reader_pos(r);
+    cr_expect(eq(u64, checkpoint, rec.next_lsn));
+    ft_spool_reader_close(r);
+    cr_expect(eq(int, read_all(s, checkpoint, 4), 6));
+    ft_spool_close(s);
+}
+
+/* --- group commit --- */
+
+struct writer_ctx {
+    ft_spool *s;
+    int id;
+    atomic_int *acked;
+};
+
+static void on_durable(void *arg, int status)
+{
+    atomic_int *acked = arg;
+    if (status == FT_OK) atomic_fetch_add(acked, 1);
+}
+
+static void *writer(void *arg)
+{
+    struct writer_ctx *w = arg;
+    for (int i = 0; i < 500; i++) {
+        char text[64];
+        int n = snprintf(text, sizeof(text), "w%d-%d", w->id, i);
+        struct iovec iov = {text, (size_t)n};
+        uint64_t lsn;
+        bool durable;
+        cr_assert(eq(int, ft_spool_append(w->s, &iov, 1, on_durable, w->acked, &lsn, &durable),
+                     FT_OK));
+        cr_assert_not(durable);
+    }
+    return NULL;
+}
+
+Test(spool, group_commit_acknowledges_every_writer)
+{
+    ft_spool *s = open_spool(NULL);
+    atomic_int acked = 0;
+    pthread_t t[8];
+    struct writer_ctx w[8];
+    for (int i = 0; i < 8; i++) {
+        w[i] = (struct writer_ctx){s, i, &acked};
+        pthread_create(&t[i], NULL, writer, &w[i]);
+    }
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, atomic_load(&acked), 4000));
+    struct ft_spool_stats st;
+    ft_spool_get_stats(s, &st);
+    cr_expect(eq(u64, st.durable_lsn, st.write_lsn));
+    /* every writer's records are present and in its own order */
+    ft_spool_reader *r;
+    ft_spool_reader_open(s, 0, &r);
+    int next[8] = {0}, total = 0;
+    struct ft_spool_record rec;
+    while (ft_spool_next(r, &rec) == FT_OK) {
+        int id, i;
+        char text[64];
+        snprintf(text, sizeof(text), "%.*s", (int)rec.len, (const char *)rec.data);
+        cr_assert(eq(int, sscanf(text, "w%d-%d", &id, &i), 2));
+        cr_expect(eq(int, i, next[id]), "writer %d", id);
+        next[id] = i + 1;
+        total++;
+    }
+    cr_expect(eq(int, total, 4000));
+    ft_spool_reader_close(r);
+    ft_spool_close(s);
+}
+
+Test(spool, sync_interval_batches_and_still_acknowledges)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC, .sync_interval_us = 5000};
+    ft_spool *s = open_spool(&opt);
+    atomic_int acked = 0;
+    for (int i = 0; i < 50; i++) {
+        struct iovec iov = {"x", 1};
+        uint64_t lsn;
+        bool durable;
+        cr_assert(eq(int, ft_spool_append(s, &iov, 1, on_durable, &acked, &lsn, &durable), FT_OK));
+    }
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, atomic_load(&acked), 50));
+    ft_spool_close(s);
+}
+
+/* --- recovery --- */
+
+/* The path of the newest segment (names sort by position). */
+static void segment_path(char *out, size_t cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char best[256] = "";
+    while ((e = readdir(d)) != NULL)
+        if (strstr(e->d_name, ".seg") && strcmp(e->d_name, best) > 0)
+            snprintf(best, sizeof(best), "%s", e->d_name);
+    closedir(d);
+    snprintf(out, cap, "%s/%s", dir, best);
+}
+
+Test(spool, torn_tail_is_cut_at_every_byte)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 3);
+    uint64_t last;
+    cr_assert(eq(int, append_str(s, "rec-3 with a longer payload", &last), FT_OK));
+    ft_spool_close(s);
+    char path[512];
+    segment_path(path, sizeof(path));
+    struct stat st;
+    cr_assert(stat(path, &st) == 0);
+    size_t len;
+    char *orig = NULL;
+    {
+        FILE *f = fopen(path, "rb");
+        orig = malloc((size_t)st.st_size);
+        len = fread(orig, 1, (size_t)st.st_size, f);
+        fclose(f);
+    }
+    uint64_t rec_start = last; /* base 0: LSN is the file offset */
+    for (size_t cut = rec_start; cut < len; cut++) {
+        FILE *f = fopen(path, "wb");
+        fwrite(orig, 1, cut, f);
+        fclose(f);
+        s = open_spool(&opt);
+        cr_expect(eq(int, read_all(s, 0, 0), 3), "cut at %zu", cut);
+        struct ft_spool_stats stats;
+        ft_spool_get_stats(s, &stats);
+        cr_expect(eq(u64, stats.write_lsn, rec_start), "cut at %zu", cut);
+        /* the log takes new records where the torn one was */
+        append_n(s, 3, 1);
+        cr_expect(eq(int, read_all(s, 0, 0), 4), "cut at %zu", cut);
+        ft_spool_close(s);
+    }
+    free(orig);
+}
+
+Test(spool, corrupt_last_record_is_cut)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 5);
+    ft_spool_close(s);
+    char path[512];
+    segment_path(path, sizeof(path));
+    int fd = open(path, O_RDWR);
+    struct stat st;
+    fstat(fd, &st);
+    char c;
+    cr_assert(pread(fd, &c, 1, st.st_size - 1) == 1);
+    c ^= 1;
+    cr_assert(pwrite(fd, &c, 1, st.st_size - 1) == 1);
+    close(fd);
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, 0, 0), 4));
+    ft_spool_close(s);
+}
+
+Test(spool, garbage_segment_header_is_rewritten)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE};
+    ft_spool *s = open_spool(&opt);
+    ft_spool_close(s);
+    char path[512];
+    segment_path(path, sizeof(path));
+    FILE *f = fopen(path, "wb");
+    fputs("garbage", f);
+    fclose(f);
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, 0, 0), 0));
+    append_n(s, 0, 2);
+    cr_expect(eq(int, read_all(s, 0, 0), 2));
+    ft_spool_close(s);
+}
+
+/* --- segments --- */
+
+static int count_segments(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        n += strstr(e->d_name, ".seg") != NULL;
+    closedir(d);
+    return n;
+}
+
+Test(spool, rotation_and_release_delete_passed_segments)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC, .segment_bytes = 256};
+    ft_spool *s = open_spool(&opt);
+    for (int i = 0; i < 60; i++) {
+        append_n(s, i, 1);
+        cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    }
+    int segs = count_segments();
+    cr_expect(ge(int, segs, 3));
+    cr_expect(eq(int, read_all(s, 0, 0), 60));
+    /* release half: earlier segments go, the rest still reads */
+    ft_spool_reader *r;
+    ft_spool_reader_open(s, 0, &r);
+    struct ft_spool_record rec;
+    for (int i = 0; i < 30; i++)
+        cr_assert(eq(int, ft_spool_next(r, &rec), FT_OK));
+    uint64_t pos = ft_spool_reader_pos(r);
+    ft_spool_reader_close(r);
+    cr_assert(eq(int, ft_spool_release(s, pos), FT_OK));
+    cr_expect(lt(int, count_segments(), segs));
+    cr_expect(eq(int, read_all(s, pos, 30), 30));
+    ft_spool_close(s);
+    /* and after a reopen the same holds */
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, pos, 30), 30));
+    ft_spool_release(s, UINT64_MAX);
+    cr_expect(eq(int, count_segments(), 1), "the active segment stays");
+    ft_spool_close(s);
+}
+
+Test(spool, corrupt_record_in_an_old_segment_is_skipped)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE, .segment_bytes = 128};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 20);
+    ft_spool_close(s);
+    /* flip a payload byte in the first segment */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%020d.seg", dir, 0);
+    int fd = open(path, O_RDWR);
+    cr_assert(fd >= 0);
+    char c;
+    cr_assert(pread(fd, &c, 1, 16 + 8) == 1);
+    c ^= 0x20;
+    cr_assert(pwrite(fd, &c, 1, 16 + 8) == 1);
+    close(fd);
+    s = open_spool(&opt);
+    ft_spool_reader *r;
+    ft_spool_reader_open(s, 0, &r);
+    struct ft_spool_record rec;
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_ECORRUPT));
+    int n = 0;
+    while (ft_spool_next(r, &rec) == FT_OK)
+        n++;
+    cr_expect(gt(int, n, 10), "the other segments still read");
+    cr_expect(lt(int, n, 20));
+    ft_spool_reader_close(r);
+    ft_spool_close(s);
+}
+
+/* --- limits --- */
+
+Test(spool, backlog_bound_refuses_until_released)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE, .max_backlog = 200};
+    ft_spool *s = open_spool(&opt);
+    int ok = 0, rc;
+    while ((rc = append_str(s, "rec-x0123456789", NULL)) == FT_OK)
+        ok++;
+    cr_expect(eq(int, rc, FT_ENOSPC));
+    cr_expect(gt(int, ok, 3));
+    struct ft_spool_stats st;
+    ft_spool_get_stats(s, &st);
+    ft_spool_release(s, st.write_lsn);
+    cr_expect(eq(int, append_str(s, "rec-x0123456789", NULL), FT_OK));
+    ft_spool_close(s);
+}
+
+Test(spool, oversized_record_is_refused)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE, .max_record = 8};
+    ft_spool *s = open_spool(&opt);
+    cr_expect(eq(int, append_str(s, "123456789", NULL), FT_ETOOBIG));
+    cr_expect(eq(int, append_str(s, "12345678", NULL), FT_OK));
+    ft_spool_close(s);
+}
+
+Test(spool, full_disk_fails_cleanly_and_recovers)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 10);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 16 + 10 * (8 + 5) + 30; /* room for a record or two more */
+    cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    char big[64];
+    memset(big, 'z', sizeof(big));
+    struct iovec iov = {big, sizeof(big)};
+    uint64_t lsn;
+    bool durable;
+    cr_expect(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_ENOSPC));
+    append_n(s, 10, 1); /* a small record still fits */
+    cr_assert(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    cr_expect(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_OK));
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    ft_spool_close(s);
+    /* nothing corrupt: the 11 small records and the big one read back */
+    s = open_spool(&opt);
+    ft_spool_reader *r;
+    ft_spool_reader_open(s, 0, &r);
+    struct ft_spool_record rec;
+    int n = 0, rc;
+    while ((rc = ft_spool_next(r, &rec)) == FT_OK)
+        n++;
+    cr_expect(eq(int, rc, FT_ENOENT));
+    cr_expect(eq(int, n, 12));
+    ft_spool_reader_close(r);
+    ft_spool_close(s);
+}
+
+Test(spool, a_second_opener_is_refused)
+{
+    ft_spool *s = open_spool(NULL), *t = NULL;
+    char err[256];
+    cr_expect(eq(int, ft_spool_open(dir, NULL, &t, err, sizeof(err)), FT_EBUSY));
+    cr_expect(strstr(err, "in use by another process") != NULL, "%s", err);
+    ft_spool_close(s);
+    t = open_spool(NULL);
+    ft_spool_close(t);
+}
+
+Test(spool, reader_wait_times_out_then_sees_new_records)
+{
+    ft_spool *s = open_spool(NULL);
+    ft_spool_reader *r;
+    ft_spool_reader_open(s, 0, &r);
+    struct ft_spool_record rec;
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_ENOENT));
+    cr_expect_not(ft_spool_reader_wait(r, 20000));
+    append_n(s, 0, 1);
+    cr_expect(ft_spool_reader_wait(r, 5000000));
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_OK));
+    ft_spool_reader_close(r);
+    ft_spool_close(s);
+}
+
+Test(spool, unwritable_directory_is_an_error)
+{
+    ft_spool *s = NULL;
+    char err[256];
+    cr_expect(eq(int, ft_spool_open("/proc/ft-no-such/spool", NULL, &s, err, sizeof(err)), FT_EIO));
+    cr_expect(strstr(err, "cannot create spool") != NULL, "%s", err);
+}
