@@ -28,7 +28,7 @@ SANFLAGS  := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 
 # Packages found through pkg-config (recursive variables: evaluated after bootstrap ran).
-PKGS       = libcrypto
+PKGS       = libcrypto sqlite3 libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 

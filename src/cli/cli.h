@@ -61,8 +61,12 @@ int cli_load_signer(const char *cmd, const char *file, ft_signer **out);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_receive(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 void help_sign(void);
 void help_verify(void);
 void help_validate(void);
+void help_receive(void);
+void help_replay(void);
 
 #endif

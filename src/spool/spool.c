@@ -60,6 +60,7 @@ struct ft_spool {
     int active_fd;
     int retired_fd;         /* rotated-out segment awaiting its last fdatasync, or -1 */
     uint64_t write_lsn, durable_lsn, released_lsn;
+    uint64_t notified_lsn;  /* writers up to here have had their callbacks */
 
     struct waiter *waiters; /* ring buffer */
     size_t wcap, whead, wcount;
@@ -262,7 +263,7 @@ static int recover(ft_spool *s, char *err, size_t errlen)
     if (n == 0) {
         free(bases);
         push_segment(s, 0, SEG_HEADER);
-        s->write_lsn = s->durable_lsn = s->released_lsn = SEG_HEADER;
+        s->write_lsn = s->durable_lsn = s->released_lsn = s->notified_lsn = SEG_HEADER;
         rc = create_segment(s, 0, &s->active_fd);
         if (rc) return errorf(err, errlen, rc, "cannot create a segment in %s", s->dir);
         return FT_OK;
@@ -299,7 +300,7 @@ static int recover(ft_spool *s, char *err, size_t errlen)
     }
     push_segment(s, last, last + (uint64_t)valid);
     s->active_fd = fd;
-    s->write_lsn = s->durable_lsn = last + (uint64_t)valid;
+    s->write_lsn = s->durable_lsn = s->notified_lsn = last + (uint64_t)valid;
     s->released_lsn = s->segs[0].base;
     return FT_OK;
 }
@@ -451,6 +452,8 @@ static void *syncer_main(void *arg)
             if (done[i].done) done[i].done(done[i].arg, status);
         free(done);
         pthread_mutex_lock(&s->lock);
+        s->notified_lsn = s->durable_lsn;
+        pthread_cond_broadcast(&s->synced);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
@@ -467,8 +470,10 @@ static int rotate(ft_spool *s)
     s->active_fd = fd;
     push_segment(s, s->write_lsn, s->write_lsn + SEG_HEADER);
     s->write_lsn += SEG_HEADER;
-    if (s->opt.durability == FT_SPOOL_NONE || s->durable_lsn == s->write_lsn - SEG_HEADER)
+    if (s->opt.durability == FT_SPOOL_NONE || s->durable_lsn == s->write_lsn - SEG_HEADER) {
+        if (s->notified_lsn == s->durable_lsn) s->notified_lsn = s->write_lsn;
         s->durable_lsn = s->write_lsn;
+    }
     return FT_OK;
 }
 
@@ -536,7 +541,7 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
         act->end += total;
         s->write_lsn = act->end;
         if (s->opt.durability == FT_SPOOL_NONE) {
-            s->durable_lsn = s->write_lsn;
+            s->durable_lsn = s->notified_lsn = s->write_lsn;
             *durable = true;
         } else {
             *durable = false;
@@ -552,7 +557,7 @@ int ft_spool_sync(ft_spool *s)
 {
     pthread_mutex_lock(&s->lock);
     uint64_t target = s->write_lsn;
-    while (s->durable_lsn < target && !s->failed && s->write_lsn >= target)
+    while (s->notified_lsn < target && !s->failed && s->write_lsn >= target && !s->stopping)
         pthread_cond_wait(&s->synced, &s->lock);
     int rc = s->durable_lsn >= target ? FT_OK : FT_EIO;
     pthread_mutex_unlock(&s->lock);
@@ -578,10 +583,20 @@ static bool wait_durable(ft_spool *s, uint64_t lsn, int64_t timeout_us)
     return ready;
 }
 
+/* Past this much data, a fully released active segment is swapped for a new one so that its
+ * space returns to the disk (a caught-up consumer keeps the spool small). */
+#define RECLAIM_BYTES (1u << 20)
+
 int ft_spool_release(ft_spool *s, uint64_t lsn)
 {
     pthread_mutex_lock(&s->lock);
     if (lsn > s->released_lsn) s->released_lsn = lsn < s->write_lsn ? lsn : s->write_lsn;
+    struct segment *act = &s->segs[s->nsegs - 1];
+    if (s->released_lsn == s->write_lsn && act->end - act->base > RECLAIM_BYTES && !s->failed &&
+        !s->stopping && rotate(s) == FT_OK) {
+        s->released_lsn = s->write_lsn;
+        pthread_cond_signal(&s->dirty); /* the syncer closes the retired segment */
+    }
     size_t drop = 0;
     while (drop + 1 < s->nsegs && s->segs[drop].end <= s->released_lsn &&
            s->segs[drop + 1].base <= s->released_lsn)

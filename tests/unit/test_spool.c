@@ -464,3 +464,44 @@ Test(spool, unwritable_directory_is_an_error)
     cr_expect(eq(int, ft_spool_open("/proc/ft-no-such/spool", NULL, &s, err, sizeof(err)), FT_EIO));
     cr_expect(strstr(err, "cannot create spool") != NULL, "%s", err);
 }
+
+static long dir_bytes(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    long total = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (!strstr(e->d_name, ".seg")) continue;
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0) total += st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+Test(spool, caught_up_consumer_returns_the_space_of_the_active_segment)
+{
+    ft_spool *s = open_spool(NULL);
+    char chunk[4096];
+    memset(chunk, 'q', sizeof(chunk));
+    for (int i = 0; i < 400; i++) { /* 1.6 MB in one segment */
+        struct iovec iov = {chunk, sizeof(chunk)};
+        uint64_t lsn;
+        bool durable;
+        cr_assert(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_OK));
+    }
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(gt(long, dir_bytes(), 1500000));
+    struct ft_spool_stats st;
+    ft_spool_get_stats(s, &st);
+    cr_assert(eq(int, ft_spool_release(s, st.write_lsn), FT_OK));
+    cr_expect(lt(long, dir_bytes(), 1024), "the released segment is gone");
+    cr_expect(eq(int, count_segments(), 1));
+    append_n(s, 0, 3);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    ft_spool_get_stats(s, &st);
+    cr_expect(eq(int, read_all(s, st.released_lsn, 0), 3), "new records follow the swap");
+    ft_spool_close(s);
+}

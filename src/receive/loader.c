@@ -1,0 +1,453 @@
+/*
+ * The loader (src/receive/loader.h): spool records in, warehouse batches out.
+ */
+#include "receive/loader.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "flagtrail/error.h"
+#include "flagtrail/payload.h"
+#include "receive/record.h"
+#include "store/model.h"
+
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- a bounded set of set ids --- */
+
+/* Open addressing over 64-bit ids; emptied when 70% full, which bounds it. Id 0 is tracked
+ * apart because 0 marks an empty slot. */
+struct idset {
+    uint64_t *slots;
+    size_t cap, count;
+    bool has_zero;
+};
+
+static void idset_init(struct idset *s, size_t cap)
+{
+    size_t c = 16;
+    while (c < cap)
+        c *= 2;
+    s->slots = ft_xcalloc(c, sizeof(*s->slots));
+    s->cap = c;
+    s->count = 0;
+    s->has_zero = false;
+}
+
+static void idset_clear(struct idset *s)
+{
+    if (s->count) memset(s->slots, 0, s->cap * sizeof(*s->slots));
+    s->count = 0;
+    s->has_zero = false;
+}
+
+static size_t idset_slot(const struct idset *s, uint64_t id)
+{
+    uint64_t h = id * 0x9e3779b97f4a7c15ull;
+    size_t i = (size_t)(h >> 17) & (s->cap - 1);
+    while (s->slots[i] && s->slots[i] != id)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+static bool idset_has(const struct idset *s, uint64_t id)
+{
+    if (id == 0) return s->has_zero;
+    return s->slots[idset_slot(s, id)] == id;
+}
+
+static void idset_add(struct idset *s, uint64_t id)
+{
+    if (id == 0) {
+        s->has_zero = true;
+        return;
+    }
+    if (s->count + 1 > s->cap / 10 * 7) idset_clear(s);
+    size_t i = idset_slot(s, id);
+    if (!s->slots[i]) {
+        s->slots[i] = id;
+        s->count++;
+    }
+}
+
+/* --- the loader --- */
+
+struct batch {
+    struct ft_arena arena;
+    struct ft_store_set *sets;
+    size_t nsets, sets_cap;
+    struct ft_store_delivery *dels;
+    size_t ndels, dels_cap;
+    struct idset pending; /* new set ids in this batch */
+    uint64_t end;         /* checkpoint once this batch commits */
+    size_t records;
+    int64_t first_ns;
+    uint64_t rows;
+};
+
+struct ft_loader {
+    ft_spool *spool;
+    ft_store *store;
+    struct ft_loader_options opt;
+    char *source;
+    ft_spool_reader *reader;
+    ft_json_doc *doc;
+    struct ft_arena scratch;
+    struct ft_model model;
+    struct idset cache;
+    struct batch b;
+    EVP_MD_CTX *md;
+
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+    int64_t deadline_us;
+
+    pthread_mutex_t lock; /* guards stats and last_error */
+    struct ft_loader_stats stats;
+    char last_error[512];
+};
+
+static void set_error(ft_loader *l, const char *msg)
+{
+    pthread_mutex_lock(&l->lock);
+    snprintf(l->last_error, sizeof(l->last_error), "%s", msg);
+    pthread_mutex_unlock(&l->lock);
+}
+
+int ft_loader_new(ft_spool *spool, ft_store *store, const struct ft_loader_options *opt,
+                  ft_loader **out, char *err, size_t errlen)
+{
+    ft_loader *l = ft_xcalloc(1, sizeof(*l));
+    l->spool = spool;
+    l->store = store;
+    l->opt = *opt;
+    if (!l->opt.batch_records) l->opt.batch_records = 10000;
+    if (!l->opt.batch_wait_us) l->opt.batch_wait_us = 50000;
+    if (!l->opt.cache_entries) l->opt.cache_entries = 1u << 20;
+    l->source = ft_xstrdup(opt->source);
+    l->opt.source = l->source;
+    l->doc = ft_json_doc_new(NULL);
+    ft_arena_init(&l->scratch, 0);
+    ft_arena_init(&l->b.arena, 1 << 20);
+    ft_model_init(&l->model);
+    idset_init(&l->cache, l->opt.cache_entries);
+    idset_init(&l->b.pending, 1024);
+    l->md = EVP_MD_CTX_new();
+    pthread_mutex_init(&l->lock, NULL);
+    l->stats.store_ok = true;
+    uint64_t checkpoint;
+    if (ft_store_checkpoint(store, l->source, &checkpoint)) {
+        snprintf(err, errlen, "%s", ft_store_errmsg(store));
+        ft_loader_free(l);
+        return FT_ESTORE;
+    }
+    l->stats.checkpoint = checkpoint;
+    l->b.end = checkpoint;
+    ft_spool_release(spool, checkpoint);
+    ft_spool_reader_open(spool, checkpoint, &l->reader);
+    *out = l;
+    return FT_OK;
+}
+
+/* --- building a batch --- */
+
+static struct ft_str copy_str(struct ft_arena *a, struct ft_str s)
+{
+    if (!s.ptr) return s;
+    return (struct ft_str){ft_arena_strndup(a, s.ptr, s.len), s.len};
+}
+
+static struct ft_store_set *new_set(struct batch *b, enum ft_set_kind kind, int64_t id, size_t n)
+{
+    if (b->nsets == b->sets_cap) {
+        b->sets_cap = b->sets_cap ? b->sets_cap * 2 : 256;
+        b->sets = ft_xrealloc(b->sets, sizeof(*b->sets) * b->sets_cap);
+    }
+    struct ft_store_set *s = &b->sets[b->nsets++];
+    *s = (struct ft_store_set){.kind = kind, .id = id, .n = n};
+    idset_add(&b->pending, (uint64_t)id);
+    b->rows += n;
+    return s;
+}
+
+static void copy_flags(struct batch *b, int64_t id, const struct ft_flag *src, size_t n)
+{
+    struct ft_flag *dst = ft_arena_alloc(&b->arena, sizeof(*dst) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[i];
+        dst[i].feature.name = copy_str(&b->arena, src[i].feature.name);
+        dst[i].feature.type = copy_str(&b->arena, src[i].feature.type);
+        dst[i].feature.created_date = (struct ft_str){NULL, 0};
+        dst[i].feature.description = (struct ft_str){NULL, 0};
+        dst[i].feature.initial_value = (struct ft_str){NULL, 0};
+        dst[i].value.text = copy_str(&b->arena, src[i].value.text);
+        dst[i].percentage_allocation.text =
+            copy_str(&b->arena, src[i].percentage_allocation.text);
+    }
+    new_set(b, FT_SET_FLAGS, id, n)->m.flags = dst;
+}
+
+static void copy_traits(struct batch *b, int64_t id, const struct ft_trait *src, size_t n)
+{
+    struct ft_trait *dst = ft_arena_alloc(&b->arena, sizeof(*dst) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[i];
+        dst[i].key = copy_str(&b->arena, src[i].key);
+        dst[i].value.text = copy_str(&b->arena, src[i].value.text);
+    }
+    new_set(b, FT_SET_TRAITS, id, n)->m.traits = dst;
+}
+
+static void copy_segments(struct batch *b, int64_t id, const struct ft_segment *src, size_t n)
+{
+    struct ft_segment *dst = ft_arena_alloc(&b->arena, sizeof(*dst) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        dst[i] = src[i];
+        dst[i].name = copy_str(&b->arena, src[i].name);
+    }
+    new_set(b, FT_SET_SEGMENTS, id, n)->m.segments = dst;
+}
+
+static bool known(ft_loader *l, int64_t id)
+{
+    return idset_has(&l->cache, (uint64_t)id) || idset_has(&l->b.pending, (uint64_t)id);
+}
+
+static void reject(ft_loader *l, uint64_t lsn, const char *why)
+{
+    char pos[24];
+    snprintf(pos, sizeof(pos), "%" PRIu64, lsn);
+    ft_log(FT_LOG_WARN, "loader.record_skipped", "lsn", pos, "reason", why, NULL);
+    pthread_mutex_lock(&l->lock);
+    l->stats.rejected++;
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void add_record(ft_loader *l, const struct ft_spool_record *rec)
+{
+    struct batch *b = &l->b;
+    if (b->records++ == 0) b->first_ns = ft_clock_mono_ns();
+    b->end = rec->next_lsn;
+    struct ft_record r;
+    if (ft_record_decode(rec->data, rec->len, &r) || r.type != FT_RECORD_WEBHOOK) {
+        reject(l, rec->lsn, "not a webhook record");
+        return;
+    }
+    ft_arena_reset(&l->scratch);
+    struct ft_payload p;
+    struct ft_payload_error perr;
+    if (ft_payload_parse(l->doc, r.body.ptr, r.body.len, &l->scratch, &p, &perr)) {
+        reject(l, rec->lsn, perr.detail);
+        return;
+    }
+    int64_t ids[3];
+    ft_model_canonicalize(&l->model, &p, &ids[0], &ids[1], &ids[2]);
+    if (!known(l, ids[0])) copy_flags(b, ids[0], p.flags, p.nflags);
+    if (!known(l, ids[1])) copy_traits(b, ids[1], p.traits, p.ntraits);
+    if (!known(l, ids[2])) copy_segments(b, ids[2], p.segments, p.nsegments);
+    if (b->ndels == b->dels_cap) {
+        b->dels_cap = b->dels_cap ? b->dels_cap * 2 : 1024;
+        b->dels = ft_xrealloc(b->dels, sizeof(*b->dels) * b->dels_cap);
+    }
+    struct ft_store_delivery *d = &b->dels[b->ndels++];
+    *d = (struct ft_store_delivery){
+        .lsn = rec->lsn,
+        .received_at = r.received_at,
+        .environment = {.null = p.nflags == 0, .value = p.nflags ? p.flags[0].environment : 0},
+        .identity = copy_str(&b->arena, p.identity),
+        .flags_set = ids[0],
+        .traits_set = ids[1],
+        .segments_set = ids[2],
+        .delivery_id = copy_str(&b->arena, r.delivery_id),
+    };
+    unsigned dlen;
+    EVP_DigestInit_ex(l->md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(l->md, r.body.ptr, r.body.len);
+    EVP_DigestFinal_ex(l->md, d->body_sha256, &dlen);
+    b->rows++;
+}
+
+static void reset_batch(struct batch *b)
+{
+    ft_arena_reset(&b->arena);
+    b->nsets = b->ndels = b->records = 0;
+    b->rows = 0;
+    idset_clear(&b->pending);
+}
+
+/* --- committing --- */
+
+static bool should_stop(ft_loader *l)
+{
+    return atomic_load(&l->stop) && ft_clock_mono_ns() / 1000 >= l->deadline_us;
+}
+
+/* Sleeps up to `us`, waking early when asked to stop. */
+static void backoff_sleep(ft_loader *l, int64_t us)
+{
+    int64_t until = ft_clock_mono_ns() / 1000 + us;
+    while (ft_clock_mono_ns() / 1000 < until && !should_stop(l)) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Commits the batch, retrying with backoff. FT_OK, or FT_ESTORE when it gives up. */
+static int commit(ft_loader *l)
+{
+    struct batch *b = &l->b;
+    if (b->records == 0) return FT_OK;
+    struct ft_store_batch sb = {
+        .source = l->source,
+        .sets = b->sets,
+        .nsets = b->nsets,
+        .deliveries = b->dels,
+        .ndeliveries = b->ndels,
+        .checkpoint = b->end,
+    };
+    int64_t delay = 100000;
+    for (int attempt = 1;; attempt++) {
+        int rc = ft_store_write(l->store, &sb);
+        if (rc == FT_OK) break;
+        const char *msg = ft_store_errmsg(l->store);
+        set_error(l, msg);
+        pthread_mutex_lock(&l->lock);
+        bool first = l->stats.store_ok;
+        l->stats.store_errors++;
+        l->stats.store_ok = false;
+        pthread_mutex_unlock(&l->lock);
+        if (first || attempt % 10 == 0) {
+            char n[16];
+            snprintf(n, sizeof(n), "%d", attempt);
+            ft_log(FT_LOG_ERROR, "loader.store_failed", "attempt", n, "error", msg, NULL);
+        }
+        if ((l->opt.max_attempts && attempt >= l->opt.max_attempts) || should_stop(l))
+            return FT_ESTORE;
+        backoff_sleep(l, delay);
+        delay = delay * 2 > 5000000 ? 5000000 : delay * 2;
+    }
+    for (size_t i = 0; i < b->nsets; i++)
+        idset_add(&l->cache, (uint64_t)b->sets[i].id);
+    ft_spool_release(l->spool, b->end);
+    pthread_mutex_lock(&l->lock);
+    if (!l->stats.store_ok) ft_log(FT_LOG_INFO, "loader.store_recovered", NULL);
+    l->stats.store_ok = true;
+    l->stats.deliveries += b->ndels;
+    l->stats.rows += b->rows;
+    l->stats.batches++;
+    l->stats.checkpoint = b->end;
+    l->stats.last_commit_us = ft_clock_now_us();
+    pthread_mutex_unlock(&l->lock);
+    if (l->opt.progress) {
+        struct ft_spool_stats ss;
+        ft_spool_get_stats(l->spool, &ss);
+        l->opt.progress(l->opt.progress_arg, b->end, ss.durable_lsn);
+    }
+    reset_batch(b);
+    return FT_OK;
+}
+
+/*
+ * Reads one record into the batch. Returns FT_OK when one was read (or skipped as corrupt),
+ * FT_ENOENT when nothing durable follows.
+ */
+static int read_one(ft_loader *l)
+{
+    struct ft_spool_record rec;
+    int rc = ft_spool_next(l->reader, &rec);
+    if (rc == FT_OK) {
+        add_record(l, &rec);
+    } else if (rc == FT_ECORRUPT) {
+        reject(l, rec.lsn, "corrupt spool record; the rest of its segment is skipped");
+        if (l->b.records++ == 0) l->b.first_ns = ft_clock_mono_ns();
+        l->b.end = rec.next_lsn;
+        rc = FT_OK;
+    } else if (rc != FT_ENOENT) {
+        reject(l, ft_spool_reader_pos(l->reader), "spool read error");
+        return FT_ENOENT;
+    }
+    return rc;
+}
+
+int ft_loader_drain(ft_loader *l)
+{
+    int rc;
+    while ((rc = read_one(l)) == FT_OK)
+        if (l->b.records >= l->opt.batch_records && (rc = commit(l))) return rc;
+    return commit(l);
+}
+
+static void *loader_main(void *arg)
+{
+    ft_loader *l = arg;
+    for (;;) {
+        int rc = read_one(l);
+        struct batch *b = &l->b;
+        bool stopping = atomic_load(&l->stop);
+        bool late = stopping && ft_clock_mono_ns() / 1000 >= l->deadline_us;
+        bool idle = rc == FT_ENOENT;
+        int64_t age_us = b->records ? (ft_clock_mono_ns() - b->first_ns) / 1000 : 0;
+        if (b->records >= l->opt.batch_records || (b->records && age_us >= l->opt.batch_wait_us) ||
+            (stopping && (idle || late))) {
+            if (commit(l) != FT_OK) break; /* gives up only when stopping */
+        }
+        if (stopping && (idle || late)) break;
+        if (!idle) continue;
+        int64_t wait = b->records ? l->opt.batch_wait_us - age_us : 100000;
+        ft_spool_reader_wait(l->reader, wait > 1000 ? wait : 1000);
+    }
+    return NULL;
+}
+
+int ft_loader_start(ft_loader *l)
+{
+    if (pthread_create(&l->thread, NULL, loader_main, l) != 0) return FT_EIO;
+    l->running = true;
+    return FT_OK;
+}
+
+void ft_loader_stop(ft_loader *l, int64_t deadline_us)
+{
+    if (!l->running) return;
+    l->deadline_us = deadline_us;
+    atomic_store(&l->stop, true);
+    pthread_join(l->thread, NULL);
+    l->running = false;
+}
+
+void ft_loader_get_stats(ft_loader *l, struct ft_loader_stats *out)
+{
+    pthread_mutex_lock(&l->lock);
+    *out = l->stats;
+    pthread_mutex_unlock(&l->lock);
+}
+
+void ft_loader_last_error(ft_loader *l, char *out, size_t cap)
+{
+    pthread_mutex_lock(&l->lock);
+    snprintf(out, cap, "%s", l->last_error);
+    pthread_mutex_unlock(&l->lock);
+}
+
+void ft_loader_free(ft_loader *l)
+{
+    if (!l) return;
+    ft_spool_reader_close(l->reader);
+    ft_json_doc_free(l->doc);
+    ft_arena_free(&l->scratch);
+    ft_arena_free(&l->b.arena);
+    ft_model_free(&l->model);
+    free(l->cache.slots);
+    free(l->b.pending.slots);
+    free(l->b.sets);
+    free(l->b.dels);
+    EVP_MD_CTX_free(l->md);
+    pthread_mutex_destroy(&l->lock);
+    free(l->source);
+    free(l);
+}

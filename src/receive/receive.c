@@ -1,0 +1,593 @@
+/*
+ * flagtrail receive (src/receive/receive.h): the endpoint's handlers, its metrics, and the
+ * process around them (startup, signals, drain).
+ */
+#include "receive/receive.h"
+#include "base/clock.h"
+#include "flagtrail/error.h"
+#include "flagtrail/json.h"
+#include "flagtrail/payload.h"
+#include "flagtrail/signature.h"
+#include "flagtrail/version.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "receive/loader.h"
+#include "receive/record.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* --- state --- */
+
+enum route_id { R_WEBHOOK, R_HEALTHZ, R_READYZ, R_METRICS, R_OTHER, R_COUNT };
+static const char *const route_names[R_COUNT] = {"webhook", "healthz", "readyz", "metrics",
+                                                 "other"};
+static const int tracked_status[] = {200, 400, 401, 404, 405, 413, 415, 503, 0};
+#define N_STATUS (sizeof(tracked_status) / sizeof(tracked_status[0]))
+
+/* Per HTTP thread: a verifier of its own (OpenSSL contexts are not shared) and a JSON doc. */
+struct worker {
+    struct worker *next;
+    ft_verifier *verifier;
+    unsigned generation;
+    ft_json_doc *doc;
+    struct ft_arena arena;
+};
+
+struct receiver {
+    const struct ft_receive_config *cfg;
+    char source[256];
+    ft_spool *spool;
+    ft_store *store;
+    ft_loader *loader;
+    ft_http_server *http;
+
+    pthread_mutex_t keys_lock; /* guards verifier, generation, workers */
+    ft_verifier *verifier;     /* NULL: unsigned webhooks accepted */
+    unsigned generation;
+    struct worker *workers;
+
+    atomic_uint_fast64_t requests[R_COUNT][N_STATUS];
+    atomic_uint_fast64_t signature_failures;
+    atomic_uint_fast64_t bytes_in;
+    atomic_uint_fast64_t spool_refusals;
+    struct ft_histogram latency;
+    pthread_mutex_t rate_lock;
+    int64_t rate_t_ns;
+    uint64_t rate_rows;
+    double rows_per_s;
+};
+
+static _Thread_local struct worker *tl_worker;
+
+/* --- secrets --- */
+
+/* Builds a verifier from the secret files and FLAGTRAIL_SECRET; NULL with *n = 0 when no
+ * secret is configured. Returns FT_OK or an error with `err` filled. */
+static int load_secrets(const struct ft_receive_config *cfg, ft_verifier **out, size_t *n,
+                        char *err, size_t errlen)
+{
+    ft_verifier *v = ft_verifier_new();
+    char *secret;
+    size_t len;
+    int rc = FT_OK;
+    for (size_t i = 0; i < cfg->nsecret_files && rc == FT_OK; i++) {
+        if ((rc = ft_secret_read_file(cfg->secret_files[i], &secret, &len, err, errlen))) break;
+        rc = ft_verifier_add(v, secret, len);
+        ft_free_secure(secret, len);
+        if (rc) snprintf(err, errlen, "cannot use the secret in %s", cfg->secret_files[i]);
+    }
+    const char *env = cfg->use_env_secret ? getenv("FLAGTRAIL_SECRET") : NULL;
+    if (rc == FT_OK && env && *env) {
+        if ((rc = ft_secret_from_string(env, strlen(env), &secret, &len))) {
+            snprintf(err, errlen, "FLAGTRAIL_SECRET is longer than %d bytes", FT_SECRET_MAX);
+        } else {
+            rc = ft_verifier_add(v, secret, len);
+            ft_free_secure(secret, len);
+        }
+    }
+    *n = ft_verifier_count(v);
+    if (rc || *n == 0) {
+        ft_verifier_free(v);
+        v = NULL;
+    }
+    *out = v;
+    return rc;
+}
+
+static struct worker *worker_for(struct receiver *rc)
+{
+    struct worker *w = tl_worker;
+    if (!w) {
+        w = ft_xcalloc(1, sizeof(*w));
+        struct ft_json_limits lim = {.max_size = rc->cfg->max_body};
+        w->doc = ft_json_doc_new(&lim);
+        ft_arena_init(&w->arena, 0);
+        w->generation = UINT32_MAX;
+        pthread_mutex_lock(&rc->keys_lock);
+        w->next = rc->workers;
+        rc->workers = w;
+        pthread_mutex_unlock(&rc->keys_lock);
+        tl_worker = w;
+    }
+    if (w->generation != rc->generation) {
+        pthread_mutex_lock(&rc->keys_lock);
+        ft_verifier_free(w->verifier);
+        w->verifier = rc->verifier ? ft_verifier_dup(rc->verifier) : NULL;
+        w->generation = rc->generation;
+        pthread_mutex_unlock(&rc->keys_lock);
+    }
+    return w;
+}
+
+static void reload_secrets(struct receiver *rc)
+{
+    ft_verifier *v;
+    size_t n;
+    char err[512] = "";
+    if (load_secrets(rc->cfg, &v, &n, err, sizeof(err))) {
+        ft_log(FT_LOG_ERROR, "receive.reload_failed", "error", err, "kept", "previous secrets",
+               NULL);
+        return;
+    }
+    if (n == 0 && !rc->cfg->allow_unsigned) {
+        ft_log(FT_LOG_ERROR, "receive.reload_failed", "error", "no secret configured", "kept",
+               "previous secrets", NULL);
+        return;
+    }
+    pthread_mutex_lock(&rc->keys_lock);
+    ft_verifier_free(rc->verifier);
+    rc->verifier = v;
+    rc->generation++;
+    pthread_mutex_unlock(&rc->keys_lock);
+    char count[16];
+    snprintf(count, sizeof(count), "%zu", n);
+    ft_log(FT_LOG_INFO, "receive.secrets_reloaded", "secrets", count, NULL);
+}
+
+/* --- answers --- */
+
+#define JSON(s) (s), sizeof(s) - 1
+
+static void respond(struct ft_http_response *r, int status, const char *body, size_t len)
+{
+    *r = (struct ft_http_response){.status = status, .body = body, .len = len};
+}
+
+static void respond_unavailable(struct ft_http_response *r, const char *detail_json)
+{
+    *r = (struct ft_http_response){.status = 503,
+                                   .body = detail_json,
+                                   .len = strlen(detail_json),
+                                   .header_name = "Retry-After",
+                                   .header_value = "5"};
+}
+
+/* 400 with {"error": kind, "detail": detail}; the body lives in the worker's arena. */
+static void respond_invalid(struct worker *w, struct ft_http_response *r, const char *kind,
+                            const char *detail)
+{
+    struct ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_buf_printf(&b, "{\"error\":\"%s\",\"detail\":", kind);
+    ft_json_write_str(&b, detail, strlen(detail));
+    ft_buf_append_char(&b, '}');
+    char *body = ft_arena_strndup(&w->arena, b.data, b.len);
+    respond(r, 400, body, b.len);
+    ft_buf_free(&b);
+}
+
+/* --- the webhook route --- */
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct) return false;
+    while (*ct == ' ')
+        ct++;
+    static const char want[] = "application/json";
+    if (strncasecmp(ct, want, sizeof(want) - 1) != 0) return false;
+    const char *rest = ct + sizeof(want) - 1;
+    while (*rest == ' ')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
+static bool webhook_check(void *ctx, ft_http_request *req, struct ft_http_response *resp)
+{
+    struct receiver *rc = ctx;
+    if (!is_json_type(ft_http_header(req, "Content-Type"))) {
+        respond(resp, 415, JSON("{\"error\":\"unsupported_media_type\"}"));
+        return true;
+    }
+    if (worker_for(rc)->verifier) {
+        /* a missing or malformed signature is refused before the body is read */
+        const char *sig = ft_http_header(req, FT_SIGNATURE_HEADER);
+        size_t n = sig ? strlen(sig) : 0;
+        bool hex = n == FT_SIGNATURE_HEX_LEN;
+        for (size_t i = 0; hex && i < n; i++)
+            hex = (sig[i] >= '0' && sig[i] <= '9') || ((sig[i] | 0x20) >= 'a' && (sig[i] | 0x20) <= 'f');
+        if (!hex) {
+            atomic_fetch_add(&rc->signature_failures, 1);
+            respond(resp, 401, JSON("{\"error\":\"invalid_signature\"}"));
+            return true;
+        }
+    }
+    return false;
+}
+
+static void on_durable(void *arg, int status)
+{
+    ft_http_request *req = arg;
+    struct ft_http_response resp;
+    if (status == FT_OK)
+        respond(&resp, 200, JSON("{\"status\":\"accepted\"}"));
+    else
+        respond_unavailable(&resp, "{\"error\":\"unavailable\",\"detail\":\"spool write failed\"}");
+    ft_http_complete(req, &resp);
+}
+
+static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
+                                           struct ft_http_response *resp)
+{
+    struct receiver *rc = ctx;
+    struct worker *w = worker_for(rc);
+    ft_arena_reset(&w->arena);
+    struct ft_str body = ft_http_body(req);
+    if (w->verifier) {
+        const char *sig = ft_http_header(req, FT_SIGNATURE_HEADER);
+        if (ft_verifier_check(w->verifier, body.ptr, body.len, sig, sig ? strlen(sig) : 0)) {
+            atomic_fetch_add(&rc->signature_failures, 1);
+            respond(resp, 401, JSON("{\"error\":\"invalid_signature\"}"));
+            return FT_HTTP_DONE;
+        }
+    }
+    struct ft_payload p;
+    struct ft_payload_error perr;
+    int prc = ft_payload_parse(w->doc, body.ptr, body.len, &w->arena, &p, &perr);
+    if (prc) {
+        respond_invalid(w, resp, prc == FT_EPAYLOAD ? "invalid_payload" : "invalid_json",
+                        perr.detail);
+        return FT_HTTP_DONE;
+    }
+    unsigned char head[FT_RECORD_HEADER_MAX];
+    size_t hlen = ft_record_header(head, FT_RECORD_WEBHOOK, ft_clock_now_us(),
+                                   (struct ft_str){NULL, 0});
+    struct iovec iov[2] = {{head, hlen}, {(void *)body.ptr, body.len}};
+    uint64_t lsn;
+    bool durable;
+    int src = ft_spool_append(rc->spool, iov, 2, on_durable, req, &lsn, &durable);
+    if (src) {
+        atomic_fetch_add(&rc->spool_refusals, 1);
+        respond_unavailable(resp, src == FT_ENOSPC
+                                      ? "{\"error\":\"unavailable\",\"detail\":\"spool full\"}"
+                                      : "{\"error\":\"unavailable\",\"detail\":\"spool unavailable\"}");
+        return FT_HTTP_DONE;
+    }
+    if (durable) {
+        respond(resp, 200, JSON("{\"status\":\"accepted\"}"));
+        return FT_HTTP_DONE;
+    }
+    return FT_HTTP_PENDING;
+}
+
+/* --- operations routes --- */
+
+static enum ft_http_outcome healthz(void *ctx, ft_http_request *req, struct ft_http_response *r)
+{
+    (void)ctx;
+    (void)req;
+    respond(r, 200, JSON("{\"status\":\"ok\"}"));
+    return FT_HTTP_DONE;
+}
+
+static enum ft_http_outcome readyz(void *ctx, ft_http_request *req, struct ft_http_response *r)
+{
+    struct receiver *rc = ctx;
+    struct ft_spool_stats ss;
+    struct ft_loader_stats ls;
+    ft_spool_get_stats(rc->spool, &ss);
+    ft_loader_get_stats(rc->loader, &ls);
+    const char *problem = NULL;
+    if (ss.failed) problem = "{\"status\":\"not_ready\",\"detail\":\"spool failed\"}";
+    else if (ss.backlog * 10 >= rc->cfg->spool_max_bytes * 9)
+        problem = "{\"status\":\"not_ready\",\"detail\":\"spool nearly full\"}";
+    else if (!ls.store_ok)
+        problem = "{\"status\":\"not_ready\",\"detail\":\"warehouse unreachable\"}";
+    (void)req;
+    if (problem)
+        respond_unavailable(r, problem);
+    else
+        respond(r, 200, JSON("{\"status\":\"ready\"}"));
+    return FT_HTTP_DONE;
+}
+
+static void render_metrics(struct receiver *rc, struct ft_buf *out)
+{
+    ft_metric_header(out, "flagtrail_http_requests_total", "counter",
+                     "HTTP requests by route and status.");
+    for (int r = 0; r < R_COUNT; r++) {
+        for (size_t s = 0; s < N_STATUS; s++) {
+            uint64_t v = atomic_load(&rc->requests[r][s]);
+            if (!v) continue;
+            char labels[64];
+            if (tracked_status[s])
+                snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\"", route_names[r],
+                         tracked_status[s]);
+            else
+                snprintf(labels, sizeof(labels), "route=\"%s\",status=\"other\"", route_names[r]);
+            ft_metric_u64(out, "flagtrail_http_requests_total", labels, v);
+        }
+    }
+    ft_metric_header(out, "flagtrail_signature_failures_total", "counter",
+                     "Webhooks refused for a missing, malformed or wrong signature.");
+    ft_metric_u64(out, "flagtrail_signature_failures_total", NULL,
+                  atomic_load(&rc->signature_failures));
+    ft_metric_header(out, "flagtrail_http_request_bytes_total", "counter",
+                     "Request body bytes received.");
+    ft_metric_u64(out, "flagtrail_http_request_bytes_total", NULL, atomic_load(&rc->bytes_in));
+    ft_metric_histogram(out, "flagtrail_webhook_duration_seconds",
+                        "Webhook requests from request line to answer.", &rc->latency);
+
+    struct ft_spool_stats ss;
+    struct ft_loader_stats ls;
+    ft_spool_get_stats(rc->spool, &ss);
+    ft_loader_get_stats(rc->loader, &ls);
+    ft_metric_header(out, "flagtrail_spool_backlog_bytes", "gauge",
+                     "Spooled bytes not yet loaded and released.");
+    ft_metric_u64(out, "flagtrail_spool_backlog_bytes", NULL, ss.backlog);
+    ft_metric_header(out, "flagtrail_spool_limit_bytes", "gauge", "The spool's backlog bound.");
+    ft_metric_u64(out, "flagtrail_spool_limit_bytes", NULL, rc->cfg->spool_max_bytes);
+    ft_metric_header(out, "flagtrail_spool_segments", "gauge", "Spool segment files.");
+    ft_metric_u64(out, "flagtrail_spool_segments", NULL, ss.segments);
+    ft_metric_header(out, "flagtrail_spool_refusals_total", "counter",
+                     "Webhooks answered 503 because the spool could not take them.");
+    ft_metric_u64(out, "flagtrail_spool_refusals_total", NULL, atomic_load(&rc->spool_refusals));
+    ft_metric_header(out, "flagtrail_loader_lag_bytes", "gauge",
+                     "Durable spool bytes the loader has not committed yet.");
+    ft_metric_u64(out, "flagtrail_loader_lag_bytes", NULL,
+                  ss.durable_lsn > ls.checkpoint ? ss.durable_lsn - ls.checkpoint : 0);
+    ft_metric_header(out, "flagtrail_loader_lag_seconds", "gauge",
+                     "Seconds since the loader last committed, while it has work; else 0.");
+    double lag = ss.durable_lsn > ls.checkpoint && ls.last_commit_us
+                     ? (double)(ft_clock_now_us() - ls.last_commit_us) / 1e6
+                     : 0;
+    ft_metric_f64(out, "flagtrail_loader_lag_seconds", NULL, lag);
+    ft_metric_header(out, "flagtrail_loader_deliveries_total", "counter",
+                     "Webhooks loaded into the warehouse.");
+    ft_metric_u64(out, "flagtrail_loader_deliveries_total", NULL, ls.deliveries);
+    ft_metric_header(out, "flagtrail_loader_rows_total", "counter",
+                     "Warehouse rows written (deliveries and new set members).");
+    ft_metric_u64(out, "flagtrail_loader_rows_total", NULL, ls.rows);
+    pthread_mutex_lock(&rc->rate_lock);
+    int64_t now = ft_clock_mono_ns();
+    if (now - rc->rate_t_ns >= 1000000000) {
+        if (rc->rate_t_ns)
+            rc->rows_per_s = (double)(ls.rows - rc->rate_rows) * 1e9 / (double)(now - rc->rate_t_ns);
+        rc->rate_t_ns = now;
+        rc->rate_rows = ls.rows;
+    }
+    double rate = rc->rows_per_s;
+    pthread_mutex_unlock(&rc->rate_lock);
+    ft_metric_header(out, "flagtrail_loader_rows_per_second", "gauge",
+                     "Rows written per second between the last two scrapes.");
+    ft_metric_f64(out, "flagtrail_loader_rows_per_second", NULL, rate);
+    ft_metric_header(out, "flagtrail_loader_errors_total", "counter",
+                     "Failed warehouse batch attempts.");
+    ft_metric_u64(out, "flagtrail_loader_errors_total", NULL, ls.store_errors);
+    ft_metric_header(out, "flagtrail_loader_rejected_total", "counter",
+                     "Spool records skipped as unreadable.");
+    ft_metric_u64(out, "flagtrail_loader_rejected_total", NULL, ls.rejected);
+}
+
+static enum ft_http_outcome metrics(void *ctx, ft_http_request *req, struct ft_http_response *r)
+{
+    struct receiver *rc = ctx;
+    struct worker *w = worker_for(rc);
+    ft_arena_reset(&w->arena);
+    struct ft_buf b;
+    ft_buf_init(&b, 0);
+    render_metrics(rc, &b);
+    char *text = ft_arena_strndup(&w->arena, b.data, b.len);
+    *r = (struct ft_http_response){.status = 200,
+                                   .body = text,
+                                   .len = b.len,
+                                   .content_type = "text/plain; version=0.0.4"};
+    ft_buf_free(&b);
+    (void)req;
+    return FT_HTTP_DONE;
+}
+
+static void on_done(void *ctx, const struct ft_http_done_info *info)
+{
+    struct receiver *rc = ctx;
+    int route = info->route >= 0 ? info->route : R_OTHER;
+    size_t s = 0;
+    while (tracked_status[s] && tracked_status[s] != info->status)
+        s++;
+    atomic_fetch_add(&rc->requests[route][s], 1);
+    atomic_fetch_add(&rc->bytes_in, info->body_bytes);
+    if (route == R_WEBHOOK) ft_histogram_observe(&rc->latency, info->duration_ns);
+}
+
+/* --- lifecycle --- */
+
+void ft_receive_config_init(struct ft_receive_config *cfg)
+{
+    *cfg = (struct ft_receive_config){
+        .listen = "127.0.0.1:8080",
+        .path = "/webhook",
+        .store_url = "sqlite:./flagtrail.db",
+        .spool_dir = "./flagtrail-spool",
+        .use_env_secret = true,
+        .max_body = 1u << 20,
+        .durability = FT_SPOOL_FSYNC,
+        .spool_max_bytes = 1u << 30,
+        .drain_timeout_s = 10,
+    };
+}
+
+static char *read_pem(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct ft_buf b;
+    ft_buf_init(&b, 1u << 20);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        if (ft_buf_append(&b, chunk, n)) break;
+    fclose(f);
+    return b.data ? b.data : ft_xcalloc(1, 1);
+}
+
+static int start(struct receiver *rc, char *err, size_t errlen)
+{
+    const struct ft_receive_config *cfg = rc->cfg;
+    size_t nsecrets;
+    int r = load_secrets(cfg, &rc->verifier, &nsecrets, err, errlen);
+    if (r) return r;
+    if (nsecrets == 0 && !cfg->allow_unsigned) {
+        snprintf(err, errlen, "no secret configured: give --secret-file FILE (or set "
+                              "FLAGTRAIL_SECRET), or --allow-unsigned to accept unsigned "
+                              "webhooks");
+        return FT_EINVAL;
+    }
+    struct ft_spool_options so = {.durability = cfg->durability,
+                                  .max_backlog = cfg->spool_max_bytes,
+                                  .max_record = (uint32_t)(cfg->max_body + FT_RECORD_HEADER_MAX)};
+    if ((r = ft_spool_open(cfg->spool_dir, &so, &rc->spool, err, errlen))) return r;
+    if ((r = ft_store_open(cfg->store_url, &rc->store, err, errlen))) return r;
+    struct ft_loader_options lo = {.source = rc->source};
+    if ((r = ft_loader_new(rc->spool, rc->store, &lo, &rc->loader, err, errlen))) return r;
+    if ((r = ft_loader_start(rc->loader))) {
+        snprintf(err, errlen, "cannot start the loader");
+        return r;
+    }
+    static struct ft_http_route routes[5];
+    routes[0] = (struct ft_http_route){"POST", cfg->path, true, webhook_check, webhook_handle,
+                                       R_WEBHOOK};
+    routes[1] = (struct ft_http_route){"GET", "/healthz", false, NULL, healthz, R_HEALTHZ};
+    routes[2] = (struct ft_http_route){"GET", "/readyz", false, NULL, readyz, R_READYZ};
+    routes[3] = (struct ft_http_route){"GET", "/metrics", false, NULL, metrics, R_METRICS};
+    struct ft_http_options ho = {
+        .listen = cfg->listen,
+        .threads = cfg->threads,
+        .max_connections = cfg->max_connections,
+        .max_body = cfg->max_body,
+        .idle_timeout_s = cfg->idle_timeout_s,
+        .request_timeout_s = cfg->request_timeout_s,
+        .routes = routes,
+        .nroutes = 4,
+        .ctx = rc,
+        .on_done = on_done,
+    };
+    char *cert = NULL, *key = NULL;
+    if (cfg->tls_cert) {
+        if (!(cert = read_pem(cfg->tls_cert, err, errlen)) ||
+            !(key = read_pem(cfg->tls_key, err, errlen))) {
+            free(cert);
+            return FT_EIO;
+        }
+        ho.tls_cert_pem = cert;
+        ho.tls_key_pem = key;
+    }
+    r = ft_http_start(&ho, &rc->http, err, errlen);
+    free(cert);
+    ft_free_secure(key, key ? strlen(key) : 0);
+    return r;
+}
+
+static void stop(struct receiver *rc)
+{
+    unsigned drain = rc->cfg->drain_timeout_s;
+    if (rc->http) {
+        ft_http_quiesce(rc->http);
+        if (!ft_http_drain(rc->http, (int)drain * 1000))
+            ft_log(FT_LOG_WARN, "receive.drain_timeout", "what", "requests in flight", NULL);
+    }
+    if (rc->spool) ft_spool_sync(rc->spool);
+    if (rc->http) ft_http_stop(rc->http);
+    if (rc->loader) ft_loader_stop(rc->loader, ft_clock_mono_ns() / 1000 + (int64_t)drain * 1000000);
+    if (rc->loader) {
+        struct ft_loader_stats ls;
+        ft_loader_get_stats(rc->loader, &ls);
+        char cp[24], n[24];
+        snprintf(cp, sizeof(cp), "%" PRIu64, ls.checkpoint);
+        snprintf(n, sizeof(n), "%" PRIu64, ls.deliveries);
+        ft_log(FT_LOG_INFO, "receive.stopped", "checkpoint", cp, "loaded", n, NULL);
+    }
+    ft_loader_free(rc->loader);
+    ft_store_close(rc->store);
+    ft_spool_close(rc->spool);
+    for (struct worker *w = rc->workers, *next; w; w = next) {
+        next = w->next;
+        ft_verifier_free(w->verifier);
+        ft_json_doc_free(w->doc);
+        ft_arena_free(&w->arena);
+        free(w);
+    }
+    ft_verifier_free(rc->verifier);
+}
+
+int ft_receive_run(const struct ft_receive_config *cfg)
+{
+    /* signals are taken by sigwait below; every thread started from here inherits the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct receiver *rc = ft_xcalloc(1, sizeof(*rc));
+    rc->cfg = cfg;
+    pthread_mutex_init(&rc->keys_lock, NULL);
+    pthread_mutex_init(&rc->rate_lock, NULL);
+    if (cfg->source)
+        snprintf(rc->source, sizeof(rc->source), "%s", cfg->source);
+    else if (gethostname(rc->source, sizeof(rc->source) - 1) != 0)
+        snprintf(rc->source, sizeof(rc->source), "flagtrail");
+    char err[512] = "";
+    int exit_code = 0;
+    if (start(rc, err, sizeof(err))) {
+        ft_log(FT_LOG_ERROR, "receive.start_failed", "error", err, NULL);
+        exit_code = 1;
+    } else {
+        if (!rc->verifier)
+            ft_log(FT_LOG_WARN, "receive.unsigned",
+                   "note", "no secret configured: unsigned webhooks are accepted", NULL);
+        ft_log(FT_LOG_INFO, "receive.listening", "address", ft_http_address(rc->http), "path",
+               cfg->path, "store", cfg->store_url, "spool", cfg->spool_dir, "source",
+               rc->source, "durability", cfg->durability == FT_SPOOL_FSYNC ? "fsync" : "none",
+               "version", FT_VERSION, NULL);
+        for (;;) {
+            int sig = 0;
+            sigwait(&set, &sig);
+            if (sig == SIGHUP) {
+                reload_secrets(rc);
+                continue;
+            }
+            ft_log(FT_LOG_INFO, "receive.stopping", "signal", sig == SIGTERM ? "TERM" : "INT",
+                   NULL);
+            break;
+        }
+    }
+    stop(rc);
+    pthread_mutex_destroy(&rc->keys_lock);
+    pthread_mutex_destroy(&rc->rate_lock);
+    free(rc);
+    return exit_code;
+}

@@ -1,0 +1,445 @@
+/*
+ * The SQLite warehouse ("sqlite:PATH"): schema, migrations and batched loading.
+ *
+ * WAL journal with synchronous=FULL: a committed batch (and its checkpoint) is on disk before
+ * the loader releases the spool segments behind it, so a power cut can never lose a webhook
+ * that is in neither place. Every statement is prepared once and bound per row. A busy
+ * database (another writer) waits up to busy_timeout, then the batch fails and the loader
+ * retries it later.
+ */
+#include "store/store.h"
+#include "flagtrail/error.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- schema --- */
+
+/* Migrations, applied in order; PRAGMA user_version counts those applied. */
+static const char *const migrations[] = {
+    /* 1: the content-addressed model */
+    "CREATE TABLE ft_delivery ("
+    "  source TEXT NOT NULL,"
+    "  lsn INTEGER NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  environment_id INTEGER,"
+    "  identity TEXT NOT NULL,"
+    "  flags_set INTEGER NOT NULL,"
+    "  traits_set INTEGER NOT NULL,"
+    "  segments_set INTEGER NOT NULL,"
+    "  body_sha256 BLOB NOT NULL,"
+    "  delivery_id TEXT,"
+    "  PRIMARY KEY (source, lsn)"
+    ") WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX ft_delivery_by_id ON ft_delivery (delivery_id)"
+    "  WHERE delivery_id IS NOT NULL;"
+    "CREATE TABLE ft_flag_set ("
+    "  set_id INTEGER NOT NULL,"
+    "  ord INTEGER NOT NULL,"
+    "  feature_id INTEGER NOT NULL,"
+    "  feature_name TEXT NOT NULL,"
+    "  feature_type TEXT NOT NULL,"
+    "  enabled INTEGER NOT NULL,"
+    "  value_type TEXT NOT NULL,"
+    "  value TEXT,"
+    "  percentage_allocation REAL,"
+    "  identity_override INTEGER,"
+    "  feature_segment INTEGER,"
+    "  feature_state_id INTEGER NOT NULL,"
+    "  PRIMARY KEY (set_id, ord)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE ft_trait_set ("
+    "  set_id INTEGER NOT NULL,"
+    "  ord INTEGER NOT NULL,"
+    "  trait_id INTEGER,"
+    "  trait_key TEXT NOT NULL,"
+    "  value_type TEXT NOT NULL,"
+    "  value TEXT,"
+    "  transient INTEGER,"
+    "  PRIMARY KEY (set_id, ord)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE ft_segment_set ("
+    "  set_id INTEGER NOT NULL,"
+    "  ord INTEGER NOT NULL,"
+    "  segment_id INTEGER NOT NULL,"
+    "  segment_name TEXT NOT NULL,"
+    "  member INTEGER NOT NULL,"
+    "  PRIMARY KEY (set_id, ord)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE ft_event ("
+    "  source TEXT NOT NULL,"
+    "  lsn INTEGER NOT NULL,"
+    "  idx INTEGER NOT NULL,"
+    "  identity TEXT NOT NULL,"
+    "  event TEXT NOT NULL,"
+    "  value REAL,"
+    "  occurred_at INTEGER NOT NULL,"
+    "  received_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (source, lsn, idx)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE ft_checkpoint ("
+    "  source TEXT PRIMARY KEY,"
+    "  lsn INTEGER NOT NULL"
+    ");"
+    "CREATE VIEW ft_evaluations AS"
+    "  SELECT d.source, d.lsn, d.received_at, d.identity, d.environment_id, d.delivery_id,"
+    "         f.feature_id, f.feature_name, f.feature_type, f.enabled, f.value_type, f.value,"
+    "         f.percentage_allocation, f.identity_override, f.feature_segment,"
+    "         f.feature_state_id"
+    "  FROM ft_delivery d JOIN ft_flag_set f ON f.set_id = d.flags_set;"
+    "CREATE VIEW ft_exposures AS"
+    "  SELECT identity, feature_id, feature_name, enabled, value_type, value,"
+    "         MIN(received_at) AS first_seen, MAX(received_at) AS last_seen,"
+    "         COUNT(*) AS times_seen"
+    "  FROM ft_evaluations"
+    "  GROUP BY identity, feature_id, feature_name, enabled, value_type, value;"
+    "CREATE VIEW ft_identity_latest AS"
+    "  SELECT source, lsn, received_at, environment_id, identity, flags_set, traits_set,"
+    "         segments_set FROM ("
+    "    SELECT d.*, ROW_NUMBER() OVER (PARTITION BY identity"
+    "                                   ORDER BY received_at DESC, source DESC, lsn DESC) AS rn"
+    "    FROM ft_delivery d) WHERE rn = 1;"
+    "CREATE VIEW ft_identity_traits AS"
+    "  SELECT l.identity, t.trait_key, t.trait_id, t.value_type, t.value, t.transient,"
+    "         l.received_at AS as_of"
+    "  FROM ft_identity_latest l JOIN ft_trait_set t ON t.set_id = l.traits_set;"
+    "CREATE VIEW ft_segment_members AS"
+    "  SELECT l.identity, s.segment_id, s.segment_name, l.received_at AS as_of"
+    "  FROM ft_identity_latest l JOIN ft_segment_set s ON s.set_id = l.segments_set"
+    "  WHERE s.member = 1;",
+};
+
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+enum stmt {
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_FLAG,
+    ST_TRAIT,
+    ST_SEGMENT,
+    ST_DELIVERY,
+    ST_CHECKPOINT,
+    ST_GET_CHECKPOINT,
+    ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_FLAG] = "INSERT OR IGNORE INTO ft_flag_set (set_id, ord, feature_id, feature_name,"
+                " feature_type, enabled, value_type, value, percentage_allocation,"
+                " identity_override, feature_segment, feature_state_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_TRAIT] = "INSERT OR IGNORE INTO ft_trait_set (set_id, ord, trait_id, trait_key,"
+                 " value_type, value, transient) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    [ST_SEGMENT] = "INSERT OR IGNORE INTO ft_segment_set (set_id, ord, segment_id,"
+                   " segment_name, member) VALUES (?, ?, ?, ?, ?)",
+    [ST_DELIVERY] = "INSERT OR IGNORE INTO ft_delivery (source, lsn, received_at,"
+                    " environment_id, identity, flags_set, traits_set, segments_set,"
+                    " body_sha256, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_CHECKPOINT] = "INSERT INTO ft_checkpoint (source, lsn) VALUES (?, ?)"
+                      " ON CONFLICT (source) DO UPDATE SET lsn = excluded.lsn",
+    [ST_GET_CHECKPOINT] = "SELECT lsn FROM ft_checkpoint WHERE source = ?",
+};
+
+struct sqlite_store {
+    struct ft_store base;
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    char err[512];
+};
+
+static int fail(struct sqlite_store *s, const char *what)
+{
+    snprintf(s->err, sizeof(s->err), "%s: %s", what, sqlite3_errmsg(s->db));
+    return FT_ESTORE;
+}
+
+static int exec(struct sqlite_store *s, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK) return FT_OK;
+    snprintf(s->err, sizeof(s->err), "%s: %s", what, msg ? msg : sqlite3_errmsg(s->db));
+    sqlite3_free(msg);
+    return FT_ESTORE;
+}
+
+static int user_version(struct sqlite_store *s, int *out)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return fail(s, "reading the schema version");
+    int rc = sqlite3_step(q) == SQLITE_ROW ? FT_OK : fail(s, "reading the schema version");
+    *out = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Brings the schema to SCHEMA_VERSION, each migration in its own transaction. */
+static int migrate(struct sqlite_store *s)
+{
+    int version, rc;
+    if ((rc = user_version(s, &version))) return rc;
+    if (version > SCHEMA_VERSION) {
+        snprintf(s->err, sizeof(s->err),
+                 "the database has schema version %d, newer than this flagtrail's %d", version,
+                 SCHEMA_VERSION);
+        return FT_ESTORE;
+    }
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        char bump[64];
+        snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+        if ((rc = exec(s, "BEGIN IMMEDIATE", "starting a migration")) ||
+            (rc = exec(s, migrations[v], "migrating the schema")) ||
+            (rc = exec(s, bump, "recording the schema version")) ||
+            (rc = exec(s, "COMMIT", "committing a migration"))) {
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    return FT_OK;
+}
+
+static void sqlite_close(ft_store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const struct ft_store_ops ft__store_sqlite; /* defined at the end */
+
+static int sqlite_open(const char *path, ft_store **out, char *err, size_t errlen)
+{
+    if (!*path) {
+        snprintf(err, errlen, "sqlite: a file path is required (sqlite:./flagtrail.db)");
+        return FT_EINVAL;
+    }
+    struct sqlite_store *s = ft_xcalloc(1, sizeof(*s));
+    s->base.ops = &ft__store_sqlite;
+    int rc = FT_OK;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                          SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        rc = fail(s, "opening the database");
+        goto done;
+    }
+    sqlite3_busy_timeout(s->db, 1000);
+    if ((rc = exec(s, "PRAGMA journal_mode = WAL", "enabling WAL")) ||
+        (rc = exec(s, "PRAGMA synchronous = FULL", "setting synchronous")) ||
+        (rc = migrate(s)))
+        goto done;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK) {
+            rc = fail(s, "preparing statements");
+            goto done;
+        }
+    }
+done:
+    if (rc) {
+        snprintf(err, errlen, "sqlite:%s: %s", path, s->err);
+        sqlite_close(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return FT_OK;
+}
+
+/* --- binding --- */
+
+static void bind_str(sqlite3_stmt *q, int i, struct ft_str v)
+{
+    if (v.ptr)
+        sqlite3_bind_text64(q, i, v.ptr, v.len, SQLITE_STATIC, SQLITE_UTF8);
+    else
+        sqlite3_bind_null(q, i);
+}
+
+static void bind_nint(sqlite3_stmt *q, int i, struct ft_nint v)
+{
+    if (v.null)
+        sqlite3_bind_null(q, i);
+    else
+        sqlite3_bind_int64(q, i, v.value);
+}
+
+/* value_type and value columns at i and i + 1 */
+static void bind_value(sqlite3_stmt *q, int i, const struct ft_value *v)
+{
+    const char *type = ft_value_type_name(v->type);
+    sqlite3_bind_text(q, i, type, -1, SQLITE_STATIC);
+    if (v->type == FT_VALUE_NULL)
+        sqlite3_bind_null(q, i + 1);
+    else
+        bind_str(q, i + 1, v->text);
+}
+
+static void bind_number(sqlite3_stmt *q, int i, bool present, const struct ft_value *v)
+{
+    if (!present || v->type == FT_VALUE_NULL) {
+        sqlite3_bind_null(q, i);
+        return;
+    }
+    char tmp[64];
+    size_t n = v->text.len < sizeof(tmp) - 1 ? v->text.len : sizeof(tmp) - 1;
+    memcpy(tmp, v->text.ptr, n);
+    tmp[n] = '\0';
+    sqlite3_bind_double(q, i, strtod(tmp, NULL));
+}
+
+static int step(struct sqlite_store *s, sqlite3_stmt *q, const char *what)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? FT_OK : fail(s, what);
+}
+
+static int write_flags(struct sqlite_store *s, const struct ft_store_set *set)
+{
+    sqlite3_stmt *q = s->st[ST_FLAG];
+    for (size_t i = 0; i < set->n; i++) {
+        const struct ft_flag *f = &set->m.flags[i];
+        sqlite3_bind_int64(q, 1, set->id);
+        sqlite3_bind_int64(q, 2, (int64_t)i);
+        sqlite3_bind_int64(q, 3, f->feature.id);
+        bind_str(q, 4, f->feature.name);
+        bind_str(q, 5, f->feature.type);
+        sqlite3_bind_int(q, 6, f->enabled);
+        bind_value(q, 7, &f->value);
+        bind_number(q, 9, f->has_percentage_allocation, &f->percentage_allocation);
+        bind_nint(q, 10, f->identity);
+        bind_nint(q, 11, f->feature_segment);
+        sqlite3_bind_int64(q, 12, f->id);
+        int rc = step(s, q, "inserting a flag set");
+        if (rc) return rc;
+    }
+    return FT_OK;
+}
+
+static int write_traits(struct sqlite_store *s, const struct ft_store_set *set)
+{
+    sqlite3_stmt *q = s->st[ST_TRAIT];
+    for (size_t i = 0; i < set->n; i++) {
+        const struct ft_trait *t = &set->m.traits[i];
+        sqlite3_bind_int64(q, 1, set->id);
+        sqlite3_bind_int64(q, 2, (int64_t)i);
+        bind_nint(q, 3, t->id);
+        bind_str(q, 4, t->key);
+        bind_value(q, 5, &t->value);
+        if (t->has_transient)
+            sqlite3_bind_int(q, 7, t->transient);
+        else
+            sqlite3_bind_null(q, 7);
+        int rc = step(s, q, "inserting a trait set");
+        if (rc) return rc;
+    }
+    return FT_OK;
+}
+
+static int write_segments(struct sqlite_store *s, const struct ft_store_set *set)
+{
+    sqlite3_stmt *q = s->st[ST_SEGMENT];
+    for (size_t i = 0; i < set->n; i++) {
+        const struct ft_segment *g = &set->m.segments[i];
+        sqlite3_bind_int64(q, 1, set->id);
+        sqlite3_bind_int64(q, 2, (int64_t)i);
+        sqlite3_bind_int64(q, 3, g->id);
+        bind_str(q, 4, g->name);
+        sqlite3_bind_int(q, 5, g->member);
+        int rc = step(s, q, "inserting a segment set");
+        if (rc) return rc;
+    }
+    return FT_OK;
+}
+
+static int write_delivery(struct sqlite_store *s, const char *source,
+                          const struct ft_store_delivery *d)
+{
+    sqlite3_stmt *q = s->st[ST_DELIVERY];
+    sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (int64_t)d->lsn);
+    sqlite3_bind_int64(q, 3, d->received_at);
+    bind_nint(q, 4, d->environment);
+    bind_str(q, 5, d->identity);
+    sqlite3_bind_int64(q, 6, d->flags_set);
+    sqlite3_bind_int64(q, 7, d->traits_set);
+    sqlite3_bind_int64(q, 8, d->segments_set);
+    sqlite3_bind_blob(q, 9, d->body_sha256, 32, SQLITE_STATIC);
+    bind_str(q, 10, d->delivery_id);
+    return step(s, q, "inserting a delivery");
+}
+
+static int write_batch(struct sqlite_store *s, const struct ft_store_batch *b)
+{
+    int rc = FT_OK;
+    for (size_t i = 0; i < b->nsets && rc == FT_OK; i++) {
+        const struct ft_store_set *set = &b->sets[i];
+        switch (set->kind) {
+        case FT_SET_FLAGS: rc = write_flags(s, set); break;
+        case FT_SET_TRAITS: rc = write_traits(s, set); break;
+        case FT_SET_SEGMENTS: rc = write_segments(s, set); break;
+        }
+    }
+    for (size_t i = 0; i < b->ndeliveries && rc == FT_OK; i++)
+        rc = write_delivery(s, b->source, &b->deliveries[i]);
+    if (rc) return rc;
+    sqlite3_stmt *q = s->st[ST_CHECKPOINT];
+    sqlite3_bind_text(q, 1, b->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (int64_t)b->checkpoint);
+    return step(s, q, "saving the checkpoint");
+}
+
+static int sqlite_write(ft_store *st, const struct ft_store_batch *b)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    int rc = step(s, s->st[ST_BEGIN], "starting a transaction");
+    if (rc) return rc;
+    rc = write_batch(s, b);
+    if (rc == FT_OK) rc = step(s, s->st[ST_COMMIT], "committing");
+    if (rc) {
+        char keep[sizeof(s->err)];
+        memcpy(keep, s->err, sizeof(keep));
+        if (sqlite3_get_autocommit(s->db) == 0) step(s, s->st[ST_ROLLBACK], "rolling back");
+        memcpy(s->err, keep, sizeof(keep));
+    }
+    return rc;
+}
+
+static int sqlite_checkpoint(ft_store *st, const char *source, uint64_t *lsn)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q = s->st[ST_GET_CHECKPOINT];
+    sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    *lsn = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FT_OK : fail(s, "reading the checkpoint");
+}
+
+static int sqlite_ping(ft_store *st)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    return exec(s, "SELECT 1 FROM ft_checkpoint LIMIT 1", "checking the database");
+}
+
+static const char *sqlite_errmsg(ft_store *st)
+{
+    return ((struct sqlite_store *)st)->err;
+}
+
+const struct ft_store_ops ft__store_sqlite = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .checkpoint = sqlite_checkpoint,
+    .write = sqlite_write,
+    .ping = sqlite_ping,
+    .errmsg = sqlite_errmsg,
+    .close = sqlite_close,
+};
+

@@ -1,0 +1,55 @@
+/*
+ * The store's front door (src/store/store.h): picks a backend by URL scheme and forwards.
+ */
+#include "store/store.h"
+#include "flagtrail/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+extern const struct ft_store_ops ft__store_sqlite;
+
+static const struct ft_store_ops *const backends[] = {&ft__store_sqlite};
+
+int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen)
+{
+    const char *colon = strchr(url, ':');
+    if (colon) {
+        size_t n = (size_t)(colon - url);
+        for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+            const struct ft_store_ops *ops = backends[i];
+            if (strlen(ops->scheme) == n && strncmp(url, ops->scheme, n) == 0) {
+                const char *location = colon + 1;
+                if (strncmp(location, "//", 2) == 0) location += 2;
+                return ops->open(location, out, err, errlen);
+            }
+        }
+    }
+    snprintf(err, errlen, "unknown store '%s' (expected sqlite:PATH)", url);
+    return FT_EINVAL;
+}
+
+int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn)
+{
+    return st->ops->checkpoint(st, source, lsn);
+}
+
+int ft_store_write(ft_store *st, const struct ft_store_batch *b)
+{
+    return st->ops->write(st, b);
+}
+
+int ft_store_ping(ft_store *st)
+{
+    return st->ops->ping(st);
+}
+
+const char *ft_store_errmsg(ft_store *st)
+{
+    return st->ops->errmsg(st);
+}
+
+void ft_store_close(ft_store *st)
+{
+    if (st) st->ops->close(st);
+}

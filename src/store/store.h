@@ -1,0 +1,97 @@
+/*
+ * The warehouse: where accepted webhooks end up, in the content-addressed model of
+ * docs/receive.md ("Warehouse schema").
+ *
+ * A webhook repeats the same flags for most identities and the same identity's traits on
+ * every call, so each distinct set of flags, traits or segment memberships is stored once,
+ * under an id derived from its canonical content (src/store/model.c), and each delivery is one
+ * small row pointing at its three sets. Inserting a set is idempotent, so loaders never
+ * coordinate. A batch of deliveries and the consumer's new checkpoint commit in one
+ * transaction: loading is exactly once.
+ *
+ * The interface is one vtable per backend (sqlite.c now; PostgreSQL and ClickHouse follow the
+ * same shape). A store handle is used by one thread at a time.
+ */
+#ifndef FT_STORE_H
+#define FT_STORE_H
+
+#include "flagtrail/base.h"
+#include "flagtrail/payload.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ft_store ft_store;
+
+enum ft_set_kind { FT_SET_FLAGS, FT_SET_TRAITS, FT_SET_SEGMENTS };
+
+/* A distinct set, new to this loader: its members are written with the batch. */
+struct ft_store_set {
+    enum ft_set_kind kind;
+    int64_t id;
+    size_t n;
+    union {
+        const struct ft_flag *flags;
+        const struct ft_trait *traits;
+        const struct ft_segment *segments;
+    } m;
+};
+
+struct ft_store_delivery {
+    uint64_t lsn;               /* spool position: unique per source */
+    int64_t received_at;        /* µs since the epoch, UTC */
+    struct ft_nint environment; /* the flags' environment id, null without flags */
+    struct ft_str identity;
+    int64_t flags_set, traits_set, segments_set;
+    uint8_t body_sha256[32];
+    struct ft_str delivery_id;  /* Standard Webhooks webhook-id, nullable (ptr NULL) */
+};
+
+struct ft_store_batch {
+    const char *source;         /* the receiver's name; checkpoints are per source */
+    const struct ft_store_set *sets;
+    size_t nsets;
+    const struct ft_store_delivery *deliveries;
+    size_t ndeliveries;
+    uint64_t checkpoint;        /* the source's new checkpoint, stored in the same transaction */
+};
+
+struct ft_store_ops {
+    const char *scheme;
+    int (*open)(const char *location, ft_store **out, char *err, size_t errlen);
+    int (*checkpoint)(ft_store *st, const char *source, uint64_t *lsn);
+    int (*write)(ft_store *st, const struct ft_store_batch *b);
+    int (*ping)(ft_store *st);
+    const char *(*errmsg)(ft_store *st);
+    void (*close)(ft_store *st);
+};
+
+/* Every backend's handle starts with this. */
+struct ft_store {
+    const struct ft_store_ops *ops;
+};
+
+/*
+ * Opens a store from its URL: "sqlite:PATH" (the file is created with its schema when
+ * missing; older schemas are migrated). Returns FT_OK; FT_EINVAL for an unknown scheme;
+ * FT_ESTORE when the store cannot be opened. `err` gets the reason.
+ */
+int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen);
+
+/* The checkpoint of `source` (0 when it never loaded). FT_OK or FT_ESTORE. */
+int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
+
+/* Writes sets (idempotently), deliveries (a repeated (source, lsn) or delivery id is ignored)
+ * and the checkpoint in one transaction. FT_OK, or FT_ESTORE with nothing written. */
+int ft_store_write(ft_store *st, const struct ft_store_batch *b);
+
+/* Checks the store answers (for /readyz). FT_OK or FT_ESTORE. */
+int ft_store_ping(ft_store *st);
+
+/* The last error's message. */
+const char *ft_store_errmsg(ft_store *st);
+
+void ft_store_close(ft_store *st);
+
+#endif
