@@ -28,7 +28,9 @@ SANFLAGS  := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 
 # Packages found through pkg-config (recursive variables: evaluated after bootstrap ran).
-PKGS       = libcrypto sqlite3 libmicrohttpd
+# LIB_PKGS serve libflagtrail (the public library); the program needs PKGS.
+LIB_PKGS   = libcrypto
+PKGS       = $(LIB_PKGS) sqlite3 libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 
@@ -41,12 +43,19 @@ LIBS_ALL    = $(PKG_LIBS) -lpthread -lm
 
 # --- sources ---
 
-LIB_SRCS  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
+# libflagtrail holds the public modules (include/flagtrail/); the servers, stores and the CLI
+# build on it through an internal archive that is never installed.
+LIB_DIRS  := src/base src/webhook src/engine
+LIB_SRCS  := $(sort $(wildcard $(addsuffix /*.c,$(LIB_DIRS))))
+APP_SRCS  := $(sort $(filter-out $(LIB_SRCS) src/cli/%,$(wildcard src/*/*.c)))
 CLI_SRCS  := $(sort $(wildcard src/cli/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/libflagtrail.a
 LIB_SO    := $(BUILD)/libflagtrail.so
+APP_A     := $(BUILD)/libflagtrail-app.a
+LINK_A    := $(APP_A) $(LIB_A)
 BIN       := $(BUILD)/flagtrail
 
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -87,11 +96,16 @@ $(LIB_A): $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libflagtrail.so.0 $(LDFLAGS_ALL) -o $@ $^ $(LIBS_ALL)
+$(APP_A): $(APP_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BIN): $(CLI_OBJS) $(LIB_A)
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LIB_A) $(LIBS_ALL)
+$(LIB_SO): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libflagtrail.so.0 $(LDFLAGS_ALL) -o $@ $^ \
+	    $(shell pkg-config --libs $(LIB_PKGS)) -lpthread -lm
+
+$(BIN): $(CLI_OBJS) $(LINK_A)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LINK_A) $(LIBS_ALL)
 
 run: $(BIN)
 	@bash scripts/run $(BIN)
@@ -101,19 +115,19 @@ run: $(BIN)
 TEST_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(OPT) $(SANFLAGS) -Wall -Wextra -Werror -Iinclude -Isrc \
               $(PKG_CFLAGS) $(shell pkg-config --cflags criterion) -MMD -MP $(CFLAGS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIB_A)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LINK_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_A) $(LDFLAGS_ALL) $(shell pkg-config --libs criterion) \
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LINK_A) $(LDFLAGS_ALL) $(shell pkg-config --libs criterion) \
 	    $(LIBS_ALL)
 
-$(BUILD)/tests/tools/%: tests/tools/%.c $(LIB_A)
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LINK_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_ALL) $(LIBS_ALL)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_A) $(LDFLAGS_ALL) $(LIBS_ALL)
 
 # Each fuzz driver also builds with a plain main that replays its corpus: a regression test.
-$(BUILD)/fuzz/regress_%: fuzz/fuzz_%.c fuzz/regress_main.c $(LIB_A)
+$(BUILD)/fuzz/regress_%: fuzz/fuzz_%.c fuzz/regress_main.c $(LINK_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/regress_main.c $(LIB_A) $(LDFLAGS_ALL) \
+	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/regress_main.c $(LINK_A) $(LDFLAGS_ALL) \
 	    $(shell pkg-config --libs libcjson) $(LIBS_ALL)
 
 test: all $(UNIT_BINS) $(TOOL_BINS) $(REGRESS_BINS)
@@ -127,9 +141,9 @@ integration: all $(TOOL_BINS)
 
 # --- benchmarks ---
 
-$(BUILD)/bench/%: bench/%.c $(LIB_A)
+$(BUILD)/bench/%: bench/%.c $(LINK_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -O3 -o $@ $< $(LIB_A) $(LDFLAGS_ALL) $(shell pkg-config --libs libcjson) \
+	$(CC) $(CFLAGS_ALL) -O3 -o $@ $< $(LINK_A) $(LDFLAGS_ALL) $(shell pkg-config --libs libcjson) \
 	    $(LIBS_ALL)
 
 bench: all $(BENCH_BINS)
@@ -141,7 +155,7 @@ bench: all $(BENCH_BINS)
 FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude -Isrc $(PKG_CFLAGS)
 FUZZ_SAN    = address,undefined
-FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(APP_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -166,7 +180,7 @@ install: all
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libflagtrail.so.$(VERSION)
 	ln -sf libflagtrail.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libflagtrail.so.0
 	ln -sf libflagtrail.so.0 $(DESTDIR)$(PREFIX)/lib/libflagtrail.so
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(PKGS)|g' \
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@REQUIRES@|$(LIB_PKGS)|g' \
 	    flagtrail.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/flagtrail.pc
 
 # --- housekeeping ---
@@ -177,4 +191,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_BINS:=.d) $(TOOL_BINS:=.d)
+-include $(LIB_OBJS:.o=.d) $(APP_OBJS:.o=.d) $(CLI_OBJS:.o=.d) $(UNIT_BINS:=.d) $(TOOL_BINS:=.d)
