@@ -186,8 +186,9 @@ static void copy_flags(struct batch *b, int64_t id, const struct ft_flag *src, s
         dst[i].feature.description = (struct ft_str){NULL, 0};
         dst[i].feature.initial_value = (struct ft_str){NULL, 0};
         dst[i].value.text = copy_str(&b->arena, src[i].value.text);
-        dst[i].percentage_allocation.text =
-            copy_str(&b->arena, src[i].percentage_allocation.text);
+        if (src[i].has_percentage_allocation)
+            dst[i].percentage_allocation.text =
+                copy_str(&b->arena, src[i].percentage_allocation.text);
     }
     new_set(b, FT_SET_FLAGS, id, n)->m.flags = dst;
 }

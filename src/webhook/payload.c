@@ -207,6 +207,7 @@ static int read_flag(struct reader *r, const struct ft_json *obj, struct ft_flag
         (rc = get_int(r, s[5], "id", &f->id)) || (rc = get_nint(r, s[6], "identity", &f->identity)))
         return rc;
     f->has_percentage_allocation = s[7] != NULL;
+    f->percentage_allocation = (struct ft_value){FT_VALUE_NULL, {"", 0}};
     if (s[7]) return get_value(r, s[7], "percentage_allocation", true, &f->percentage_allocation);
     return FT_OK;
 }

@@ -198,6 +198,9 @@ Test(payload, values_keep_type_and_text)
     cr_assert(eq(int, parse(s), FT_OK), "%s", err.detail);
     cr_expect(eq(int, p.flags[0].value.type, FT_VALUE_NULL));
     cr_expect_not(p.flags[0].has_percentage_allocation);
+    /* regression: an absent percentage_allocation was left uninitialized */
+    cr_expect(eq(int, p.flags[0].percentage_allocation.type, FT_VALUE_NULL));
+    cr_expect(eq(sz, p.flags[0].percentage_allocation.text.len, 0));
     cr_expect(eq(str, (char *)ft_value_type_name(FT_VALUE_FLOAT), "float"));
 }
 
