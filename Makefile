@@ -1,7 +1,7 @@
 # flagtrail: a plain GNU Makefile. Read top to bottom; docs/ARCHITECTURE.md explains the choices.
 #
 #   make                 library (static and shared) and the flagtrail binary
-#   make run             start the receiver on 127.0.0.1:8080 (see README.md)
+#   make run             start the receiver on 127.0.0.1:8080 (ARGS="..." for more options)
 #   make test            unit, integration and fuzz-corpus tests; ends with "N passed, N failed"
 #   make SANITIZE=address,undefined test     the same under ASan and UBSan
 #   make bench           benchmarks with their peers; results in bench/results/
@@ -108,7 +108,7 @@ $(BIN): $(CLI_OBJS) $(LINK_A)
 	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(LINK_A) $(LIBS_ALL)
 
 run: $(BIN)
-	@bash scripts/run $(BIN)
+	@bash scripts/run $(BIN) $(ARGS)
 
 # --- tests ---
 
