@@ -36,7 +36,7 @@ def test_run_creates_a_secret_and_the_printed_command_works(flagtrail, tmp_path)
         assert re.fullmatch(rb"[0-9a-f]{64}", secret.read_bytes())
         text = "".join(out)
         assert "created ./flagtrail.secret" in text
-        command = re.search(r"  curl .*?/webhook", text, re.S).group(0)
+        command = re.search(r"  curl .*?http://\S+/webhook", text, re.S).group(0)
         command = command.replace("127.0.0.1:8080", address[0]) + " -s"
         res = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True,
                              timeout=30)
