@@ -76,15 +76,21 @@ static void idset_add(struct idset *s, uint64_t id)
 
 /* --- the loader --- */
 
+/*
+ * Two threads: the reader parses records into the batch it is building while the writer
+ * commits the previous one. Two batch slots circulate between them. The reader adds new set
+ * ids to the cache as it puts their members in a batch: batches commit in order and a failed
+ * batch is retried until it commits (or the process stops), so a set the cache knows is always
+ * in the warehouse or in a batch ahead.
+ */
 struct batch {
     struct ft_arena arena;
     struct ft_store_set *sets;
     size_t nsets, sets_cap;
     struct ft_store_delivery *dels;
     size_t ndels, dels_cap;
-    struct idset pending; /* new set ids in this batch */
-    uint64_t end;         /* checkpoint once this batch commits */
-    size_t records;
+    uint64_t end;   /* checkpoint once this batch commits */
+    size_t records; /* spool records it covers, skipped ones included */
     int64_t first_ns;
     uint64_t rows;
 };
@@ -94,16 +100,30 @@ struct ft_loader {
     ft_store *store;
     struct ft_loader_options opt;
     char *source;
+
+    /* the reader's */
     ft_spool_reader *reader;
     ft_json_doc *doc;
     struct ft_arena scratch;
     struct ft_model model;
     struct idset cache;
-    struct batch b;
     EVP_MD_CTX *md;
+    EVP_MD *sha256; /* fetched once: an implicit fetch per digest takes locks */
+    struct batch *building;
+    uint64_t position; /* end of what the reader has taken in */
 
-    pthread_t thread;
+    /* the hand-over */
+    struct batch slots[2];
+    pthread_mutex_t q_lock;
+    pthread_cond_t q_cond;
+    struct batch *ready; /* built, waiting for the writer */
+    struct batch *free;  /* committed, waiting for the reader */
+    bool reader_done;
+    bool writer_failed;
+
+    pthread_t reader_thread, writer_thread;
     bool running;
+    bool drain;          /* stop at the first moment nothing durable is left */
     atomic_bool stop;
     int64_t deadline_us;
 
@@ -133,12 +153,17 @@ int ft_loader_new(ft_spool *spool, ft_store *store, const struct ft_loader_optio
     l->opt.source = l->source;
     l->doc = ft_json_doc_new(NULL);
     ft_arena_init(&l->scratch, 0);
-    ft_arena_init(&l->b.arena, 1 << 20);
     ft_model_init(&l->model);
     idset_init(&l->cache, l->opt.cache_entries);
-    idset_init(&l->b.pending, 1024);
+    for (int i = 0; i < 2; i++)
+        ft_arena_init(&l->slots[i].arena, 1 << 20);
+    l->building = &l->slots[0];
+    l->free = &l->slots[1];
     l->md = EVP_MD_CTX_new();
+    l->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     pthread_mutex_init(&l->lock, NULL);
+    pthread_mutex_init(&l->q_lock, NULL);
+    pthread_cond_init(&l->q_cond, NULL);
     l->stats.store_ok = true;
     uint64_t checkpoint;
     if (ft_store_checkpoint(store, l->source, &checkpoint)) {
@@ -146,15 +171,14 @@ int ft_loader_new(ft_spool *spool, ft_store *store, const struct ft_loader_optio
         ft_loader_free(l);
         return FT_ESTORE;
     }
-    l->stats.checkpoint = checkpoint;
-    l->b.end = checkpoint;
+    l->stats.checkpoint = l->position = checkpoint;
     ft_spool_release(spool, checkpoint);
     ft_spool_reader_open(spool, checkpoint, &l->reader);
     *out = l;
     return FT_OK;
 }
 
-/* --- building a batch --- */
+/* --- building a batch (reader thread) --- */
 
 static struct ft_str copy_str(struct ft_arena *a, struct ft_str s)
 {
@@ -162,61 +186,59 @@ static struct ft_str copy_str(struct ft_arena *a, struct ft_str s)
     return (struct ft_str){ft_arena_strndup(a, s.ptr, s.len), s.len};
 }
 
-static struct ft_store_set *new_set(struct batch *b, enum ft_set_kind kind, int64_t id, size_t n)
+static struct ft_store_set *new_set(ft_loader *l, enum ft_set_kind kind, int64_t id, size_t n)
 {
+    struct batch *b = l->building;
     if (b->nsets == b->sets_cap) {
         b->sets_cap = b->sets_cap ? b->sets_cap * 2 : 256;
         b->sets = ft_xrealloc(b->sets, sizeof(*b->sets) * b->sets_cap);
     }
     struct ft_store_set *s = &b->sets[b->nsets++];
     *s = (struct ft_store_set){.kind = kind, .id = id, .n = n};
-    idset_add(&b->pending, (uint64_t)id);
+    idset_add(&l->cache, (uint64_t)id);
     b->rows += n;
     return s;
 }
 
-static void copy_flags(struct batch *b, int64_t id, const struct ft_flag *src, size_t n)
+static void copy_flags(ft_loader *l, int64_t id, const struct ft_flag *src, size_t n)
 {
-    struct ft_flag *dst = ft_arena_alloc(&b->arena, sizeof(*dst) * (n ? n : 1));
+    struct ft_arena *a = &l->building->arena;
+    struct ft_flag *dst = ft_arena_alloc(a, sizeof(*dst) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         dst[i] = src[i];
-        dst[i].feature.name = copy_str(&b->arena, src[i].feature.name);
-        dst[i].feature.type = copy_str(&b->arena, src[i].feature.type);
+        dst[i].feature.name = copy_str(a, src[i].feature.name);
+        dst[i].feature.type = copy_str(a, src[i].feature.type);
         dst[i].feature.created_date = (struct ft_str){NULL, 0};
         dst[i].feature.description = (struct ft_str){NULL, 0};
         dst[i].feature.initial_value = (struct ft_str){NULL, 0};
-        dst[i].value.text = copy_str(&b->arena, src[i].value.text);
+        dst[i].value.text = copy_str(a, src[i].value.text);
         if (src[i].has_percentage_allocation)
-            dst[i].percentage_allocation.text =
-                copy_str(&b->arena, src[i].percentage_allocation.text);
+            dst[i].percentage_allocation.text = copy_str(a, src[i].percentage_allocation.text);
     }
-    new_set(b, FT_SET_FLAGS, id, n)->m.flags = dst;
+    new_set(l, FT_SET_FLAGS, id, n)->m.flags = dst;
 }
 
-static void copy_traits(struct batch *b, int64_t id, const struct ft_trait *src, size_t n)
+static void copy_traits(ft_loader *l, int64_t id, const struct ft_trait *src, size_t n)
 {
-    struct ft_trait *dst = ft_arena_alloc(&b->arena, sizeof(*dst) * (n ? n : 1));
+    struct ft_arena *a = &l->building->arena;
+    struct ft_trait *dst = ft_arena_alloc(a, sizeof(*dst) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         dst[i] = src[i];
-        dst[i].key = copy_str(&b->arena, src[i].key);
-        dst[i].value.text = copy_str(&b->arena, src[i].value.text);
+        dst[i].key = copy_str(a, src[i].key);
+        dst[i].value.text = copy_str(a, src[i].value.text);
     }
-    new_set(b, FT_SET_TRAITS, id, n)->m.traits = dst;
+    new_set(l, FT_SET_TRAITS, id, n)->m.traits = dst;
 }
 
-static void copy_segments(struct batch *b, int64_t id, const struct ft_segment *src, size_t n)
+static void copy_segments(ft_loader *l, int64_t id, const struct ft_segment *src, size_t n)
 {
-    struct ft_segment *dst = ft_arena_alloc(&b->arena, sizeof(*dst) * (n ? n : 1));
+    struct ft_arena *a = &l->building->arena;
+    struct ft_segment *dst = ft_arena_alloc(a, sizeof(*dst) * (n ? n : 1));
     for (size_t i = 0; i < n; i++) {
         dst[i] = src[i];
-        dst[i].name = copy_str(&b->arena, src[i].name);
+        dst[i].name = copy_str(a, src[i].name);
     }
-    new_set(b, FT_SET_SEGMENTS, id, n)->m.segments = dst;
-}
-
-static bool known(ft_loader *l, int64_t id)
-{
-    return idset_has(&l->cache, (uint64_t)id) || idset_has(&l->b.pending, (uint64_t)id);
+    new_set(l, FT_SET_SEGMENTS, id, n)->m.segments = dst;
 }
 
 static void reject(ft_loader *l, uint64_t lsn, const char *why)
@@ -229,11 +251,17 @@ static void reject(ft_loader *l, uint64_t lsn, const char *why)
     pthread_mutex_unlock(&l->lock);
 }
 
+/* Counts a record (read or skipped) into the batch being built. */
+static void take(ft_loader *l, uint64_t next_lsn)
+{
+    struct batch *b = l->building;
+    if (b->records++ == 0) b->first_ns = ft_clock_mono_ns();
+    b->end = l->position = next_lsn;
+}
+
 static void add_record(ft_loader *l, const struct ft_spool_record *rec)
 {
-    struct batch *b = &l->b;
-    if (b->records++ == 0) b->first_ns = ft_clock_mono_ns();
-    b->end = rec->next_lsn;
+    take(l, rec->next_lsn);
     struct ft_record r;
     if (ft_record_decode(rec->data, rec->len, &r) || r.type != FT_RECORD_WEBHOOK) {
         reject(l, rec->lsn, "not a webhook record");
@@ -248,9 +276,11 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
     }
     int64_t ids[3];
     ft_model_canonicalize(&l->model, &p, &ids[0], &ids[1], &ids[2]);
-    if (!known(l, ids[0])) copy_flags(b, ids[0], p.flags, p.nflags);
-    if (!known(l, ids[1])) copy_traits(b, ids[1], p.traits, p.ntraits);
-    if (!known(l, ids[2])) copy_segments(b, ids[2], p.segments, p.nsegments);
+    if (!idset_has(&l->cache, (uint64_t)ids[0])) copy_flags(l, ids[0], p.flags, p.nflags);
+    if (!idset_has(&l->cache, (uint64_t)ids[1])) copy_traits(l, ids[1], p.traits, p.ntraits);
+    if (!idset_has(&l->cache, (uint64_t)ids[2]))
+        copy_segments(l, ids[2], p.segments, p.nsegments);
+    struct batch *b = l->building;
     if (b->ndels == b->dels_cap) {
         b->dels_cap = b->dels_cap ? b->dels_cap * 2 : 1024;
         b->dels = ft_xrealloc(b->dels, sizeof(*b->dels) * b->dels_cap);
@@ -267,10 +297,31 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
         .delivery_id = copy_str(&b->arena, r.delivery_id),
     };
     unsigned dlen;
-    EVP_DigestInit_ex(l->md, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(l->md, l->sha256, NULL);
     EVP_DigestUpdate(l->md, r.body.ptr, r.body.len);
     EVP_DigestFinal_ex(l->md, d->body_sha256, &dlen);
     b->rows++;
+}
+
+/*
+ * Reads one record into the batch. FT_OK when one was read (or skipped as corrupt), FT_ENOENT
+ * when nothing durable follows.
+ */
+static int read_one(ft_loader *l)
+{
+    struct ft_spool_record rec;
+    int rc = ft_spool_next(l->reader, &rec);
+    if (rc == FT_OK) {
+        add_record(l, &rec);
+    } else if (rc == FT_ECORRUPT) {
+        reject(l, rec.lsn, "corrupt spool record; the rest of its segment is skipped");
+        take(l, rec.next_lsn);
+        rc = FT_OK;
+    } else if (rc != FT_ENOENT) {
+        reject(l, ft_spool_reader_pos(l->reader), "spool read error");
+        return FT_ENOENT;
+    }
+    return rc;
 }
 
 static void reset_batch(struct batch *b)
@@ -278,10 +329,54 @@ static void reset_batch(struct batch *b)
     ft_arena_reset(&b->arena);
     b->nsets = b->ndels = b->records = 0;
     b->rows = 0;
-    idset_clear(&b->pending);
 }
 
-/* --- committing --- */
+/* Gives the batch being built to the writer and takes a free one. False when the writer has
+ * given up. */
+static bool hand_over(ft_loader *l)
+{
+    pthread_mutex_lock(&l->q_lock);
+    while ((l->ready || !l->free) && !l->writer_failed)
+        pthread_cond_wait(&l->q_cond, &l->q_lock);
+    bool ok = !l->writer_failed;
+    if (ok) {
+        l->ready = l->building;
+        l->building = l->free;
+        l->free = NULL;
+        pthread_cond_broadcast(&l->q_cond);
+    }
+    pthread_mutex_unlock(&l->q_lock);
+    return ok;
+}
+
+static void *reader_main(void *arg)
+{
+    ft_loader *l = arg;
+    for (;;) {
+        int rc = read_one(l);
+        struct batch *b = l->building;
+        bool stopping = atomic_load(&l->stop);
+        bool late = stopping && ft_clock_mono_ns() / 1000 >= l->deadline_us;
+        bool idle = rc == FT_ENOENT;
+        bool finish = (stopping && (idle || late)) || (l->drain && idle);
+        int64_t age_us = b->records ? (ft_clock_mono_ns() - b->first_ns) / 1000 : 0;
+        if (b->records && (b->records >= l->opt.batch_records || age_us >= l->opt.batch_wait_us ||
+                           finish)) {
+            if (!hand_over(l)) break;
+        }
+        if (finish) break;
+        if (!idle) continue;
+        int64_t wait = b->records ? l->opt.batch_wait_us - age_us : 100000;
+        ft_spool_reader_wait(l->reader, wait > 1000 ? wait : 1000);
+    }
+    pthread_mutex_lock(&l->q_lock);
+    l->reader_done = true;
+    pthread_cond_broadcast(&l->q_cond);
+    pthread_mutex_unlock(&l->q_lock);
+    return NULL;
+}
+
+/* --- committing (writer thread) --- */
 
 static bool should_stop(ft_loader *l)
 {
@@ -298,11 +393,9 @@ static void backoff_sleep(ft_loader *l, int64_t us)
     }
 }
 
-/* Commits the batch, retrying with backoff. FT_OK, or FT_ESTORE when it gives up. */
-static int commit(ft_loader *l)
+/* Commits a batch, retrying with backoff. FT_OK, or FT_ESTORE when it gives up. */
+static int commit(ft_loader *l, struct batch *b)
 {
-    struct batch *b = &l->b;
-    if (b->records == 0) return FT_OK;
     struct ft_store_batch sb = {
         .source = l->source,
         .sets = b->sets,
@@ -313,8 +406,7 @@ static int commit(ft_loader *l)
     };
     int64_t delay = 100000;
     for (int attempt = 1;; attempt++) {
-        int rc = ft_store_write(l->store, &sb);
-        if (rc == FT_OK) break;
+        if (ft_store_write(l->store, &sb) == FT_OK) break;
         const char *msg = ft_store_errmsg(l->store);
         set_error(l, msg);
         pthread_mutex_lock(&l->lock);
@@ -332,8 +424,6 @@ static int commit(ft_loader *l)
         backoff_sleep(l, delay);
         delay = delay * 2 > 5000000 ? 5000000 : delay * 2;
     }
-    for (size_t i = 0; i < b->nsets; i++)
-        idset_add(&l->cache, (uint64_t)b->sets[i].id);
     ft_spool_release(l->spool, b->end);
     pthread_mutex_lock(&l->lock);
     if (!l->stats.store_ok) ft_log(FT_LOG_INFO, "loader.store_recovered", NULL);
@@ -349,67 +439,71 @@ static int commit(ft_loader *l)
         ft_spool_get_stats(l->spool, &ss);
         l->opt.progress(l->opt.progress_arg, b->end, ss.durable_lsn);
     }
-    reset_batch(b);
     return FT_OK;
 }
 
-/*
- * Reads one record into the batch. Returns FT_OK when one was read (or skipped as corrupt),
- * FT_ENOENT when nothing durable follows.
- */
-static int read_one(ft_loader *l)
-{
-    struct ft_spool_record rec;
-    int rc = ft_spool_next(l->reader, &rec);
-    if (rc == FT_OK) {
-        add_record(l, &rec);
-    } else if (rc == FT_ECORRUPT) {
-        reject(l, rec.lsn, "corrupt spool record; the rest of its segment is skipped");
-        if (l->b.records++ == 0) l->b.first_ns = ft_clock_mono_ns();
-        l->b.end = rec.next_lsn;
-        rc = FT_OK;
-    } else if (rc != FT_ENOENT) {
-        reject(l, ft_spool_reader_pos(l->reader), "spool read error");
-        return FT_ENOENT;
-    }
-    return rc;
-}
-
-int ft_loader_drain(ft_loader *l)
-{
-    int rc;
-    while ((rc = read_one(l)) == FT_OK)
-        if (l->b.records >= l->opt.batch_records && (rc = commit(l))) return rc;
-    return commit(l);
-}
-
-static void *loader_main(void *arg)
+static void *writer_main(void *arg)
 {
     ft_loader *l = arg;
+    pthread_mutex_lock(&l->q_lock);
     for (;;) {
-        int rc = read_one(l);
-        struct batch *b = &l->b;
-        bool stopping = atomic_load(&l->stop);
-        bool late = stopping && ft_clock_mono_ns() / 1000 >= l->deadline_us;
-        bool idle = rc == FT_ENOENT;
-        int64_t age_us = b->records ? (ft_clock_mono_ns() - b->first_ns) / 1000 : 0;
-        if (b->records >= l->opt.batch_records || (b->records && age_us >= l->opt.batch_wait_us) ||
-            (stopping && (idle || late))) {
-            if (commit(l) != FT_OK) break; /* gives up only when stopping */
+        while (!l->ready && !l->reader_done)
+            pthread_cond_wait(&l->q_cond, &l->q_lock);
+        if (!l->ready) break; /* the reader is done and everything is committed */
+        struct batch *b = l->ready;
+        l->ready = NULL;
+        pthread_cond_broadcast(&l->q_cond);
+        pthread_mutex_unlock(&l->q_lock);
+        int rc = commit(l, b);
+        reset_batch(b);
+        pthread_mutex_lock(&l->q_lock);
+        l->free = b;
+        if (rc) {
+            l->writer_failed = true;
+            pthread_cond_broadcast(&l->q_cond);
+            break;
         }
-        if (stopping && (idle || late)) break;
-        if (!idle) continue;
-        int64_t wait = b->records ? l->opt.batch_wait_us - age_us : 100000;
-        ft_spool_reader_wait(l->reader, wait > 1000 ? wait : 1000);
+        pthread_cond_broadcast(&l->q_cond);
     }
+    pthread_mutex_unlock(&l->q_lock);
     return NULL;
+}
+
+/* --- running --- */
+
+static int start_threads(ft_loader *l)
+{
+    l->reader_done = l->writer_failed = false;
+    if (pthread_create(&l->writer_thread, NULL, writer_main, l) != 0) return FT_EIO;
+    if (pthread_create(&l->reader_thread, NULL, reader_main, l) != 0) {
+        pthread_mutex_lock(&l->q_lock);
+        l->reader_done = true;
+        pthread_cond_broadcast(&l->q_cond);
+        pthread_mutex_unlock(&l->q_lock);
+        pthread_join(l->writer_thread, NULL);
+        return FT_EIO;
+    }
+    l->running = true;
+    return FT_OK;
+}
+
+static void join_threads(ft_loader *l)
+{
+    pthread_join(l->reader_thread, NULL);
+    pthread_join(l->writer_thread, NULL);
+    l->running = false;
+    /* what the reader took in but did not commit is read again next time */
+    reset_batch(l->building);
+    if (l->ready) {
+        reset_batch(l->ready);
+        l->free = l->ready;
+        l->ready = NULL;
+    }
 }
 
 int ft_loader_start(ft_loader *l)
 {
-    if (pthread_create(&l->thread, NULL, loader_main, l) != 0) return FT_EIO;
-    l->running = true;
-    return FT_OK;
+    return start_threads(l);
 }
 
 void ft_loader_stop(ft_loader *l, int64_t deadline_us)
@@ -417,8 +511,17 @@ void ft_loader_stop(ft_loader *l, int64_t deadline_us)
     if (!l->running) return;
     l->deadline_us = deadline_us;
     atomic_store(&l->stop, true);
-    pthread_join(l->thread, NULL);
-    l->running = false;
+    join_threads(l);
+}
+
+int ft_loader_drain(ft_loader *l)
+{
+    l->drain = true;
+    int rc = start_threads(l);
+    if (rc) return rc;
+    join_threads(l);
+    l->drain = false;
+    return l->writer_failed ? FT_ESTORE : FT_OK;
 }
 
 void ft_loader_get_stats(ft_loader *l, struct ft_loader_stats *out)
@@ -441,13 +544,17 @@ void ft_loader_free(ft_loader *l)
     ft_spool_reader_close(l->reader);
     ft_json_doc_free(l->doc);
     ft_arena_free(&l->scratch);
-    ft_arena_free(&l->b.arena);
     ft_model_free(&l->model);
     free(l->cache.slots);
-    free(l->b.pending.slots);
-    free(l->b.sets);
-    free(l->b.dels);
+    for (int i = 0; i < 2; i++) {
+        ft_arena_free(&l->slots[i].arena);
+        free(l->slots[i].sets);
+        free(l->slots[i].dels);
+    }
     EVP_MD_CTX_free(l->md);
+    EVP_MD_free(l->sha256);
+    pthread_cond_destroy(&l->q_cond);
+    pthread_mutex_destroy(&l->q_lock);
     pthread_mutex_destroy(&l->lock);
     free(l->source);
     free(l);

@@ -666,6 +666,8 @@ void ft_spool_close(ft_spool *s)
 struct ft_spool_reader {
     ft_spool *s;
     uint64_t pos;      /* LSN of the next record */
+    struct segment seg; /* the segment pos is in, and how far it is durable: */
+    uint64_t limit;     /* records below this are readable without asking the spool again */
     uint64_t seg_base; /* segment the descriptor is open on */
     int fd;
     unsigned char *buf; /* read-ahead: bytes [buf_lsn, buf_lsn + buf_len) */
@@ -744,8 +746,9 @@ static int open_segment(ft_spool_reader *r, uint64_t base)
 
 int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
 {
-    struct segment seg;
-    uint64_t limit = locate(r, &seg);
+    if (r->pos >= r->limit) r->limit = locate(r, &r->seg);
+    uint64_t limit = r->limit;
+    struct segment seg = r->seg;
     if (!limit) return FT_ENOENT;
     if (open_segment(r, seg.base)) return FT_EIO;
     if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER)) goto corrupt;
@@ -763,6 +766,7 @@ corrupt:
     /* skip the rest of this segment */
     *rec = (struct ft_spool_record){r->pos, seg.end, NULL, 0};
     r->pos = seg.end;
+    r->limit = 0;
     return FT_ECORRUPT;
 }
 

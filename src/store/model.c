@@ -12,13 +12,15 @@ void ft_model_init(struct ft_model *m)
     *m = (struct ft_model){0};
     ft_buf_init(&m->enc, 0);
     m->md = EVP_MD_CTX_new();
-    if (!m->md) abort();
+    m->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!m->md || !m->sha256) abort();
 }
 
 void ft_model_free(struct ft_model *m)
 {
     ft_buf_free(&m->enc);
     EVP_MD_CTX_free(m->md);
+    EVP_MD_free(m->sha256);
     free(m->spans);
     free(m->order);
     free(m->scratch);
@@ -141,7 +143,7 @@ static int64_t canonical_set(struct ft_model *m, enum ft_set_kind kind, void *it
     unsigned char head[9] = {(unsigned char)kind};
     for (int i = 0; i < 8; i++)
         head[1 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
-    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestInit_ex(ctx, m->sha256, NULL);
     EVP_DigestUpdate(ctx, head, sizeof(head));
     for (size_t i = 0; i < n; i++) {
         size_t k = m->order[i];

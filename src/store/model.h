@@ -24,6 +24,7 @@ struct ft_model {
     void *scratch;       /* a copy of the members, reordered */
     size_t scratch_cap;
     struct evp_md_ctx_st *md; /* OpenSSL's EVP_MD_CTX, reused */
+    struct evp_md_st *sha256; /* fetched once */
 };
 
 void ft_model_init(struct ft_model *m);
