@@ -21,6 +21,7 @@
 #include "receive/loader.h"
 #include "receive/record.h"
 #include "spool/spool.h"
+#include "store/model.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -89,12 +90,26 @@ static size_t make_body(char *out, size_t cap, long i)
 static void fill_spool(ft_spool *s, long n, size_t *bytes)
 {
     char body[2048];
-    unsigned char head[FT_RECORD_HEADER_MAX];
+    unsigned char head[512];
+    ft_json_doc *doc = ft_json_doc_new(NULL);
+    struct ft_arena arena;
+    ft_arena_init(&arena, 0);
+    struct ft_model model;
+    ft_model_init(&model);
     *bytes = 0;
     for (long i = 0; i < n; i++) {
+        /* as the endpoint writes them: body and summary */
         size_t len = make_body(body, sizeof(body), i);
-        size_t hlen = ft_record_header(head, FT_RECORD_WEBHOOK, 1795500000000000LL + i,
-                                       (struct ft_str){NULL, 0});
+        struct ft_payload p;
+        ft_arena_reset(&arena);
+        if (ft_payload_parse(doc, body, len, &arena, &p, NULL)) die("payload");
+        struct ft_record rec = {.type = FT_RECORD_WEBHOOK,
+                                .received_at = 1795500000000000LL + i,
+                                .has_summary = true,
+                                .environment = {false, p.flags[0].environment},
+                                .identity = p.identity};
+        ft_model_canonicalize(&model, &p, &rec.sets[0], &rec.sets[1], &rec.sets[2]);
+        size_t hlen = ft_record_header(head, &rec);
         struct iovec iov[2] = {{head, hlen}, {body, len}};
         uint64_t lsn;
         bool durable;
@@ -102,6 +117,9 @@ static void fill_spool(ft_spool *s, long n, size_t *bytes)
         *bytes += len;
     }
     if (ft_spool_sync(s)) die("spool sync");
+    ft_model_free(&model);
+    ft_arena_free(&arena);
+    ft_json_doc_free(doc);
 }
 
 /* --- the naive peer --- */

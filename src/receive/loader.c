@@ -259,6 +259,38 @@ static void take(ft_loader *l, uint64_t next_lsn)
     b->end = l->position = next_lsn;
 }
 
+static bool known(ft_loader *l, const int64_t ids[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (!idset_has(&l->cache, (uint64_t)ids[i])) return false;
+    return true;
+}
+
+/* Parses the body for the members of the sets that are new; fills the summary when the
+ * record had none. False (after a reject) when the body is not a valid payload. */
+static bool load_sets(ft_loader *l, uint64_t lsn, struct ft_record *r)
+{
+    ft_arena_reset(&l->scratch);
+    struct ft_payload p;
+    struct ft_payload_error perr;
+    if (ft_payload_parse(l->doc, r->body.ptr, r->body.len, &l->scratch, &p, &perr)) {
+        reject(l, lsn, perr.detail);
+        return false;
+    }
+    int64_t *ids = r->sets;
+    ft_model_canonicalize(&l->model, &p, &ids[0], &ids[1], &ids[2]);
+    if (!idset_has(&l->cache, (uint64_t)ids[0])) copy_flags(l, ids[0], p.flags, p.nflags);
+    if (!idset_has(&l->cache, (uint64_t)ids[1])) copy_traits(l, ids[1], p.traits, p.ntraits);
+    if (!idset_has(&l->cache, (uint64_t)ids[2]))
+        copy_segments(l, ids[2], p.segments, p.nsegments);
+    if (!r->has_summary) {
+        r->environment = (struct ft_nint){.null = p.nflags == 0,
+                                          .value = p.nflags ? p.flags[0].environment : 0};
+        r->identity = p.identity;
+    }
+    return true;
+}
+
 static void add_record(ft_loader *l, const struct ft_spool_record *rec)
 {
     take(l, rec->next_lsn);
@@ -267,19 +299,7 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
         reject(l, rec->lsn, "not a webhook record");
         return;
     }
-    ft_arena_reset(&l->scratch);
-    struct ft_payload p;
-    struct ft_payload_error perr;
-    if (ft_payload_parse(l->doc, r.body.ptr, r.body.len, &l->scratch, &p, &perr)) {
-        reject(l, rec->lsn, perr.detail);
-        return;
-    }
-    int64_t ids[3];
-    ft_model_canonicalize(&l->model, &p, &ids[0], &ids[1], &ids[2]);
-    if (!idset_has(&l->cache, (uint64_t)ids[0])) copy_flags(l, ids[0], p.flags, p.nflags);
-    if (!idset_has(&l->cache, (uint64_t)ids[1])) copy_traits(l, ids[1], p.traits, p.ntraits);
-    if (!idset_has(&l->cache, (uint64_t)ids[2]))
-        copy_segments(l, ids[2], p.segments, p.nsegments);
+    if (!(r.has_summary && known(l, r.sets)) && !load_sets(l, rec->lsn, &r)) return;
     struct batch *b = l->building;
     if (b->ndels == b->dels_cap) {
         b->dels_cap = b->dels_cap ? b->dels_cap * 2 : 1024;
@@ -289,11 +309,11 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
     *d = (struct ft_store_delivery){
         .lsn = rec->lsn,
         .received_at = r.received_at,
-        .environment = {.null = p.nflags == 0, .value = p.nflags ? p.flags[0].environment : 0},
-        .identity = copy_str(&b->arena, p.identity),
-        .flags_set = ids[0],
-        .traits_set = ids[1],
-        .segments_set = ids[2],
+        .environment = r.environment,
+        .identity = copy_str(&b->arena, r.identity),
+        .flags_set = r.sets[0],
+        .traits_set = r.sets[1],
+        .segments_set = r.sets[2],
         .delivery_id = copy_str(&b->arena, r.delivery_id),
     };
     unsigned dlen;

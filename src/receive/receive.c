@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "receive/loader.h"
 #include "receive/record.h"
+#include "store/model.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -41,6 +42,7 @@ struct worker {
     unsigned generation;
     ft_json_doc *doc;
     struct ft_arena arena;
+    struct ft_model model;
 };
 
 struct receiver {
@@ -112,6 +114,7 @@ static struct worker *worker_for(struct receiver *rc)
         struct ft_json_limits lim = {.max_size = rc->cfg->max_body};
         w->doc = ft_json_doc_new(&lim);
         ft_arena_init(&w->arena, 0);
+        ft_model_init(&w->model);
         w->generation = UINT32_MAX;
         pthread_mutex_lock(&rc->keys_lock);
         w->next = rc->workers;
@@ -258,9 +261,17 @@ static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
                         perr.detail);
         return FT_HTTP_DONE;
     }
-    unsigned char head[FT_RECORD_HEADER_MAX];
-    size_t hlen = ft_record_header(head, FT_RECORD_WEBHOOK, ft_clock_now_us(),
-                                   (struct ft_str){NULL, 0});
+    /* the summary spares the loader a second parse while the sets are ones it has seen */
+    struct ft_record rec = {
+        .type = FT_RECORD_WEBHOOK,
+        .received_at = ft_clock_now_us(),
+        .has_summary = true,
+        .environment = {.null = p.nflags == 0, .value = p.nflags ? p.flags[0].environment : 0},
+        .identity = p.identity,
+    };
+    ft_model_canonicalize(&w->model, &p, &rec.sets[0], &rec.sets[1], &rec.sets[2]);
+    unsigned char *head = ft_arena_alloc(&w->arena, ft_record_header_size(&rec));
+    size_t hlen = ft_record_header(head, &rec);
     struct iovec iov[2] = {{head, hlen}, {(void *)body.ptr, body.len}};
     uint64_t lsn;
     bool durable;
@@ -464,9 +475,10 @@ static int start(struct receiver *rc, char *err, size_t errlen)
                               "webhooks");
         return FT_EINVAL;
     }
+    /* a record holds the body and a summary that repeats at most its identity */
     struct ft_spool_options so = {.durability = cfg->durability,
                                   .max_backlog = cfg->spool_max_bytes,
-                                  .max_record = (uint32_t)(cfg->max_body + FT_RECORD_HEADER_MAX)};
+                                  .max_record = (uint32_t)(2 * cfg->max_body + 4096)};
     if ((r = ft_spool_open(cfg->spool_dir, &so, &rc->spool, err, errlen))) return r;
     if ((r = ft_store_open(cfg->store_url, &rc->store, err, errlen))) return r;
     struct ft_loader_options lo = {.source = rc->source};
@@ -536,6 +548,7 @@ static void stop(struct receiver *rc)
         ft_verifier_free(w->verifier);
         ft_json_doc_free(w->doc);
         ft_arena_free(&w->arena);
+        ft_model_free(&w->model);
         free(w);
     }
     ft_verifier_free(rc->verifier);

@@ -1,0 +1,3 @@
+module flagtrail/bench/peer
+
+go 1.19

@@ -1,0 +1,212 @@
+"""bench/receive: flagtrail receive against its peers, with wrk on loopback, in one run.
+
+Peers (bench/peers/):
+  nginx     `return 200` for POST /webhook: the ceiling, no verification, no storage
+  flagtrail flagtrail receive, signature + schema + spool with fsync group commit, loader on
+  go        Go net/http: HMAC check, json.Unmarshal, append + fsync with group commit
+  python    Flagsmith's documented Python verification code + json.loads, stdlib HTTP server
+
+For each payload (the seed webhook, and a large one with 200 flags and 50 traits), each server
+is started, warmed up for 2 s, loaded for DURATION s by wrk (2 threads, 64 connections, the
+signed body), and stopped. Prints req/s, latency percentiles, peak RSS and ratios to nginx.
+
+    python3 bench/receive.py BUILD_DIR [DURATION]
+"""
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import hashlib
+import hmac
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, sys.argv[1] if len(sys.argv) > 1 else "build/release")
+DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+SECRET = b"benchmark secret"
+CONNECTIONS = 64
+
+
+def large_payload():
+    rng = random.Random(1)
+    flags = []
+    for i in range(200):
+        mv = i % 3 == 0
+        flags.append({
+            "enabled": i % 4 != 0, "environment": 12561,
+            "feature": {"created_date": "2024-01-10T17:%02d:23.645334Z" % (i % 60),
+                        "default_enabled": i % 2 == 0,
+                        "description": "Checkout flow \u2014 variant B" if i % 5 == 0 else None,
+                        "id": 15000 + i, "initial_value": "control",
+                        "name": "flag_%03d_checkout" % i,
+                        "type": "MULTIVARIATE" if mv else "STANDARD"},
+            "feature_segment": 4400 + i if i % 7 == 0 else None,
+            "feature_state_value": "variant_%s_%d" % ("abc"[i % 3], i) if i % 2 else 12.5,
+            "id": 78000 + i, "identity": None,
+            "percentage_allocation": 33.3 if mv else None})
+    traits = [{"id": None if i % 10 == 9 else 100 + i, "trait_key": "trait_key_%02d" % i,
+               "trait_value": i * 37 if i % 2 else "Z\u00fcrich", "transient": i % 10 == 9}
+              for i in range(50)]
+    segments = [{"id": 16 + i, "member": i % 3 == 0, "name": "segment_%02d" % i}
+                for i in range(20)]
+    return json.dumps({"flags": flags, "identity": "user-42@example.com", "segments": segments,
+                       "traits": traits}, sort_keys=True).encode()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def peak_rss_kb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def children(pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+    except OSError:
+        return []
+
+
+def wrk(port, script, seconds):
+    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s",
+                          script, f"http://127.0.0.1:{port}/webhook"],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        lat[pct] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: (.*)", out)
+    return rps, lat, errors, (m.group(1) if m else "")
+
+
+class Server:
+    def __init__(self, name, argv, cwd, env=None):
+        self.name, self.argv, self.cwd, self.env = name, argv, cwd, env
+
+    def __enter__(self):
+        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return self
+
+    def pids(self):
+        return [self.proc.pid] + children(self.proc.pid)
+
+    def __exit__(self, *exc):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def build_go(work):
+    out = os.path.join(BUILD, "bench", "go_receiver")
+    env = dict(os.environ, GOCACHE=os.path.join(ROOT, "build", "go-cache"),
+               GOPATH=os.path.join(ROOT, "build", "go-path"), GOFLAGS="-mod=mod")
+    subprocess.run(["go", "build", "-o", out, "."], cwd=os.path.join(ROOT, "bench", "peers", "go"),
+                   env=env, check=True)
+    return out
+
+
+def servers(work, port, secret_file):
+    conf = os.path.join(work, "nginx.conf")
+    with open(os.path.join(ROOT, "bench", "peers", "nginx.conf.in")) as f:
+        text = f.read().replace("@PORT@", str(port)).replace("@DIR@", work)
+    with open(conf, "w") as f:
+        f.write(text)
+    flagtrail_dir = os.path.join(work, "flagtrail")
+    os.makedirs(flagtrail_dir, exist_ok=True)
+    return [
+        ("nginx", ["nginx", "-p", work, "-c", conf], work),
+        ("flagtrail", [os.path.join(BUILD, "flagtrail"), "receive", "--listen",
+                       f"127.0.0.1:{port}", "--secret-file", secret_file, "--durability",
+                       "fsync", "--log-level", "warn"], flagtrail_dir),
+        ("go", [os.path.join(BUILD, "bench", "go_receiver"), str(port), secret_file,
+                os.path.join(work, "go.log")], work),
+        ("python", [sys.executable, os.path.join(ROOT, "bench", "peers", "python_receiver.py"),
+                    str(port), secret_file], work),
+    ]
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="ft-bench-receive-")
+    try:
+        build_go(work)
+        secret_file = os.path.join(work, "secret")
+        with open(secret_file, "wb") as f:
+            f.write(SECRET + b"\n")
+        payloads = {
+            "seed": open(os.path.join(ROOT, "tests", "data", "webhook",
+                                      "seed_flagsmith_bytes.json"), "rb").read(),
+            "large": large_payload(),
+        }
+        print(f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s on loopback, same machine as the servers; "
+              "flagtrail with --durability fsync and its loader writing SQLite\n")
+        print("| payload | server | req/s | vs nginx | p50 ms | p99 ms | peak RSS MB | errors |")
+        print("|---|---|---:|---:|---:|---:|---:|---|")
+        results = {}
+        for pname, body in payloads.items():
+            body_file = os.path.join(work, f"{pname}.json")
+            with open(body_file, "wb") as f:
+                f.write(body)
+            script = os.path.join(work, f"{pname}.lua")
+            sig = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
+            with open(script, "w") as f:
+                f.write('wrk.method = "POST"\n'
+                        'wrk.headers["Content-Type"] = "application/json"\n'
+                        f'wrk.headers["X-Flagsmith-Signature"] = "{sig}"\n'
+                        f'local f = io.open("{body_file}", "rb")\n'
+                        'wrk.body = f:read("*a")\nf:close()\n')
+            port = free_port()
+            for name, argv, cwd in servers(work, port, secret_file):
+                with Server(name, argv, cwd) as srv:
+                    wait_port(port)
+                    wrk(port, script, 2)
+                    rps, lat, errors, sock = wrk(port, script, DURATION)
+                    rss = peak_rss_kb(srv.pids()) / 1024
+                results[(pname, name)] = rps
+                ratio = rps / results[(pname, "nginx")]
+                err = f"{errors} non-2xx" if errors else ("none" if not sock else sock)
+                print(f"| {pname} ({len(body)} B) | {name} | {rps:.0f} | {ratio:.2f}x | "
+                      f"{lat['50']:.2f} | {lat['99']:.2f} | {rss:.1f} | {err} |", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
