@@ -291,7 +291,8 @@ static int recover(ft_spool *s, char *err, size_t errlen)
         if ((rc = create_segment(s, last, &fd)))
             return errorf(err, errlen, rc, "cannot rewrite a segment in %s", s->dir);
         valid = SEG_HEADER;
-    } else if (torn && (ftruncate(fd, valid) != 0 || fdatasync(fd) != 0)) {
+    } else if (torn && (ftruncate(fd, valid) != 0 ||
+                        (s->opt.durability == FT_SPOOL_FSYNC && fdatasync(fd) != 0))) {
         close(fd);
         return errorf(err, errlen, FT_EIO, "cannot cut the torn tail in %s", s->dir);
     } else if (!torn && s->opt.durability == FT_SPOOL_FSYNC && fdatasync(fd) != 0) {

@@ -1,0 +1,282 @@
+/*
+ * Unit tests of the receiver's spool records (src/receive/record.c) and of the loader
+ * (src/receive/loader.c) over a real spool and SQLite store.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include "base/clock.h"
+#include "flagtrail/error.h"
+#include "receive/loader.h"
+#include "receive/record.h"
+#include "store/model.h"
+#include "helpers.h"
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* --- records --- */
+
+Test(record, round_trip_with_and_without_the_optional_parts)
+{
+    struct ft_record in = {.type = FT_RECORD_WEBHOOK, .received_at = -5};
+    for (int variant = 0; variant < 4; variant++) {
+        in.delivery_id = variant & 1 ? FT_STR("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W") : (struct ft_str){0};
+        in.has_summary = variant & 2;
+        in.sets[0] = INT64_MIN, in.sets[1] = -1, in.sets[2] = INT64_MAX;
+        in.environment = (struct ft_nint){.null = false, .value = 12561};
+        in.identity = FT_STR("us\xc3\xa9r");
+        unsigned char buf[512];
+        size_t n = ft_record_header(buf, &in);
+        cr_assert(eq(sz, n, ft_record_header_size(&in)));
+        memcpy(buf + n, "{body}", 6);
+        struct ft_record out;
+        cr_assert(eq(int, ft_record_decode(buf, n + 6, &out), FT_OK));
+        cr_expect(eq(u32, out.type, FT_RECORD_WEBHOOK));
+        cr_expect(eq(i64, out.received_at, -5));
+        cr_expect(ft_str_eq(out.body, FT_STR("{body}")));
+        cr_expect(eq(int, out.delivery_id.ptr != NULL, variant & 1));
+        if (variant & 1) cr_expect(ft_str_eq(out.delivery_id, in.delivery_id));
+        cr_expect(eq(int, out.has_summary, (variant & 2) != 0));
+        if (variant & 2) {
+            cr_expect(eq(i64, out.sets[0], INT64_MIN));
+            cr_expect(eq(i64, out.sets[2], INT64_MAX));
+            cr_expect(eq(i64, out.environment.value, 12561));
+            cr_expect(ft_str_eq(out.identity, in.identity));
+        }
+        /* every cut inside the header is refused, none crashes */
+        for (size_t cut = 0; cut < n; cut++) {
+            int rc = ft_record_decode(buf, cut, &out);
+            if (rc == FT_OK) cr_expect(le(sz, out.body.len, cut));
+        }
+        cr_expect(eq(int, ft_record_decode(buf, 9, &out), FT_ECORRUPT));
+    }
+}
+
+/* --- the loader --- */
+
+static char dir[64], spool_dir[96], db[96], url[128];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/ft-loader-XXXXXX");
+    cr_assert(mkdtemp(dir) != NULL);
+    snprintf(spool_dir, sizeof(spool_dir), "%s/spool", dir);
+    snprintf(db, sizeof(db), "%s/w.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", db);
+}
+
+static void teardown(void)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_expect(system(cmd) == 0);
+}
+
+TestSuite(loader, .init = setup, .fini = teardown);
+
+static const char *body_fmt =
+    "{\"flags\": [{\"enabled\": true, \"environment\": 3, \"feature\": {\"created_date\": \"d\", "
+    "\"default_enabled\": true, \"description\": null, \"id\": 1, \"initial_value\": null, "
+    "\"name\": \"f\", \"type\": \"STANDARD\"}, \"feature_segment\": null, "
+    "\"feature_state_value\": %d, \"id\": 2, \"identity\": null}], \"identity\": \"%s\", "
+    "\"segments\": [], \"traits\": []}";
+
+/* Appends a webhook record; with `summary` as the endpoint writes it. */
+static void append(ft_spool *s, const char *identity, int value, bool summary)
+{
+    char body[1024];
+    int n = snprintf(body, sizeof(body), body_fmt, value, identity);
+    struct ft_record rec = {.type = FT_RECORD_WEBHOOK, .received_at = ft_clock_now_us()};
+    if (summary) {
+        ft_json_doc *doc = ft_json_doc_new(NULL);
+        struct ft_arena a;
+        ft_arena_init(&a, 0);
+        struct ft_payload p;
+        cr_assert(eq(int, ft_payload_parse(doc, body, (size_t)n, &a, &p, NULL), FT_OK));
+        struct ft_model m;
+        ft_model_init(&m);
+        ft_model_canonicalize(&m, &p, &rec.sets[0], &rec.sets[1], &rec.sets[2]);
+        ft_model_free(&m);
+        rec.has_summary = true;
+        rec.environment = (struct ft_nint){false, 3};
+        rec.identity = ft_str_c(identity);
+        unsigned char head[512];
+        size_t hlen = ft_record_header(head, &rec);
+        struct iovec iov[2] = {{head, hlen}, {body, (size_t)n}};
+        uint64_t lsn;
+        bool durable;
+        cr_assert(eq(int, ft_spool_append(s, iov, 2, NULL, NULL, &lsn, &durable), FT_OK));
+        ft_arena_free(&a);
+        ft_json_doc_free(doc);
+        return;
+    }
+    unsigned char head[64];
+    size_t hlen = ft_record_header(head, &rec);
+    struct iovec iov[2] = {{head, hlen}, {body, (size_t)n}};
+    uint64_t lsn;
+    bool durable;
+    cr_assert(eq(int, ft_spool_append(s, iov, 2, NULL, NULL, &lsn, &durable), FT_OK));
+}
+
+static void append_raw(ft_spool *s, const void *data, size_t len)
+{
+    struct iovec iov = {(void *)data, len};
+    uint64_t lsn;
+    bool durable;
+    cr_assert(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_OK));
+}
+
+static long long scalar(const char *sql)
+{
+    sqlite3 *h;
+    sqlite3_stmt *q;
+    cr_assert(sqlite3_open(db, &h) == SQLITE_OK);
+    cr_assert(sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
+    cr_assert(sqlite3_step(q) == SQLITE_ROW);
+    long long v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(h);
+    return v;
+}
+
+static ft_spool *open_spool(void)
+{
+    ft_spool *s;
+    char err[256];
+    struct ft_spool_options so = {.durability = FT_SPOOL_NONE};
+    cr_assert(eq(int, ft_spool_open(spool_dir, &so, &s, err, sizeof(err)), FT_OK), "%s", err);
+    return s;
+}
+
+static ft_loader *new_loader(ft_spool *s, ft_store *st, int attempts)
+{
+    ft_loader *l;
+    char err[256];
+    struct ft_loader_options lo = {.source = "t", .max_attempts = attempts, .batch_records = 7};
+    cr_assert(eq(int, ft_loader_new(s, st, &lo, &l, err, sizeof(err)), FT_OK), "%s", err);
+    return l;
+}
+
+static ft_store *open_store(void)
+{
+    ft_store *st;
+    char err[256];
+    cr_assert(eq(int, ft_store_open(url, &st, err, sizeof(err)), FT_OK), "%s", err);
+    return st;
+}
+
+Test(loader, loads_records_with_and_without_summaries_exactly_once)
+{
+    ft_spool *s = open_spool();
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "u%d", i);
+        append(s, id, i % 3, i % 2 == 0);
+    }
+    ft_store *st = open_store();
+    ft_loader *l = new_loader(s, st, 1);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.deliveries, 20));
+    cr_expect(ge(u64, ls.batches, 3), "batches of 7");
+    ft_loader_free(l);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 20));
+    cr_expect(eq(i64, scalar("SELECT COUNT(DISTINCT flags_set) FROM ft_delivery"), 3));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_flag_set"), 3));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery WHERE environment_id = 3"), 20));
+    /* again, and after a restart: the checkpoint stops a second load */
+    l = new_loader(s, st, 1);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.deliveries, 0));
+    ft_loader_free(l);
+    append(s, "late", 9, true);
+    l = new_loader(s, st, 1);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_free(l);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 21));
+    ft_store_close(st);
+    ft_spool_close(s);
+}
+
+Test(loader, unreadable_records_are_skipped_and_counted)
+{
+    ft_spool *s = open_spool();
+    append(s, "a", 1, false);
+    append_raw(s, "short", 5);
+    unsigned char head[64];
+    struct ft_record rec = {.type = 9};
+    size_t n = ft_record_header(head, &rec);
+    append_raw(s, head, n); /* an unknown type */
+    rec.type = FT_RECORD_WEBHOOK;
+    n = ft_record_header(head, &rec);
+    memcpy(head + n, "[]", 2);
+    append_raw(s, head, n + 2); /* not a payload */
+    append(s, "b", 1, true);
+    ft_store *st = open_store();
+    ft_loader *l = new_loader(s, st, 1);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.deliveries, 2));
+    cr_expect(eq(u64, ls.rejected, 3));
+    ft_loader_free(l);
+    ft_store_close(st);
+    ft_spool_close(s);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
+}
+
+Test(loader, a_failing_store_keeps_the_checkpoint_and_the_spool)
+{
+    ft_spool *s = open_spool();
+    append(s, "a", 1, true);
+    ft_store *st = open_store();
+    sqlite3 *h;
+    cr_assert(sqlite3_open(db, &h) == SQLITE_OK);
+    cr_assert(sqlite3_exec(h, "BEGIN EXCLUSIVE", NULL, NULL, NULL) == SQLITE_OK);
+    ft_loader *l = new_loader(s, st, 2);
+    cr_expect(eq(int, ft_loader_drain(l), FT_ESTORE));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.store_errors, 2));
+    cr_expect_not(ls.store_ok);
+    char err[256];
+    ft_loader_last_error(l, err, sizeof(err));
+    cr_expect(strstr(err, "locked") != NULL, "%s", err);
+    ft_loader_free(l);
+    sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(h);
+    l = new_loader(s, st, 2);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_free(l);
+    ft_store_close(st);
+    ft_spool_close(s);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 1));
+}
+
+Test(loader, the_thread_loads_while_records_arrive_and_drains_on_stop)
+{
+    ft_spool *s = open_spool();
+    ft_store *st = open_store();
+    ft_loader *l = new_loader(s, st, 0);
+    cr_assert(eq(int, ft_loader_start(l), FT_OK));
+    for (int i = 0; i < 50; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "t%d", i);
+        append(s, id, i, true);
+        if (i % 10 == 0) usleep(20000);
+    }
+    ft_loader_stop(l, ft_clock_mono_ns() / 1000 + 10000000);
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.deliveries, 50));
+    ft_loader_free(l);
+    ft_store_close(st);
+    ft_spool_close(s);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 50));
+}
