@@ -421,3 +421,24 @@ def test_concurrent_senders_all_acknowledged_once(receivers):
     wait_for(lambda: count_deliveries(r.db) == n_threads * per_thread, message="all deliveries")
     assert query(r.db, "SELECT COUNT(DISTINCT identity) FROM ft_delivery") == [(320,)]
     r.stop()
+
+
+def test_connection_cap(receivers):
+    r = receivers(args=["--max-connections", "4", "--threads", "1"])
+    held = [raw_socket(r) for _ in range(4)]
+    for s in held:  # each holds a slot with a request in progress
+        s.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\n")
+    time.sleep(0.3)
+    extra = raw_socket(r, timeout=2)
+    extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    try:
+        answer = extra.recv(100)
+    except (ConnectionResetError, socket.timeout):
+        answer = b""
+    assert not answer.startswith(b"HTTP/1.1 200"), "a fifth connection was served"
+    extra.close()
+    for s in held:
+        s.close()
+    time.sleep(0.3)
+    assert r.request("GET", "/healthz")[0] == 200
+    r.stop()
