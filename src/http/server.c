@@ -450,7 +450,7 @@ int ft_http_start(const struct ft_http_options *opt, ft_http_server **out, char 
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, s->opt.threads, MHD_OPTION_CONNECTION_LIMIT,
         s->opt.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->opt.idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_URI_LOG_CALLBACK,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024, MHD_OPTION_URI_LOG_CALLBACK,
         on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY,
         s->opt.tls_cert_pem ? tls : tls + 2, MHD_OPTION_END);

@@ -2,10 +2,17 @@
  * The spool (src/spool/spool.h): segment files, group commit, recovery, reading, release.
  *
  * State under `lock`: the segment list (base LSN and end of each, oldest first; the last is
- * active), write_lsn (end of written data), durable_lsn, the FIFO of waiters (appends are
- * serialized, so waiters are queued in LSN order), and the segment retired by a rotation that
- * the syncer must still flush and close. Only the syncer closes segment descriptors, so it can
- * fdatasync outside the lock without a descriptor vanishing under it.
+ * active), write_lsn (end of written data), durable_lsn, and the FIFO of waiters (appends are
+ * serialized, so waiters are queued in LSN order).
+ *
+ * Group commit: a few syncer threads take turns. Each claims everything written so far, runs
+ * fdatasync on its own duplicate of the active segment's descriptor (so a rotation can close
+ * the original under it), and on success moves durable_lsn to its claim. Several syncs may be
+ * in flight at once: on disks that overlap flushes (most do, and the journal batches them),
+ * a record then waits for the next sync to start, not for the one in flight to finish. A
+ * rotation syncs the segment it closes before the next one opens, so a claim is always
+ * within the active segment. A failed sync bumps an epoch, so an older sync finishing later
+ * cannot declare durable what was discarded.
  */
 #include "spool/spool.h"
 #include "base/crc32c.h"
@@ -27,6 +34,7 @@
 #include <unistd.h>
 
 #define SEG_MAGIC "FTSPOOL1"
+#define SYNCERS 4 /* concurrent fdatasync calls; see the file comment */
 #define SEG_HEADER 16
 #define REC_HEADER 8
 
@@ -48,19 +56,21 @@ struct ft_spool {
     struct ft_spool_options opt;
 
     pthread_mutex_t lock;
-    pthread_cond_t dirty;   /* syncer: there is something to sync, or stop */
-    pthread_cond_t synced;  /* durable_lsn moved, or failure */
-    pthread_t syncer;
-    bool syncer_started;
+    pthread_cond_t dirty;   /* syncers: there is something to sync, or stop */
+    pthread_cond_t synced;  /* durable_lsn moved, callbacks ran, or failure */
+    pthread_t syncers[SYNCERS];
+    int nsyncers;
     bool stopping;
     bool failed;
 
     struct segment *segs;
     size_t nsegs, segs_cap;
     int active_fd;
-    int retired_fd;         /* rotated-out segment awaiting its last fdatasync, or -1 */
     uint64_t write_lsn, durable_lsn, released_lsn;
-    uint64_t notified_lsn;  /* writers up to here have had their callbacks */
+    uint64_t claimed_lsn;   /* highest position a sync in flight (or done) covers */
+    unsigned epoch;         /* bumped when a failed sync discards undurable records */
+    int in_flight;          /* syncs running */
+    int notifying;          /* syncers calling writers' callbacks */
 
     struct waiter *waiters; /* ring buffer */
     size_t wcap, whead, wcount;
@@ -263,7 +273,7 @@ static int recover(ft_spool *s, char *err, size_t errlen)
     if (n == 0) {
         free(bases);
         push_segment(s, 0, SEG_HEADER);
-        s->write_lsn = s->durable_lsn = s->released_lsn = s->notified_lsn = SEG_HEADER;
+        s->write_lsn = s->durable_lsn = s->released_lsn = SEG_HEADER;
         rc = create_segment(s, 0, &s->active_fd);
         if (rc) return errorf(err, errlen, rc, "cannot create a segment in %s", s->dir);
         return FT_OK;
@@ -301,7 +311,7 @@ static int recover(ft_spool *s, char *err, size_t errlen)
     }
     push_segment(s, last, last + (uint64_t)valid);
     s->active_fd = fd;
-    s->write_lsn = s->durable_lsn = s->notified_lsn = last + (uint64_t)valid;
+    s->write_lsn = s->durable_lsn = last + (uint64_t)valid;
     s->released_lsn = s->segs[0].base;
     return FT_OK;
 }
@@ -317,7 +327,7 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
     if (!s->opt.max_backlog) s->opt.max_backlog = default_options.max_backlog;
     if (!s->opt.max_record) s->opt.max_record = default_options.max_record;
     s->dir = ft_xstrdup(dir);
-    s->dir_fd = s->lock_fd = s->active_fd = s->retired_fd = -1;
+    s->dir_fd = s->lock_fd = s->active_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->dirty, NULL);
     pthread_cond_init(&s->synced, NULL);
@@ -341,11 +351,14 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
         goto fail;
     }
     if ((rc = recover(s, err, errlen))) goto fail;
-    if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
-        rc = errorf(err, errlen, FT_EIO, "cannot start the spool syncer for %s", dir);
-        goto fail;
+    s->claimed_lsn = s->durable_lsn;
+    int want = s->opt.durability == FT_SPOOL_FSYNC ? SYNCERS : 0;
+    for (; s->nsyncers < want; s->nsyncers++) {
+        if (pthread_create(&s->syncers[s->nsyncers], NULL, syncer_main, s) != 0) {
+            rc = errorf(err, errlen, FT_EIO, "cannot start the spool syncers for %s", dir);
+            goto fail;
+        }
     }
-    s->syncer_started = true;
     *out = s;
     return FT_OK;
 fail:
@@ -385,25 +398,37 @@ static void push_waiter(ft_spool *s, uint64_t end, ft_spool_done_fn done, void *
 }
 
 /* After a failed fdatasync: drop what was not durable, so the log never holds records whose
- * writers were told they failed. Called with the lock held. */
+ * writers were told they failed. Lock held. The claim is always within the active segment. */
 static void discard_undurable(ft_spool *s)
 {
     struct segment *act = &s->segs[s->nsegs - 1];
-    if (s->retired_fd >= 0 && s->nsegs >= 2) {
-        struct segment *prev = &s->segs[s->nsegs - 2];
-        if (s->durable_lsn < prev->end && s->durable_lsn >= prev->base) {
-            if (ftruncate(s->retired_fd, (off_t)(s->durable_lsn - prev->base)) == 0)
-                prev->end = s->durable_lsn;
-        }
-    }
     uint64_t keep = s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER;
     if (ftruncate(s->active_fd, (off_t)(keep - act->base)) != 0) {
         s->failed = true;
         return;
     }
     act->end = keep;
-    s->write_lsn = keep;
+    s->write_lsn = s->claimed_lsn = keep;
     if (s->durable_lsn < keep) s->durable_lsn = keep;
+    s->epoch++;
+}
+
+/* Calls the callbacks of writers up to `upto` (all of them when `status` is an error) with
+ * the lock released. Lock held on entry and exit. */
+static void notify(ft_spool *s, uint64_t upto, int status)
+{
+    struct waiter *done = NULL;
+    size_t ndone = 0;
+    pop_waiters(s, upto, &done, &ndone);
+    if (!ndone) return;
+    s->notifying++;
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < ndone; i++)
+        if (done[i].done) done[i].done(done[i].arg, status);
+    free(done);
+    pthread_mutex_lock(&s->lock);
+    s->notifying--;
+    pthread_cond_broadcast(&s->synced);
 }
 
 static void *syncer_main(void *arg)
@@ -411,70 +436,66 @@ static void *syncer_main(void *arg)
     ft_spool *s = arg;
     pthread_mutex_lock(&s->lock);
     for (;;) {
-        while (!s->stopping && s->write_lsn == s->durable_lsn && s->retired_fd < 0)
+        while (!s->stopping && s->write_lsn == s->claimed_lsn)
             pthread_cond_wait(&s->dirty, &s->lock);
-        if (s->write_lsn == s->durable_lsn && s->retired_fd < 0) break; /* stopping, all synced */
+        if (s->write_lsn == s->claimed_lsn) break; /* stopping, and everything is claimed */
         if (s->opt.sync_interval_us > 0 && !s->stopping) {
             pthread_mutex_unlock(&s->lock);
             struct timespec ts = {s->opt.sync_interval_us / 1000000,
                                   (s->opt.sync_interval_us % 1000000) * 1000};
             nanosleep(&ts, NULL);
             pthread_mutex_lock(&s->lock);
+            if (s->write_lsn == s->claimed_lsn) continue; /* another syncer took it */
         }
-        uint64_t target = s->write_lsn;
-        int fd = s->active_fd, retired = s->retired_fd;
-        s->retired_fd = -1;
+        uint64_t target = s->claimed_lsn = s->write_lsn;
+        unsigned epoch = s->epoch;
+        int fd = dup(s->active_fd);
+        s->in_flight++;
         pthread_mutex_unlock(&s->lock);
 
-        int rc = 0;
-        if (s->opt.durability == FT_SPOOL_FSYNC) {
-            if (retired >= 0) rc |= fdatasync(retired);
-            rc |= fdatasync(fd);
-        }
+        int rc = fd < 0 ? -1 : fdatasync(fd);
+        if (fd >= 0) close(fd);
+
         pthread_mutex_lock(&s->lock);
-        struct waiter *done = NULL;
-        size_t ndone = 0;
-        int status = FT_OK;
-        if (rc == 0) {
+        s->in_flight--;
+        if (epoch != s->epoch) {
+            /* a failure discarded records after this sync began: it proves nothing */
+        } else if (rc == 0) {
             if (target > s->durable_lsn) s->durable_lsn = target;
-            pop_waiters(s, s->durable_lsn, &done, &ndone);
+            notify(s, s->durable_lsn, FT_OK);
         } else {
-            /* everything not yet durable is lost to the writers: fail them, cut the log */
-            s->retired_fd = retired;
-            retired = -1;
             discard_undurable(s);
-            pop_waiters(s, UINT64_MAX, &done, &ndone);
-            status = FT_EIO;
+            notify(s, UINT64_MAX, FT_EIO);
         }
-        if (retired >= 0) close(retired);
-        pthread_cond_broadcast(&s->synced);
-        pthread_mutex_unlock(&s->lock);
-        for (size_t i = 0; i < ndone; i++)
-            if (done[i].done) done[i].done(done[i].arg, status);
-        free(done);
-        pthread_mutex_lock(&s->lock);
-        s->notified_lsn = s->durable_lsn;
         pthread_cond_broadcast(&s->synced);
     }
     pthread_mutex_unlock(&s->lock);
     return NULL;
 }
 
-/* Starts a new segment at write_lsn; the old one goes to the syncer. Lock held. */
+/*
+ * Starts a new segment at write_lsn, after syncing the active one (a rotation happens once per
+ * segment, so this wait is rare). Lock held. On a failed sync nothing rotates and the
+ * undurable records are discarded: their writers are told when the caller runs notify().
+ */
 static int rotate(ft_spool *s)
 {
-    if (s->retired_fd >= 0) return FT_EBUSY; /* the last rotation is still being synced */
+    if (s->opt.durability == FT_SPOOL_FSYNC && fdatasync(s->active_fd) != 0) {
+        discard_undurable(s);
+        return FT_EIO;
+    }
+    if (s->opt.durability == FT_SPOOL_FSYNC && s->write_lsn > s->durable_lsn)
+        s->durable_lsn = s->write_lsn;
     int fd;
     int rc = create_segment(s, s->write_lsn, &fd);
     if (rc) return rc;
-    s->retired_fd = s->active_fd;
+    close(s->active_fd);
     s->active_fd = fd;
     push_segment(s, s->write_lsn, s->write_lsn + SEG_HEADER);
+    bool was_durable = s->durable_lsn == s->write_lsn;
     s->write_lsn += SEG_HEADER;
-    if (s->opt.durability == FT_SPOOL_NONE || s->durable_lsn == s->write_lsn - SEG_HEADER) {
-        if (s->notified_lsn == s->durable_lsn) s->notified_lsn = s->write_lsn;
-        s->durable_lsn = s->write_lsn;
-    }
+    if (was_durable) s->durable_lsn = s->write_lsn;
+    if (s->claimed_lsn < s->durable_lsn) s->claimed_lsn = s->durable_lsn;
     return FT_OK;
 }
 
@@ -532,9 +553,11 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
     else if (s->failed) rc = FT_EIO;
     else if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) rc = FT_ENOSPC;
     else if (act->end - act->base + total > s->opt.segment_bytes &&
-             act->end - act->base > SEG_HEADER)
+             act->end - act->base > SEG_HEADER) {
         rc = rotate(s);
-    if (rc == FT_EBUSY) rc = FT_OK; /* keep writing to the current segment a little longer */
+        if (rc == FT_OK) notify(s, s->durable_lsn, FT_OK);
+        else if (rc == FT_EIO) notify(s, UINT64_MAX, FT_EIO);
+    }
     if (rc == FT_OK) rc = write_record(s, rh, iov, iovcnt, total);
     if (rc == FT_OK) {
         act = &s->segs[s->nsegs - 1];
@@ -542,7 +565,7 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
         act->end += total;
         s->write_lsn = act->end;
         if (s->opt.durability == FT_SPOOL_NONE) {
-            s->durable_lsn = s->notified_lsn = s->write_lsn;
+            s->durable_lsn = s->claimed_lsn = s->write_lsn;
             *durable = true;
         } else {
             *durable = false;
@@ -558,9 +581,11 @@ int ft_spool_sync(ft_spool *s)
 {
     pthread_mutex_lock(&s->lock);
     uint64_t target = s->write_lsn;
-    while (s->notified_lsn < target && !s->failed && s->write_lsn >= target && !s->stopping)
+    unsigned epoch = s->epoch;
+    while ((s->durable_lsn < target || s->notifying > 0) && s->epoch == epoch && !s->failed &&
+           s->nsyncers > 0)
         pthread_cond_wait(&s->synced, &s->lock);
-    int rc = s->durable_lsn >= target ? FT_OK : FT_EIO;
+    int rc = s->durable_lsn >= target && s->epoch == epoch ? FT_OK : FT_EIO;
     pthread_mutex_unlock(&s->lock);
     return rc;
 }
@@ -593,11 +618,11 @@ int ft_spool_release(ft_spool *s, uint64_t lsn)
     pthread_mutex_lock(&s->lock);
     if (lsn > s->released_lsn) s->released_lsn = lsn < s->write_lsn ? lsn : s->write_lsn;
     struct segment *act = &s->segs[s->nsegs - 1];
+    /* everything released was read, so it is durable: the rotation's sync has nothing to wait
+     * for and no writer to notify */
     if (s->released_lsn == s->write_lsn && act->end - act->base > RECLAIM_BYTES && !s->failed &&
-        !s->stopping && rotate(s) == FT_OK) {
+        !s->stopping && rotate(s) == FT_OK)
         s->released_lsn = s->write_lsn;
-        pthread_cond_signal(&s->dirty); /* the syncer closes the retired segment */
-    }
     size_t drop = 0;
     while (drop + 1 < s->nsegs && s->segs[drop].end <= s->released_lsn &&
            s->segs[drop + 1].base <= s->released_lsn)
@@ -634,22 +659,20 @@ void ft_spool_get_stats(ft_spool *s, struct ft_spool_stats *out)
 void ft_spool_close(ft_spool *s)
 {
     if (!s) return;
-    if (s->syncer_started) {
-        pthread_mutex_lock(&s->lock);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->dirty);
-        pthread_cond_broadcast(&s->synced);
-        pthread_mutex_unlock(&s->lock);
-        pthread_join(s->syncer, NULL);
-    }
-    /* the syncer drained everything; anything left waits in vain */
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->dirty);
+    pthread_cond_broadcast(&s->synced);
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < s->nsyncers; i++)
+        pthread_join(s->syncers[i], NULL);
+    /* the syncers claimed and synced everything; a writer left now waits in vain */
     struct waiter *left = NULL;
     size_t nleft = 0;
     pop_waiters(s, UINT64_MAX, &left, &nleft);
     for (size_t i = 0; i < nleft; i++)
         if (left[i].done) left[i].done(left[i].arg, FT_ECLOSED);
     free(left);
-    if (s->retired_fd >= 0) close(s->retired_fd);
     if (s->active_fd >= 0) close(s->active_fd);
     if (s->lock_fd >= 0) close(s->lock_fd);
     if (s->dir_fd >= 0) close(s->dir_fd);
