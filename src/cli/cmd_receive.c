@@ -104,6 +104,11 @@ static int apply(struct settings *st, int opt, const char *val, const char *from
     case O_LISTEN: c->listen = val; break;
     case O_PATH:
         if (val[0] != '/') return cli_usage("receive", "%s: the path must start with '/'", from);
+        for (const char *const *p = (const char *const[]){"/events", "/healthz", "/readyz",
+                                                           "/metrics", NULL};
+             *p; p++)
+            if (strcmp(val, *p) == 0)
+                return cli_usage("receive", "%s: %s is taken by another route", from, val);
         c->path = val;
         break;
     case O_SECRET_FILE:

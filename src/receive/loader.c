@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "flagtrail/error.h"
 #include "flagtrail/payload.h"
+#include "receive/events.h"
 #include "receive/record.h"
 #include "store/model.h"
 
@@ -89,6 +90,8 @@ struct batch {
     size_t nsets, sets_cap;
     struct ft_store_delivery *dels;
     size_t ndels, dels_cap;
+    struct ft_store_event *events;
+    size_t nevents, events_cap;
     uint64_t end;   /* checkpoint once this batch commits */
     size_t records; /* spool records it covers, skipped ones included */
     int64_t first_ns;
@@ -291,12 +294,51 @@ static bool load_sets(ft_loader *l, uint64_t lsn, struct ft_record *r)
     return true;
 }
 
+static void add_events(ft_loader *l, const struct ft_spool_record *rec, const struct ft_record *r)
+{
+    ft_arena_reset(&l->scratch);
+    struct ft_event *ev;
+    size_t n;
+    struct ft_events_error err;
+    if (ft_events_parse(l->doc, r->body.ptr, r->body.len, &l->scratch, &ev, &n, &err)) {
+        reject(l, rec->lsn, err.detail);
+        return;
+    }
+    struct batch *b = l->building;
+    if (b->nevents + n > b->events_cap) {
+        while (b->nevents + n > b->events_cap)
+            b->events_cap = b->events_cap ? b->events_cap * 2 : 1024;
+        b->events = ft_xrealloc(b->events, sizeof(*b->events) * b->events_cap);
+    }
+    for (size_t i = 0; i < n; i++) {
+        b->events[b->nevents++] = (struct ft_store_event){
+            .lsn = rec->lsn,
+            .idx = (uint32_t)i,
+            .identity = copy_str(&b->arena, ev[i].identity),
+            .event = copy_str(&b->arena, ev[i].event),
+            .has_value = ev[i].has_value,
+            .value = ev[i].value,
+            .occurred_at = ev[i].has_time ? ev[i].occurred_at : r->received_at,
+            .received_at = r->received_at,
+        };
+    }
+    b->rows += n;
+}
+
 static void add_record(ft_loader *l, const struct ft_spool_record *rec)
 {
     take(l, rec->next_lsn);
     struct ft_record r;
-    if (ft_record_decode(rec->data, rec->len, &r) || r.type != FT_RECORD_WEBHOOK) {
-        reject(l, rec->lsn, "not a webhook record");
+    if (ft_record_decode(rec->data, rec->len, &r)) {
+        reject(l, rec->lsn, "not a receiver record");
+        return;
+    }
+    if (r.type == FT_RECORD_EVENTS) {
+        add_events(l, rec, &r);
+        return;
+    }
+    if (r.type != FT_RECORD_WEBHOOK) {
+        reject(l, rec->lsn, "unknown record type");
         return;
     }
     if (!(r.has_summary && known(l, r.sets)) && !load_sets(l, rec->lsn, &r)) return;
@@ -347,7 +389,7 @@ static int read_one(ft_loader *l)
 static void reset_batch(struct batch *b)
 {
     ft_arena_reset(&b->arena);
-    b->nsets = b->ndels = b->records = 0;
+    b->nsets = b->ndels = b->nevents = b->records = 0;
     b->rows = 0;
 }
 
@@ -422,6 +464,8 @@ static int commit(ft_loader *l, struct batch *b)
         .nsets = b->nsets,
         .deliveries = b->dels,
         .ndeliveries = b->ndels,
+        .events = b->events,
+        .nevents = b->nevents,
         .checkpoint = b->end,
     };
     int64_t delay = 100000;
@@ -449,6 +493,7 @@ static int commit(ft_loader *l, struct batch *b)
     if (!l->stats.store_ok) ft_log(FT_LOG_INFO, "loader.store_recovered", NULL);
     l->stats.store_ok = true;
     l->stats.deliveries += b->ndels;
+    l->stats.events += b->nevents;
     l->stats.rows += b->rows;
     l->stats.batches++;
     l->stats.checkpoint = b->end;
@@ -570,6 +615,7 @@ void ft_loader_free(ft_loader *l)
         ft_arena_free(&l->slots[i].arena);
         free(l->slots[i].sets);
         free(l->slots[i].dels);
+        free(l->slots[i].events);
     }
     EVP_MD_CTX_free(l->md);
     EVP_MD_free(l->sha256);

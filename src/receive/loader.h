@@ -34,7 +34,8 @@ struct ft_loader_options {
 
 struct ft_loader_stats {
     uint64_t deliveries;    /* webhooks loaded */
-    uint64_t rows;          /* rows written: deliveries and set members */
+    uint64_t events;        /* metric events loaded */
+    uint64_t rows;          /* rows written: deliveries, new set members, events */
     uint64_t batches;
     uint64_t store_errors;  /* failed batch attempts */
     uint64_t rejected;      /* records skipped: corrupt, unknown, or not a valid payload */

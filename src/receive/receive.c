@@ -11,6 +11,7 @@
 #include "flagtrail/version.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "receive/events.h"
 #include "receive/loader.h"
 #include "receive/record.h"
 #include "store/model.h"
@@ -29,9 +30,9 @@
 
 /* --- state --- */
 
-enum route_id { R_WEBHOOK, R_HEALTHZ, R_READYZ, R_METRICS, R_OTHER, R_COUNT };
-static const char *const route_names[R_COUNT] = {"webhook", "healthz", "readyz", "metrics",
-                                                 "other"};
+enum route_id { R_WEBHOOK, R_EVENTS, R_HEALTHZ, R_READYZ, R_METRICS, R_OTHER, R_COUNT };
+static const char *const route_names[R_COUNT] = {"webhook", "events", "healthz", "readyz",
+                                                 "metrics", "other"};
 static const int tracked_status[] = {200, 400, 401, 404, 405, 413, 415, 503, 0};
 #define N_STATUS (sizeof(tracked_status) / sizeof(tracked_status[0]))
 
@@ -204,7 +205,9 @@ static bool is_json_type(const char *ct)
     return *rest == '\0' || *rest == ';';
 }
 
-static bool webhook_check(void *ctx, ft_http_request *req, struct ft_http_response *resp)
+/* Both signed routes (webhooks and events): a JSON content type and, when secrets are set, a
+ * well-formed signature header before the body is read. */
+static bool signed_json_check(void *ctx, ft_http_request *req, struct ft_http_response *resp)
 {
     struct receiver *rc = ctx;
     if (!is_json_type(ft_http_header(req, "Content-Type"))) {
@@ -238,6 +241,45 @@ static void on_durable(void *arg, int status)
     ft_http_complete(req, &resp);
 }
 
+/* Checks the body's signature; false after answering 401. */
+static bool signature_ok(struct receiver *rc, struct worker *w, ft_http_request *req,
+                         struct ft_str body, struct ft_http_response *resp)
+{
+    if (!w->verifier) return true;
+    const char *sig = ft_http_header(req, FT_SIGNATURE_HEADER);
+    if (ft_verifier_check(w->verifier, body.ptr, body.len, sig, sig ? strlen(sig) : 0) == FT_OK)
+        return true;
+    atomic_fetch_add(&rc->signature_failures, 1);
+    respond(resp, 401, JSON("{\"error\":\"invalid_signature\"}"));
+    return false;
+}
+
+/* Appends a record (header and body) to the spool: FT_HTTP_PENDING until it is durable, or
+ * an answer now (200 when already durable, 503 when the spool refuses it). */
+static enum ft_http_outcome spool_append(struct receiver *rc, ft_http_request *req,
+                                         const struct ft_record *rec, struct ft_str body,
+                                         struct ft_arena *arena, struct ft_http_response *resp)
+{
+    unsigned char *head = ft_arena_alloc(arena, ft_record_header_size(rec));
+    size_t hlen = ft_record_header(head, rec);
+    struct iovec iov[2] = {{head, hlen}, {(void *)body.ptr, body.len}};
+    uint64_t lsn;
+    bool durable;
+    int src = ft_spool_append(rc->spool, iov, 2, on_durable, req, &lsn, &durable);
+    if (src) {
+        atomic_fetch_add(&rc->spool_refusals, 1);
+        respond_unavailable(resp, src == FT_ENOSPC
+                                      ? "{\"error\":\"unavailable\",\"detail\":\"spool full\"}"
+                                      : "{\"error\":\"unavailable\",\"detail\":\"spool unavailable\"}");
+        return FT_HTTP_DONE;
+    }
+    if (durable) {
+        respond(resp, 200, JSON("{\"status\":\"accepted\"}"));
+        return FT_HTTP_DONE;
+    }
+    return FT_HTTP_PENDING;
+}
+
 static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
                                            struct ft_http_response *resp)
 {
@@ -245,14 +287,7 @@ static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
     struct worker *w = worker_for(rc);
     ft_arena_reset(&w->arena);
     struct ft_str body = ft_http_body(req);
-    if (w->verifier) {
-        const char *sig = ft_http_header(req, FT_SIGNATURE_HEADER);
-        if (ft_verifier_check(w->verifier, body.ptr, body.len, sig, sig ? strlen(sig) : 0)) {
-            atomic_fetch_add(&rc->signature_failures, 1);
-            respond(resp, 401, JSON("{\"error\":\"invalid_signature\"}"));
-            return FT_HTTP_DONE;
-        }
-    }
+    if (!signature_ok(rc, w, req, body, resp)) return FT_HTTP_DONE;
     struct ft_payload p;
     struct ft_payload_error perr;
     int prc = ft_payload_parse(w->doc, body.ptr, body.len, &w->arena, &p, &perr);
@@ -270,24 +305,28 @@ static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
         .identity = p.identity,
     };
     ft_model_canonicalize(&w->model, &p, &rec.sets[0], &rec.sets[1], &rec.sets[2]);
-    unsigned char *head = ft_arena_alloc(&w->arena, ft_record_header_size(&rec));
-    size_t hlen = ft_record_header(head, &rec);
-    struct iovec iov[2] = {{head, hlen}, {(void *)body.ptr, body.len}};
-    uint64_t lsn;
-    bool durable;
-    int src = ft_spool_append(rc->spool, iov, 2, on_durable, req, &lsn, &durable);
-    if (src) {
-        atomic_fetch_add(&rc->spool_refusals, 1);
-        respond_unavailable(resp, src == FT_ENOSPC
-                                      ? "{\"error\":\"unavailable\",\"detail\":\"spool full\"}"
-                                      : "{\"error\":\"unavailable\",\"detail\":\"spool unavailable\"}");
+    return spool_append(rc, req, &rec, body, &w->arena, resp);
+}
+
+static enum ft_http_outcome events_handle(void *ctx, ft_http_request *req,
+                                          struct ft_http_response *resp)
+{
+    struct receiver *rc = ctx;
+    struct worker *w = worker_for(rc);
+    ft_arena_reset(&w->arena);
+    struct ft_str body = ft_http_body(req);
+    if (!signature_ok(rc, w, req, body, resp)) return FT_HTTP_DONE;
+    struct ft_event *events;
+    size_t n;
+    struct ft_events_error err;
+    int prc = ft_events_parse(w->doc, body.ptr, body.len, &w->arena, &events, &n, &err);
+    if (prc) {
+        respond_invalid(w, resp, prc == FT_EPAYLOAD ? "invalid_payload" : "invalid_json",
+                        err.detail);
         return FT_HTTP_DONE;
     }
-    if (durable) {
-        respond(resp, 200, JSON("{\"status\":\"accepted\"}"));
-        return FT_HTTP_DONE;
-    }
-    return FT_HTTP_PENDING;
+    struct ft_record rec = {.type = FT_RECORD_EVENTS, .received_at = ft_clock_now_us()};
+    return spool_append(rc, req, &rec, body, &w->arena, resp);
 }
 
 /* --- operations routes --- */
@@ -346,7 +385,7 @@ static void render_metrics(struct receiver *rc, struct ft_buf *out)
                      "Request body bytes received.");
     ft_metric_u64(out, "flagtrail_http_request_bytes_total", NULL, atomic_load(&rc->bytes_in));
     ft_metric_histogram(out, "flagtrail_webhook_duration_seconds",
-                        "Webhook requests from request line to answer.", &rc->latency);
+                        "Webhook and event requests from request line to answer.", &rc->latency);
 
     struct ft_spool_stats ss;
     struct ft_loader_stats ls;
@@ -375,8 +414,11 @@ static void render_metrics(struct receiver *rc, struct ft_buf *out)
     ft_metric_header(out, "flagtrail_loader_deliveries_total", "counter",
                      "Webhooks loaded into the warehouse.");
     ft_metric_u64(out, "flagtrail_loader_deliveries_total", NULL, ls.deliveries);
+    ft_metric_header(out, "flagtrail_loader_events_total", "counter",
+                     "Metric events loaded into the warehouse.");
+    ft_metric_u64(out, "flagtrail_loader_events_total", NULL, ls.events);
     ft_metric_header(out, "flagtrail_loader_rows_total", "counter",
-                     "Warehouse rows written (deliveries and new set members).");
+                     "Warehouse rows written (deliveries, new set members, events).");
     ft_metric_u64(out, "flagtrail_loader_rows_total", NULL, ls.rows);
     pthread_mutex_lock(&rc->rate_lock);
     int64_t now = ft_clock_mono_ns();
@@ -426,7 +468,8 @@ static void on_done(void *ctx, const struct ft_http_done_info *info)
         s++;
     atomic_fetch_add(&rc->requests[route][s], 1);
     atomic_fetch_add(&rc->bytes_in, info->body_bytes);
-    if (route == R_WEBHOOK) ft_histogram_observe(&rc->latency, info->duration_ns);
+    if (route == R_WEBHOOK || route == R_EVENTS)
+        ft_histogram_observe(&rc->latency, info->duration_ns);
 }
 
 /* --- lifecycle --- */
@@ -488,11 +531,13 @@ static int start(struct receiver *rc, char *err, size_t errlen)
         return r;
     }
     static struct ft_http_route routes[5];
-    routes[0] = (struct ft_http_route){"POST", cfg->path, true, webhook_check, webhook_handle,
-                                       R_WEBHOOK};
-    routes[1] = (struct ft_http_route){"GET", "/healthz", false, NULL, healthz, R_HEALTHZ};
-    routes[2] = (struct ft_http_route){"GET", "/readyz", false, NULL, readyz, R_READYZ};
-    routes[3] = (struct ft_http_route){"GET", "/metrics", false, NULL, metrics, R_METRICS};
+    routes[0] = (struct ft_http_route){"POST", cfg->path, true, signed_json_check,
+                                       webhook_handle, R_WEBHOOK};
+    routes[1] = (struct ft_http_route){"POST", "/events", true, signed_json_check, events_handle,
+                                       R_EVENTS};
+    routes[2] = (struct ft_http_route){"GET", "/healthz", false, NULL, healthz, R_HEALTHZ};
+    routes[3] = (struct ft_http_route){"GET", "/readyz", false, NULL, readyz, R_READYZ};
+    routes[4] = (struct ft_http_route){"GET", "/metrics", false, NULL, metrics, R_METRICS};
     struct ft_http_options ho = {
         .listen = cfg->listen,
         .threads = cfg->threads,
@@ -501,7 +546,7 @@ static int start(struct receiver *rc, char *err, size_t errlen)
         .idle_timeout_s = cfg->idle_timeout_s,
         .request_timeout_s = cfg->request_timeout_s,
         .routes = routes,
-        .nroutes = 4,
+        .nroutes = 5,
         .ctx = rc,
         .on_done = on_done,
     };

@@ -1,7 +1,7 @@
 /*
  * The receiver's spool records: what the endpoint appends and the loader reads back.
  *
- *   byte 0        type (1: webhook)
+ *   byte 0        type (1: webhook, 2: metric events)
  *   byte 1        flags: bit 0 a delivery id follows, bit 1 a summary follows
  *   bytes 2-9     received_at, µs since the epoch, little-endian
  *   [u8 n, n bytes]                       the delivery id (Standard Webhooks webhook-id)
@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { FT_RECORD_WEBHOOK = 1 };
+enum { FT_RECORD_WEBHOOK = 1, FT_RECORD_EVENTS = 2 };
 
 #define FT_DELIVERY_ID_MAX 255
 

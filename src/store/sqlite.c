@@ -121,6 +121,7 @@ enum stmt {
     ST_TRAIT,
     ST_SEGMENT,
     ST_DELIVERY,
+    ST_EVENT,
     ST_CHECKPOINT,
     ST_GET_CHECKPOINT,
     ST_COUNT
@@ -141,6 +142,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELIVERY] = "INSERT OR IGNORE INTO ft_delivery (source, lsn, received_at,"
                     " environment_id, identity, flags_set, traits_set, segments_set,"
                     " body_sha256, delivery_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [ST_EVENT] = "INSERT OR IGNORE INTO ft_event (source, lsn, idx, identity, event, value,"
+                 " occurred_at, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     [ST_CHECKPOINT] = "INSERT INTO ft_checkpoint (source, lsn) VALUES (?, ?)"
                       " ON CONFLICT (source) DO UPDATE SET lsn = excluded.lsn",
     [ST_GET_CHECKPOINT] = "SELECT lsn FROM ft_checkpoint WHERE source = ?",
@@ -375,6 +378,23 @@ static int write_delivery(struct sqlite_store *s, const char *source,
     return step(s, q, "inserting a delivery");
 }
 
+static int write_event(struct sqlite_store *s, const char *source, const struct ft_store_event *e)
+{
+    sqlite3_stmt *q = s->st[ST_EVENT];
+    sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, (int64_t)e->lsn);
+    sqlite3_bind_int64(q, 3, e->idx);
+    bind_str(q, 4, e->identity);
+    bind_str(q, 5, e->event);
+    if (e->has_value)
+        sqlite3_bind_double(q, 6, e->value);
+    else
+        sqlite3_bind_null(q, 6);
+    sqlite3_bind_int64(q, 7, e->occurred_at);
+    sqlite3_bind_int64(q, 8, e->received_at);
+    return step(s, q, "inserting an event");
+}
+
 static int write_batch(struct sqlite_store *s, const struct ft_store_batch *b)
 {
     int rc = FT_OK;
@@ -388,7 +408,9 @@ static int write_batch(struct sqlite_store *s, const struct ft_store_batch *b)
     }
     for (size_t i = 0; i < b->ndeliveries && rc == FT_OK; i++)
         rc = write_delivery(s, b->source, &b->deliveries[i]);
-    if (rc) return rc;
+    for (size_t i = 0; i < b->nevents && rc == FT_OK; i++)
+        rc = write_event(s, b->source, &b->events[i]);
+    if (rc || b->keep_checkpoint) return rc;
     sqlite3_stmt *q = s->st[ST_CHECKPOINT];
     sqlite3_bind_text(q, 1, b->source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, (int64_t)b->checkpoint);

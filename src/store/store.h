@@ -48,12 +48,27 @@ struct ft_store_delivery {
     struct ft_str delivery_id;  /* Standard Webhooks webhook-id, nullable (ptr NULL) */
 };
 
+/* A metric event (ft_event); (source, lsn, idx) identifies it, so loading it twice is once. */
+struct ft_store_event {
+    uint64_t lsn;
+    uint32_t idx;               /* position among the events of one record */
+    struct ft_str identity;
+    struct ft_str event;
+    bool has_value;
+    double value;
+    int64_t occurred_at;        /* µs since the epoch */
+    int64_t received_at;
+};
+
 struct ft_store_batch {
     const char *source;         /* the receiver's name; checkpoints are per source */
     const struct ft_store_set *sets;
     size_t nsets;
     const struct ft_store_delivery *deliveries;
     size_t ndeliveries;
+    const struct ft_store_event *events;
+    size_t nevents;
+    bool keep_checkpoint;       /* true: leave the source's checkpoint as it is */
     uint64_t checkpoint;        /* the source's new checkpoint, stored in the same transaction */
 };
 
@@ -82,8 +97,9 @@ int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen);
 /* The checkpoint of `source` (0 when it never loaded). FT_OK or FT_ESTORE. */
 int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
 
-/* Writes sets (idempotently), deliveries (a repeated (source, lsn) or delivery id is ignored)
- * and the checkpoint in one transaction. FT_OK, or FT_ESTORE with nothing written. */
+/* Writes sets (idempotently), deliveries (a repeated (source, lsn) or delivery id is ignored),
+ * events (a repeated (source, lsn, idx) is ignored) and the checkpoint in one transaction.
+ * FT_OK, or FT_ESTORE with nothing written. */
 int ft_store_write(ft_store *st, const struct ft_store_batch *b);
 
 /* Checks the store answers (for /readyz). FT_OK or FT_ESTORE. */
