@@ -122,7 +122,8 @@ Test(store, a_batch_lands_with_types_and_checkpoint)
     make_sets(sets);
     struct ft_store_delivery d[2] = {delivery(16, "u1"), delivery(900, "u2")};
     d[1].delivery_id = FT_STR("msg_1");
-    struct ft_store_batch b = {"r1", sets, 3, d, 2, 1200};
+    struct ft_store_batch b = {.source = "r1", .sets = sets, .nsets = 3, .deliveries = d,
+                               .ndeliveries = 2, .checkpoint = 1200};
     cr_assert(eq(int, ft_store_write(st, &b), FT_OK), "%s", ft_store_errmsg(st));
     uint64_t lsn;
     cr_assert(eq(int, ft_store_checkpoint(st, "r1", &lsn), FT_OK));
@@ -155,13 +156,15 @@ Test(store, writing_the_same_rows_again_changes_nothing)
     make_sets(sets);
     struct ft_store_delivery d[2] = {delivery(16, "u1"), delivery(900, "u2")};
     d[0].delivery_id = FT_STR("msg_1");
-    struct ft_store_batch b = {"r1", sets, 3, d, 2, 1200};
+    struct ft_store_batch b = {.source = "r1", .sets = sets, .nsets = 3, .deliveries = d,
+                               .ndeliveries = 2, .checkpoint = 1200};
     cr_assert(eq(int, ft_store_write(st, &b), FT_OK));
     cr_assert(eq(int, ft_store_write(st, &b), FT_OK));
     /* a retried delivery with the same id from another position is one delivery */
     struct ft_store_delivery again = delivery(2000, "u1");
     again.delivery_id = FT_STR("msg_1");
-    struct ft_store_batch b2 = {"r1", NULL, 0, &again, 1, 2100};
+    struct ft_store_batch b2 = {.source = "r1", .deliveries = &again, .ndeliveries = 1,
+                                .checkpoint = 2100};
     cr_assert(eq(int, ft_store_write(st, &b2), FT_OK));
     ft_store_close(st);
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
@@ -178,7 +181,8 @@ Test(store, a_failed_batch_writes_nothing)
     struct ft_store_set sets[3];
     make_sets(sets);
     struct ft_store_delivery d = delivery(16, "u1");
-    struct ft_store_batch b = {"r1", sets, 3, &d, 1, 100};
+    struct ft_store_batch b = {.source = "r1", .sets = sets, .nsets = 3, .deliveries = &d,
+                               .ndeliveries = 1, .checkpoint = 100};
     cr_expect(eq(int, ft_store_write(st, &b), FT_ESTORE));
     cr_expect(strstr(ft_store_errmsg(st), "locked") != NULL, "%s", ft_store_errmsg(st));
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
