@@ -12,6 +12,8 @@ static const struct cli_command commands[] = {
     {"receive", "run the webhook endpoint and load the warehouse", cmd_receive, help_receive},
     {"replay", "load a spool into a store", cmd_replay, help_replay},
     {"events", "import metric events (CSV, JSON lines)", cmd_events, help_events},
+    {"cohort", "count, list or size per day the identities matching predicates", cmd_cohort,
+     help_cohort},
     {"sign", "print the X-Flagsmith-Signature of a body", cmd_sign, help_sign},
     {"verify", "check a signature against a body and secrets", cmd_verify, help_verify},
     {"validate", "check a webhook body against the payload schema", cmd_validate, help_validate},

@@ -450,6 +450,44 @@ static int sqlite_ping(ft_store *st)
     return exec(s, "SELECT 1 FROM ft_checkpoint LIMIT 1", "checking the database");
 }
 
+static int sqlite_query(ft_store *st, const char *sql, const struct ft_cell *params,
+                        size_t nparams, ft_store_row_fn row, void *arg)
+{
+    struct sqlite_store *s = (struct sqlite_store *)st;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return fail(s, "preparing a query");
+    for (size_t i = 0; i < nparams; i++) {
+        int at = (int)i + 1;
+        switch (params[i].type) {
+        case FT_CELL_NULL: sqlite3_bind_null(q, at); break;
+        case FT_CELL_INT: sqlite3_bind_int64(q, at, params[i].i); break;
+        case FT_CELL_REAL: sqlite3_bind_double(q, at, params[i].d); break;
+        case FT_CELL_TEXT: bind_str(q, at, params[i].s); break;
+        }
+    }
+    int n = sqlite3_column_count(q), rc = FT_OK, step_rc;
+    struct ft_cell cells[32];
+    if (n > 32) n = 32;
+    while ((step_rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < n; c++) {
+            switch (sqlite3_column_type(q, c)) {
+            case SQLITE_NULL: cells[c] = (struct ft_cell){.type = FT_CELL_NULL}; break;
+            case SQLITE_INTEGER: cells[c] = FT_CELL_I(sqlite3_column_int64(q, c)); break;
+            case SQLITE_FLOAT: cells[c] = FT_CELL_D(sqlite3_column_double(q, c)); break;
+            default: {
+                const char *t = (const char *)sqlite3_column_text(q, c);
+                cells[c] = FT_CELL_S(((struct ft_str){t ? t : "", (size_t)sqlite3_column_bytes(q, c)}));
+            }
+            }
+        }
+        if ((rc = row(arg, cells, (size_t)n))) break;
+    }
+    if (rc == FT_OK && step_rc != SQLITE_DONE) rc = fail(s, "running a query");
+    sqlite3_finalize(q);
+    return rc;
+}
+
 static const char *sqlite_errmsg(ft_store *st)
 {
     return ((struct sqlite_store *)st)->err;
@@ -461,6 +499,7 @@ const struct ft_store_ops ft__store_sqlite = {
     .checkpoint = sqlite_checkpoint,
     .write = sqlite_write,
     .ping = sqlite_ping,
+    .query = sqlite_query,
     .errmsg = sqlite_errmsg,
     .close = sqlite_close,
 };

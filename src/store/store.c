@@ -39,6 +39,17 @@ int ft_store_write(ft_store *st, const struct ft_store_batch *b)
     return st->ops->write(st, b);
 }
 
+int ft_store_query(ft_store *st, const char *sql, const struct ft_cell *params, size_t nparams,
+                   ft_store_row_fn row, void *arg)
+{
+    return st->ops->query(st, sql, params, nparams, row, arg);
+}
+
+const char *ft_store_dialect(const ft_store *st)
+{
+    return st->ops->scheme;
+}
+
 int ft_store_ping(ft_store *st)
 {
     return st->ops->ping(st);

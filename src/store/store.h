@@ -72,12 +72,31 @@ struct ft_store_batch {
     uint64_t checkpoint;        /* the source's new checkpoint, stored in the same transaction */
 };
 
+/* A bound parameter or a result cell of a query. */
+enum ft_cell_type { FT_CELL_NULL, FT_CELL_INT, FT_CELL_REAL, FT_CELL_TEXT };
+
+struct ft_cell {
+    enum ft_cell_type type;
+    int64_t i;
+    double d;
+    struct ft_str s; /* valid during the row callback only */
+};
+
+#define FT_CELL_I(v) ((struct ft_cell){.type = FT_CELL_INT, .i = (v)})
+#define FT_CELL_D(v) ((struct ft_cell){.type = FT_CELL_REAL, .d = (v)})
+#define FT_CELL_S(v) ((struct ft_cell){.type = FT_CELL_TEXT, .s = (v)})
+
+/* Called for each result row; a non-zero return stops the query and is returned by it. */
+typedef int (*ft_store_row_fn)(void *arg, const struct ft_cell *cells, size_t ncells);
+
 struct ft_store_ops {
     const char *scheme;
     int (*open)(const char *location, ft_store **out, char *err, size_t errlen);
     int (*checkpoint)(ft_store *st, const char *source, uint64_t *lsn);
     int (*write)(ft_store *st, const struct ft_store_batch *b);
     int (*ping)(ft_store *st);
+    int (*query)(ft_store *st, const char *sql, const struct ft_cell *params, size_t nparams,
+                 ft_store_row_fn row, void *arg);
     const char *(*errmsg)(ft_store *st);
     void (*close)(ft_store *st);
 };
@@ -101,6 +120,17 @@ int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
  * events (a repeated (source, lsn, idx) is ignored) and the checkpoint in one transaction.
  * FT_OK, or FT_ESTORE with nothing written. */
 int ft_store_write(ft_store *st, const struct ft_store_batch *b);
+
+/*
+ * Runs one read-only statement of the store's dialect with positional parameters ("?" in
+ * SQLite), calling `row` for each result row. FT_OK; FT_ESTORE with the error in
+ * ft_store_errmsg; or what `row` returned to stop it.
+ */
+int ft_store_query(ft_store *st, const char *sql, const struct ft_cell *params, size_t nparams,
+                   ft_store_row_fn row, void *arg);
+
+/* The URL scheme of the store's backend ("sqlite"): which SQL dialect it speaks. */
+const char *ft_store_dialect(const ft_store *st);
 
 /* Checks the store answers (for /readyz). FT_OK or FT_ESTORE. */
 int ft_store_ping(ft_store *st);

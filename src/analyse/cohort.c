@@ -1,0 +1,65 @@
+/*
+ * Cohorts (src/analyse/cohort.h): predicate parsing and the dialect dispatch.
+ */
+#include "analyse/cohort.h"
+#include "analyse/sql.h"
+#include "flagtrail/error.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool ft_pred_parse_flag(const char *arg, struct ft_pred *out, char *err, size_t errlen)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg) {
+        snprintf(err, errlen, "--flag %s: expected NAME=on, NAME=off or NAME=VALUE", arg);
+        return false;
+    }
+    out->name = (struct ft_str){arg, (size_t)(eq - arg)};
+    out->value = ft_str_c(eq + 1);
+    if (ft_str_eq_c(out->value, "on")) out->kind = FT_PRED_FLAG_ON;
+    else if (ft_str_eq_c(out->value, "off")) out->kind = FT_PRED_FLAG_OFF;
+    else out->kind = FT_PRED_FLAG_VALUE;
+    return true;
+}
+
+bool ft_pred_parse_trait(const char *arg, struct ft_pred *out, char *err, size_t errlen)
+{
+    const char *op = strpbrk(arg, "=<>");
+    if (!op || op == arg) {
+        snprintf(err, errlen, "--trait %s: expected KEY=VALUE, KEY>N or KEY<N", arg);
+        return false;
+    }
+    out->name = (struct ft_str){arg, (size_t)(op - arg)};
+    out->value = ft_str_c(op + 1);
+    if (*op == '=') {
+        out->kind = FT_PRED_TRAIT_EQ;
+        return true;
+    }
+    out->kind = *op == '>' ? FT_PRED_TRAIT_GT : FT_PRED_TRAIT_LT;
+    char *end;
+    errno = 0;
+    out->number = strtod(op + 1, &end);
+    if (!op[1] || *end || errno || !isfinite(out->number)) {
+        snprintf(err, errlen, "--trait %s: %s needs a number", arg, *op == '>' ? ">" : "<");
+        return false;
+    }
+    return true;
+}
+
+int ft_cohort_run(ft_store *st, const struct ft_cohort_query *c, ft_store_row_fn row, void *arg)
+{
+    struct ft_sql q;
+    ft__sql_init(&q);
+    int rc;
+    if (strcmp(ft_store_dialect(st), "sqlite") == 0)
+        rc = ft__sql_sqlite_cohort(&q, c);
+    else
+        rc = FT_EINVAL;
+    if (rc == FT_OK) rc = ft_store_query(st, q.text.data, q.params, q.nparams, row, arg);
+    ft__sql_free(&q);
+    return rc;
+}
