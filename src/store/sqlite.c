@@ -109,6 +109,8 @@ static const char *const migrations[] = {
     "  SELECT l.identity, s.segment_id, s.segment_name, l.received_at AS as_of"
     "  FROM ft_identity_latest l JOIN ft_segment_set s ON s.set_id = l.segments_set"
     "  WHERE s.member = 1;",
+    /* 2: experiments look up each identity's events from its first exposure on */
+    "CREATE INDEX ft_event_by_identity ON ft_event (identity, event, occurred_at);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

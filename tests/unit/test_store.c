@@ -106,13 +106,14 @@ Test(store, a_new_file_gets_the_schema_and_a_zero_checkpoint)
     cr_expect(eq(u64, lsn, 0));
     cr_expect(eq(int, ft_store_ping(st), FT_OK));
     ft_store_close(st);
-    cr_expect(eq(i64, scalar("PRAGMA user_version"), 1));
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 2));
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ft_evaluations',"
-                             " 'ft_exposures', 'ft_identity_traits', 'ft_segment_members')"),
-                 4));
+                             " 'ft_exposures', 'ft_identity_traits', 'ft_segment_members',"
+                             " 'ft_event_by_identity')"),
+                 5));
     st = open_store(); /* reopening migrates nothing */
     ft_store_close(st);
-    cr_expect(eq(i64, scalar("PRAGMA user_version"), 1));
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 2));
 }
 
 Test(store, a_batch_lands_with_types_and_checkpoint)
@@ -193,6 +194,48 @@ Test(store, a_failed_batch_writes_nothing)
     cr_expect(eq(int, ft_store_write(st, &b), FT_OK), "the same batch succeeds later");
     ft_store_close(st);
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 1));
+}
+
+Test(store, an_older_schema_is_migrated_and_keeps_its_rows)
+{
+    ft_store *st = open_store();
+    struct ft_store_set sets[3];
+    make_sets(sets);
+    struct ft_store_delivery d = delivery(16, "u1");
+    struct ft_store_batch b = {.source = "r1", .sets = sets, .nsets = 3, .deliveries = &d,
+                               .ndeliveries = 1, .checkpoint = 100};
+    cr_assert(eq(int, ft_store_write(st, &b), FT_OK));
+    ft_store_close(st);
+    sqlite3 *db; /* back to version 1 */
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "DROP INDEX ft_event_by_identity; PRAGMA user_version = 1", NULL, NULL, NULL);
+    sqlite3_close(db);
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 1));
+    st = open_store();
+    ft_store_close(st);
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 2));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'ft_event_by_identity'"),
+                 1));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 1));
+}
+
+Test(store, events_land_once_and_may_leave_the_checkpoint)
+{
+    ft_store *st = open_store();
+    struct ft_store_event ev[2] = {
+        {.lsn = 3, .idx = 0, .identity = FT_STR("u"), .event = FT_STR("buy"), .has_value = true,
+         .value = 2.5, .occurred_at = 10, .received_at = 20},
+        {.lsn = 3, .idx = 1, .identity = FT_STR("u"), .event = FT_STR("signup"), .occurred_at = 11,
+         .received_at = 20},
+    };
+    struct ft_store_batch b = {.source = "import:x", .events = ev, .nevents = 2,
+                               .keep_checkpoint = true};
+    cr_assert(eq(int, ft_store_write(st, &b), FT_OK));
+    cr_assert(eq(int, ft_store_write(st, &b), FT_OK));
+    ft_store_close(st);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_event"), 2));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_event WHERE value IS NULL"), 1));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_checkpoint"), 0));
 }
 
 Test(store, urls_and_versions)
