@@ -61,8 +61,10 @@ int cli_load_signer(const char *cmd, const char *file, ft_signer **out);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 void help_sign(void);
 void help_verify(void);
 void help_validate(void);
+void help_eval(void);
 
 #endif

@@ -225,8 +225,10 @@ int ft_engine_evaluate(const ft_engine *e, const struct ft_engine_identity *iden
     set_identity(e, identity, s);
     r->identity_key = x->identity_key;
 
-    for (uint32_t i = 0; i < e->nfeatures; i++)
+    for (uint32_t i = 0; i < e->nfeatures; i++) {
         s->override_state[i] = NO_INDEX;
+        s->override_segment[i] = NO_INDEX;
+    }
     for (uint32_t gi = 0; gi < e->nsegments; gi++) {
         const struct eng_segment *g = &e->segments[gi];
         bool member = segment_matches(e, g, x);
