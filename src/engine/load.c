@@ -98,6 +98,8 @@ static const char *types_name(unsigned types)
     if (types == T_OBJECT) return "object";
     if (types == (T_OBJECT | T_NULL)) return "object or null";
     if (types == T_SCALAR) return "string, number, boolean or null";
+    if (types == (T_SCALAR | T_ARRAY)) return "string, number, boolean, null or list";
+    if (types == (T_STRING | T_NUMBER)) return "string or number";
     return "another type";
 }
 
