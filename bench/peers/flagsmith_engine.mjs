@@ -10,6 +10,9 @@
 //   node flagsmith_engine.mjs PACKAGE_DIR bench DOCUMENT IDENTITIES.jsonl SECONDS
 //       {"sdk": evaluations/s through the SDK path, "engine": evaluations/s of
 //        getEvaluationResult alone on contexts whose environment part was mapped once}
+//   node flagsmith_engine.mjs PACKAGE_DIR load DOCUMENT
+//       {"load_ms": best of 3 of JSON.parse + buildEnvironmentModel + mapping the environment
+//        to a context, "heap_mb": heap growth of the first load}
 //
 // PACKAGE_DIR is the installed node_modules/flagsmith-nodejs. Identities are JSON lines
 // {"identifier": ..., "traits": {key: value}}.
@@ -18,7 +21,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const [pkg, mode, docPath, identitiesPath, seconds] = process.argv.slice(2);
-if (!pkg || !mode || !docPath || !identitiesPath) {
+if (!pkg || !mode || !docPath || (!identitiesPath && mode !== 'load')) {
     console.error('usage: flagsmith_engine.mjs PACKAGE_DIR eval|bench DOCUMENT IDENTITIES [SECONDS]');
     process.exit(2);
 }
@@ -29,6 +32,25 @@ const { buildEnvironmentModel } = lib('environments/util.js');
 const { getEvaluationContext } = lib('evaluation/evaluationContext/mappers.js');
 const { IdentityModel } = lib('identities/models.js');
 const { TraitModel } = lib('identities/traits/models.js');
+
+if (mode === 'load') {
+    const text = readFileSync(docPath, 'utf8');
+    let best = Infinity;
+    let heap = 0;
+    for (let round = 0; round < 3; round++) {
+        const before = process.memoryUsage().heapUsed;
+        const start = process.hrtime.bigint();
+        let doc = JSON.parse(text);
+        if (doc.environment && doc.environment.feature_states) doc = doc.environment;
+        const env = buildEnvironmentModel(doc);
+        const ctx = getEvaluationContext(env, undefined, undefined, true);
+        best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e6);
+        if (round === 0) heap = (process.memoryUsage().heapUsed - before) / 1e6;
+        if (!ctx) process.exit(1);
+    }
+    process.stdout.write(JSON.stringify({ load_ms: best, heap_mb: heap }) + '\n');
+    process.exit(0);
+}
 
 let document = JSON.parse(readFileSync(docPath, 'utf8'));
 if (document.environment && document.environment.feature_states) document = document.environment;

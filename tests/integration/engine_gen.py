@@ -4,7 +4,7 @@ Used by tests/integration/test_engine_npm.py (flagtrail against Flagsmith's JS e
 bench/run's engine case. Everything is seeded, so a failure can be replayed.
 
     python3 engine_gen.py document OUT.json [--seed N] [--features 200] [--segments 100]
-                          [--conditions 5] [--overrides 1000]
+                          [--conditions 5] [--overrides 1000] [--identifiers 3000]
     python3 engine_gen.py identities DOC.json OUT.jsonl [--seed N] [--count 2000]
 
 The conditions use every operator, but only with the trait types and value forms for which
@@ -264,6 +264,8 @@ def main():
     d.add_argument("--segments", type=int, default=100)
     d.add_argument("--conditions", type=int, default=5)
     d.add_argument("--overrides", type=int, default=1000)
+    d.add_argument("--identifiers", type=int, default=3000,
+                   help="identity overrides pick identifiers among this many")
     i = sub.add_parser("identities")
     i.add_argument("document")
     i.add_argument("out")
@@ -272,7 +274,8 @@ def main():
     i.add_argument("--v1", action="store_true", help="traits for the v1 engine test document")
     args = ap.parse_args()
     if args.cmd == "document":
-        doc = document(args.seed, args.features, args.segments, args.conditions, args.overrides)
+        doc = document(args.seed, args.features, args.segments, args.conditions, args.overrides,
+                       identifiers=args.identifiers)
         with open(args.out, "w") as f:
             json.dump(doc, f)
     else:
