@@ -12,57 +12,93 @@
 
 /* --- MD5 (RFC 1321) --- */
 
-static const uint32_t K[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
-};
-
-static const unsigned char R[64] = {
-    7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 7,  12, 17, 22, 5,  9,  14, 20, 5,  9,
-    14, 20, 5,  9,  14, 20, 5,  9,  14, 20, 4,  11, 16, 23, 4,  11, 16, 23, 4,  11, 16, 23,
-    4,  11, 16, 23, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21, 6,  10, 15, 21,
-};
-
-static uint32_t rotl(uint32_t x, unsigned n)
-{
-    return (x << n) | (x >> (32 - n));
-}
+/* The four rounds, unrolled: a step is a = b + ((a + f(b, c, d) + m + k) <<< r). */
+#define F(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define G(x, y, z) ((y) ^ ((z) & ((x) ^ (y))))
+#define H(x, y, z) ((x) ^ (y) ^ (z))
+#define I(x, y, z) ((y) ^ ((x) | ~(z)))
+#define STEP(f, a, b, c, d, m, k, r)                   \
+    do {                                               \
+        (a) += f((b), (c), (d)) + (m) + (uint32_t)(k); \
+        (a) = ((a) << (r)) | ((a) >> (32 - (r)));      \
+        (a) += (b);                                    \
+    } while (0)
 
 static void md5_block(uint32_t h[4], const unsigned char *p)
 {
     uint32_t m[16];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(m, p, sizeof(m));
+#else
     for (int i = 0; i < 16; i++)
         m[i] = (uint32_t)p[i * 4] | (uint32_t)p[i * 4 + 1] << 8 | (uint32_t)p[i * 4 + 2] << 16 |
                (uint32_t)p[i * 4 + 3] << 24;
+#endif
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
-    for (unsigned i = 0; i < 64; i++) {
-        uint32_t f;
-        unsigned g;
-        if (i < 16) {
-            f = (b & c) | (~b & d);
-            g = i;
-        } else if (i < 32) {
-            f = (d & b) | (~d & c);
-            g = (5 * i + 1) & 15;
-        } else if (i < 48) {
-            f = b ^ c ^ d;
-            g = (3 * i + 5) & 15;
-        } else {
-            f = c ^ (b | ~d);
-            g = (7 * i) & 15;
-        }
-        uint32_t t = d;
-        d = c;
-        c = b;
-        b = b + rotl(a + f + K[i] + m[g], R[i]);
-        a = t;
-    }
+    STEP(F, a, b, c, d, m[0], 0xd76aa478, 7);
+    STEP(F, d, a, b, c, m[1], 0xe8c7b756, 12);
+    STEP(F, c, d, a, b, m[2], 0x242070db, 17);
+    STEP(F, b, c, d, a, m[3], 0xc1bdceee, 22);
+    STEP(F, a, b, c, d, m[4], 0xf57c0faf, 7);
+    STEP(F, d, a, b, c, m[5], 0x4787c62a, 12);
+    STEP(F, c, d, a, b, m[6], 0xa8304613, 17);
+    STEP(F, b, c, d, a, m[7], 0xfd469501, 22);
+    STEP(F, a, b, c, d, m[8], 0x698098d8, 7);
+    STEP(F, d, a, b, c, m[9], 0x8b44f7af, 12);
+    STEP(F, c, d, a, b, m[10], 0xffff5bb1, 17);
+    STEP(F, b, c, d, a, m[11], 0x895cd7be, 22);
+    STEP(F, a, b, c, d, m[12], 0x6b901122, 7);
+    STEP(F, d, a, b, c, m[13], 0xfd987193, 12);
+    STEP(F, c, d, a, b, m[14], 0xa679438e, 17);
+    STEP(F, b, c, d, a, m[15], 0x49b40821, 22);
+    STEP(G, a, b, c, d, m[1], 0xf61e2562, 5);
+    STEP(G, d, a, b, c, m[6], 0xc040b340, 9);
+    STEP(G, c, d, a, b, m[11], 0x265e5a51, 14);
+    STEP(G, b, c, d, a, m[0], 0xe9b6c7aa, 20);
+    STEP(G, a, b, c, d, m[5], 0xd62f105d, 5);
+    STEP(G, d, a, b, c, m[10], 0x02441453, 9);
+    STEP(G, c, d, a, b, m[15], 0xd8a1e681, 14);
+    STEP(G, b, c, d, a, m[4], 0xe7d3fbc8, 20);
+    STEP(G, a, b, c, d, m[9], 0x21e1cde6, 5);
+    STEP(G, d, a, b, c, m[14], 0xc33707d6, 9);
+    STEP(G, c, d, a, b, m[3], 0xf4d50d87, 14);
+    STEP(G, b, c, d, a, m[8], 0x455a14ed, 20);
+    STEP(G, a, b, c, d, m[13], 0xa9e3e905, 5);
+    STEP(G, d, a, b, c, m[2], 0xfcefa3f8, 9);
+    STEP(G, c, d, a, b, m[7], 0x676f02d9, 14);
+    STEP(G, b, c, d, a, m[12], 0x8d2a4c8a, 20);
+    STEP(H, a, b, c, d, m[5], 0xfffa3942, 4);
+    STEP(H, d, a, b, c, m[8], 0x8771f681, 11);
+    STEP(H, c, d, a, b, m[11], 0x6d9d6122, 16);
+    STEP(H, b, c, d, a, m[14], 0xfde5380c, 23);
+    STEP(H, a, b, c, d, m[1], 0xa4beea44, 4);
+    STEP(H, d, a, b, c, m[4], 0x4bdecfa9, 11);
+    STEP(H, c, d, a, b, m[7], 0xf6bb4b60, 16);
+    STEP(H, b, c, d, a, m[10], 0xbebfbc70, 23);
+    STEP(H, a, b, c, d, m[13], 0x289b7ec6, 4);
+    STEP(H, d, a, b, c, m[0], 0xeaa127fa, 11);
+    STEP(H, c, d, a, b, m[3], 0xd4ef3085, 16);
+    STEP(H, b, c, d, a, m[6], 0x04881d05, 23);
+    STEP(H, a, b, c, d, m[9], 0xd9d4d039, 4);
+    STEP(H, d, a, b, c, m[12], 0xe6db99e5, 11);
+    STEP(H, c, d, a, b, m[15], 0x1fa27cf8, 16);
+    STEP(H, b, c, d, a, m[2], 0xc4ac5665, 23);
+    STEP(I, a, b, c, d, m[0], 0xf4292244, 6);
+    STEP(I, d, a, b, c, m[7], 0x432aff97, 10);
+    STEP(I, c, d, a, b, m[14], 0xab9423a7, 15);
+    STEP(I, b, c, d, a, m[5], 0xfc93a039, 21);
+    STEP(I, a, b, c, d, m[12], 0x655b59c3, 6);
+    STEP(I, d, a, b, c, m[3], 0x8f0ccc92, 10);
+    STEP(I, c, d, a, b, m[10], 0xffeff47d, 15);
+    STEP(I, b, c, d, a, m[1], 0x85845dd1, 21);
+    STEP(I, a, b, c, d, m[8], 0x6fa87e4f, 6);
+    STEP(I, d, a, b, c, m[15], 0xfe2ce6e0, 10);
+    STEP(I, c, d, a, b, m[6], 0xa3014314, 15);
+    STEP(I, b, c, d, a, m[13], 0x4e0811a1, 21);
+    STEP(I, a, b, c, d, m[4], 0xf7537e82, 6);
+    STEP(I, d, a, b, c, m[11], 0xbd3af235, 10);
+    STEP(I, c, d, a, b, m[2], 0x2ad7d2bb, 15);
+    STEP(I, b, c, d, a, m[9], 0xeb86d391, 21);
     h[0] += a;
     h[1] += b;
     h[2] += c;
@@ -76,10 +112,12 @@ void ft__md5(const void *data, size_t len, unsigned char digest[16])
     size_t left = len;
     for (; left >= 64; left -= 64, p += 64)
         md5_block(h, p);
-    unsigned char tail[128] = {0};
+    /* the tail, 0x80, zeros, and the length in bits: one block, or two past 55 bytes */
+    unsigned char tail[128];
+    size_t tail_len = left < 56 ? 64 : 128;
     if (left) memcpy(tail, p, left);
     tail[left] = 0x80;
-    size_t tail_len = left < 56 ? 64 : 128;
+    memset(tail + left + 1, 0, tail_len - 8 - left - 1);
     uint64_t bits = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++)
         tail[tail_len - 8 + i] = (unsigned char)(bits >> (8 * i));
@@ -92,22 +130,50 @@ void ft__md5(const void *data, size_t len, unsigned char digest[16])
 
 /* --- hashed percentage --- */
 
+/* Appends ",".join(ids * iterations) to `out` (capacity `cap`); false when it does not fit. */
+static bool join(char *out, size_t cap, size_t *len, const struct ft_str *ids, size_t nids,
+                 unsigned iterations)
+{
+    size_t n = 0;
+    for (unsigned it = 0; it < iterations; it++) {
+        for (size_t i = 0; i < nids; i++) {
+            if (n + ids[i].len + 1 > cap) return false;
+            if (it || i) out[n++] = ',';
+            memcpy(out + n, ids[i].ptr, ids[i].len);
+            n += ids[i].len;
+        }
+    }
+    *len = n;
+    return true;
+}
+
 double ft__hash_percentage(const struct ft_str *ids, size_t nids, struct ft_buf *scratch)
 {
     for (unsigned iterations = 1;; iterations++) {
-        ft_buf_reset(scratch);
-        for (unsigned it = 0; it < iterations; it++) {
-            for (size_t i = 0; i < nids; i++) {
-                if (it || i) ft_buf_append_char(scratch, ',');
-                ft_buf_append(scratch, ids[i].ptr, ids[i].len);
+        char small[256];
+        const char *text = small;
+        size_t len;
+        if (!join(small, sizeof(small), &len, ids, nids, iterations)) {
+            ft_buf_reset(scratch);
+            for (unsigned it = 0; it < iterations; it++) {
+                for (size_t i = 0; i < nids; i++) {
+                    if (it || i) ft_buf_append_char(scratch, ',');
+                    ft_buf_append(scratch, ids[i].ptr, ids[i].len);
+                }
             }
+            text = scratch->data;
+            len = scratch->len;
         }
         unsigned char d[16];
-        ft__md5(scratch->data, scratch->len, d);
-        /* the digest as a big-endian 128-bit integer, modulo 9999, 16 bits at a time */
-        uint32_t r = 0;
-        for (int i = 0; i < 16; i += 2)
-            r = (uint32_t)(((r << 16) | (uint32_t)d[i] << 8 | d[i + 1]) % 9999);
+        ft__md5(text, len, d);
+        /* the digest as a big-endian 128-bit integer hi * 2^64 + lo, modulo 9999 */
+        uint64_t hi = 0, lo = 0;
+        for (int i = 0; i < 8; i++) {
+            hi = hi << 8 | d[i];
+            lo = lo << 8 | d[i + 8];
+        }
+        const uint64_t two64_mod = 18446744073709551615u % 9999 + 1; /* 2^64 mod 9999 */
+        uint32_t r = (uint32_t)(((hi % 9999) * two64_mod + lo % 9999) % 9999);
         double value = (double)r / 9998.0 * 100.0;
         if (value != 100.0) return value;
     }
