@@ -264,6 +264,8 @@ struct ft_engine {
     struct ft_str identity_override_reason; /* "TARGETING_MATCH; segment=identity_overrides" */
 };
 
+/* The names of the identity overrides, for ft__table_find (NULL when there are none). */
+const void *ft__override_names(const ft_engine *e);
 /* FNV-1a of a name, for eng_table. */
 uint64_t ft__name_hash(struct ft_str s);
 /*

@@ -124,7 +124,7 @@ static void set_identity(const ft_engine *e, const struct ft_engine_identity *id
     x->identifier = (struct ft_str){NULL, 0};
     x->identity_key = (struct ft_str){NULL, 0};
     if (!id) return;
-    x->identifier = id->identifier;
+    x->identifier = id->identifier.ptr ? id->identifier : FT_STR("");
     if (id->key.ptr && id->key.len) {
         x->identity_key = id->key;
     } else {
@@ -134,7 +134,7 @@ static void set_identity(const ft_engine *e, const struct ft_engine_identity *id
         } else {
             ft_buf_append(&s->key, e->env.api_key.ptr, e->env.api_key.len);
             ft_buf_append_char(&s->key, '_');
-            ft_buf_append(&s->key, id->identifier.ptr, id->identifier.len);
+            ft_buf_append(&s->key, x->identifier.ptr, x->identifier.len);
         }
         x->identity_key = (struct ft_str){s->key.data, s->key.len};
     }
@@ -248,8 +248,8 @@ int ft_engine_evaluate(const ft_engine *e, const struct ft_engine_identity *iden
     r->nsegments = e->nsegments;
 
     if (identity && e->noverrides) {
-        uint32_t oi = ft__table_find(&e->override_table, &e->overrides[0].identifier,
-                                     sizeof(*e->overrides), identity->identifier);
+        uint32_t oi = ft__table_find(&e->override_table, ft__override_names(e),
+                                     sizeof(*e->overrides), x->identifier);
         if (oi != NO_INDEX) {
             const struct eng_identity_override *o = &e->overrides[oi];
             for (uint32_t k = 0; k < o->nstates; k++) {
@@ -282,8 +282,8 @@ int ft_engine_evaluate(const ft_engine *e, const struct ft_engine_identity *iden
         } else if (s->override_segment[fi] == BY_IDENTITY) {
             f->source = FT_ENGINE_IDENTITY_OVERRIDE;
             f->reason = e->identity_override_reason;
-            uint32_t io = ft__table_find(&e->override_table, &e->overrides[0].identifier,
-                                         sizeof(*e->overrides), identity->identifier);
+            uint32_t io = ft__table_find(&e->override_table, ft__override_names(e),
+                                         sizeof(*e->overrides), x->identifier);
             f->identity = e->overrides[io].django_id;
         } else {
             const struct eng_segment *g = &e->segments[s->override_segment[fi]];

@@ -264,7 +264,7 @@ uint32_t ft__new_rules(struct loader *L, uint32_t n)
 {
     ft_engine *e = L->e;
     e->rules = grow(e->rules, &L->cap_rules, e->nrules + n, sizeof(*e->rules));
-    memset(&e->rules[e->nrules], 0, sizeof(e->rules[0]) * n);
+    if (n) memset(&e->rules[e->nrules], 0, sizeof(e->rules[0]) * n);
     uint32_t first = e->nrules;
     e->nrules += n;
     return first;
@@ -274,7 +274,7 @@ uint32_t ft__new_conds(struct loader *L, uint32_t n)
 {
     ft_engine *e = L->e;
     e->conds = grow(e->conds, &L->cap_conds, e->nconds + n, sizeof(*e->conds));
-    memset(&e->conds[e->nconds], 0, sizeof(e->conds[0]) * n);
+    if (n) memset(&e->conds[e->nconds], 0, sizeof(e->conds[0]) * n);
     uint32_t first = e->nconds;
     e->nconds += n;
     return first;
@@ -355,6 +355,11 @@ int ft__load_rule(struct loader *L, const struct ft_json *rule, uint32_t index)
 }
 
 /* --- tables --- */
+
+const void *ft__override_names(const ft_engine *e)
+{
+    return e->noverrides ? (const void *)&e->overrides[0].identifier : NULL;
+}
 
 uint64_t ft__name_hash(struct ft_str s)
 {
@@ -442,7 +447,7 @@ int ft__load_finish(struct loader *L)
 {
     ft_engine *e = L->e;
     /* features by name; of states sharing a name the last one wins, as in a Python dict */
-    qsort(e->features, e->nfeatures, sizeof(*e->features), cmp_feature);
+    if (e->nfeatures > 1) qsort(e->features, e->nfeatures, sizeof(*e->features), cmp_feature);
     uint32_t n = 0;
     for (uint32_t i = 0; i < e->nfeatures; i++) {
         if (n && ft_str_eq(e->features[n - 1].name, e->features[i].name)) {
@@ -464,10 +469,10 @@ int ft__load_finish(struct loader *L)
         e->states[e->features[i].state].feature = i;
 
     ft__table_build(&e->slot_table, &e->arena, e->slots, sizeof(*e->slots), e->nslots);
-    ft__table_build(&e->override_table, &e->arena, &e->overrides[0].identifier,
-                    sizeof(*e->overrides), e->noverrides);
+    ft__table_build(&e->override_table, &e->arena, ft__override_names(e), sizeof(*e->overrides),
+                    e->noverrides);
     for (uint32_t i = 0; i < e->noverrides; i++)
-        if (ft__table_find(&e->override_table, &e->overrides[0].identifier, sizeof(*e->overrides),
+        if (ft__table_find(&e->override_table, ft__override_names(e), sizeof(*e->overrides),
                            e->overrides[i].identifier) != i)
             ft__load_warn(L,
                           "identity_overrides: identifier \"%.64s\" appears twice: the first "

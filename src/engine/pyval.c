@@ -184,7 +184,7 @@ double ft__value_double(const struct ft_value *v)
     char small[64];
     size_t len = v->text.len;
     char *tmp = len < sizeof(small) ? small : ft_xmalloc(len + 1);
-    memcpy(tmp, v->text.ptr, len);
+    if (len) memcpy(tmp, v->text.ptr, len);
     tmp[len] = '\0';
     double d = strtod(tmp, NULL);
     if (tmp != small) free(tmp);
