@@ -26,11 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 static const struct ft_value samples[] = {
-    {FT_VALUE_STRING, {"pro", 3}},   {FT_VALUE_INT, {"30", 2}},
-    {FT_VALUE_FLOAT, {"2.5", 3}},    {FT_VALUE_BOOL, {"true", 4}},
-    {FT_VALUE_NULL, {"", 0}},        {FT_VALUE_STRING, {"1.2.3-rc.1", 10}},
+    {FT_VALUE_STRING, {"pro", 3}},
+    {FT_VALUE_INT, {"30", 2}},
+    {FT_VALUE_FLOAT, {"2.5", 3}},
+    {FT_VALUE_BOOL, {"true", 4}},
+    {FT_VALUE_NULL, {"", 0}},
+    {FT_VALUE_STRING, {"1.2.3-rc.1", 10}},
     {FT_VALUE_INT, {"-99999999999999999999999", 24}},
-    {FT_VALUE_STRING, {"", 0}},      {FT_VALUE_FLOAT, {"1e400", 5}},
+    {FT_VALUE_STRING, {"", 0}},
+    {FT_VALUE_FLOAT, {"1e400", 5}},
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
