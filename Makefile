@@ -29,7 +29,7 @@ endif
 
 # Packages found through pkg-config (recursive variables: evaluated after bootstrap ran).
 # LIB_PKGS serve libflagtrail (the public library); the program needs PKGS.
-LIB_PKGS   = libcrypto
+LIB_PKGS   = libcrypto libpcre2-8
 PKGS       = $(LIB_PKGS) sqlite3 libmicrohttpd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -68,7 +68,7 @@ REGRESS_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/regress_%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit integration bench fuzz install format clean bootstrap
+.PHONY: all run test unit integration bench fuzz install format clean bootstrap conformance
 .DEFAULT_GOAL := all
 
 # --- bootstrap: included as a makefile so it runs before anything is built ---
@@ -138,6 +138,21 @@ unit: $(UNIT_BINS)
 
 integration: all $(TOOL_BINS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) bash scripts/run-tests integration
+
+# --- conformance: every case of Flagsmith's engine test data (docs/engine.md) ---
+
+CONF_BIN := $(BUILD)/tests/conformance/conformance
+
+$(CONF_BIN): tests/conformance/conformance.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(LIB_A) $(LDFLAGS_ALL) $(LIBS_ALL)
+
+test: $(CONF_BIN)
+
+conformance: $(CONF_BIN)
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) bash scripts/run-tests conformance
+
+-include $(CONF_BIN).d
 
 # --- benchmarks ---
 

@@ -25,7 +25,8 @@
     X(ECORRUPT, -13, "data corrupt")                \
     X(EBUSY, -14, "resource busy")                  \
     X(ESTORE, -15, "warehouse error")               \
-    X(ECLOSED, -16, "shutting down")
+    X(ECLOSED, -16, "shutting down")               \
+    X(EDOCUMENT, -40, "invalid environment document")
 
 enum ft_error {
     FT_OK = 0,

@@ -1,6 +1,7 @@
 /*
- * libflagtrail: the webhook signature, the payload parser and emitter, and the JSON reader and
- * writer beneath them. Include this header for all of the public API.
+ * libflagtrail: the webhook signature, the payload parser and emitter, the JSON reader and
+ * writer beneath them, and the flag evaluation engine. Include this header for all of the
+ * public API.
  */
 #ifndef FLAGTRAIL_H
 #define FLAGTRAIL_H
@@ -11,5 +12,6 @@
 #include "flagtrail/json.h"
 #include "flagtrail/payload.h"
 #include "flagtrail/signature.h"
+#include "flagtrail/engine.h"
 
 #endif

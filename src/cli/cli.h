@@ -65,6 +65,7 @@ int cmd_receive(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_cohort(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 void help_sign(void);
 void help_verify(void);
 void help_validate(void);
@@ -72,5 +73,6 @@ void help_receive(void);
 void help_replay(void);
 void help_events(void);
 void help_cohort(void);
+void help_eval(void);
 
 #endif

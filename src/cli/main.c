@@ -17,6 +17,7 @@ static const struct cli_command commands[] = {
     {"sign", "print the X-Flagsmith-Signature of a body", cmd_sign, help_sign},
     {"verify", "check a signature against a body and secrets", cmd_verify, help_verify},
     {"validate", "check a webhook body against the payload schema", cmd_validate, help_validate},
+    {"eval", "evaluate an identity's flags from an environment document", cmd_eval, help_eval},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
