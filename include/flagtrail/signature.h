@@ -51,6 +51,27 @@ void ft_verifier_free(ft_verifier *v);
 int ft_verifier_check(ft_verifier *v, const void *body, size_t len, const char *header,
                       size_t header_len);
 
+/* --- Standard Webhooks (standardwebhooks.com) --- */
+
+/*
+ * The optional second scheme: webhook-signature is "v1," and the base64 HMAC-SHA256 of
+ * "<webhook-id>.<webhook-timestamp>.<body>"; several space-separated signatures may be given.
+ * flagtrail keys it with the same secret bytes as X-Flagsmith-Signature.
+ */
+#define FT_STANDARD_SIGNATURE_MAX 64 /* "v1," + 44 base64 characters + NUL, with room */
+
+/* The webhook-signature value for a delivery ("v1,..."). FT_OK or FT_ECRYPTO. */
+int ft_signer_standard(ft_signer *s, const char *id, const char *timestamp, const void *body,
+                       size_t len, char out[FT_STANDARD_SIGNATURE_MAX]);
+
+/*
+ * Checks a webhook-signature header against the id, timestamp and body for every secret.
+ * FT_OK when one of its v1 signatures matches; FT_ESIGMISSING, FT_ESIGMALFORMED (no v1
+ * signature of 32 bytes in it) or FT_ESIGMISMATCH otherwise. Constant-time comparisons.
+ */
+int ft_verifier_check_standard(ft_verifier *v, const char *id, const char *timestamp,
+                               const void *body, size_t len, const char *header);
+
 /*
  * Reads a secret from a file: its bytes with trailing CR/LF removed. Returns FT_OK with
  * *out (wipe and free with ft_free_secure(*out, *out_len)); FT_EIO when unreadable, FT_EINVAL

@@ -24,6 +24,9 @@ void help_receive(void)
          "  --secret-file FILE     an accepted secret; repeat for rotation (FLAGTRAIL_SECRET\n"
          "                         is accepted too; FLAGTRAIL_SECRET_FILE takes FILE[:FILE])\n"
          "  --allow-unsigned       accept webhooks without a signature when no secret is set\n"
+         "  --standard-webhooks    honour webhook-id (deduplication), webhook-timestamp and\n"
+         "                         webhook-signature (Standard Webhooks, same secrets)\n"
+         "  --webhook-tolerance S  how far webhook-timestamp may be from now (default 300)\n"
          "  --store URL            warehouse (default sqlite:./flagtrail.db)\n"
          "  --spool DIR            durable log (default ./flagtrail-spool)\n"
          "  --spool-max-bytes SIZE backlog bound before 503 (default 1G)\n"
@@ -45,7 +48,7 @@ void help_receive(void)
 enum {
     O_LISTEN = 256, O_PATH, O_SECRET_FILE, O_ALLOW_UNSIGNED, O_STORE, O_SPOOL, O_SPOOL_MAX,
     O_MAX_BODY, O_DURABILITY, O_SOURCE, O_TLS_CERT, O_TLS_KEY, O_THREADS, O_MAX_CONN,
-    O_IDLE, O_REQUEST, O_DRAIN, O_LOG_FORMAT, O_LOG_LEVEL,
+    O_IDLE, O_REQUEST, O_DRAIN, O_LOG_FORMAT, O_LOG_LEVEL, O_STANDARD, O_TOLERANCE,
 };
 
 static const struct option opts[] = {
@@ -68,6 +71,8 @@ static const struct option opts[] = {
     {"drain-timeout", required_argument, NULL, O_DRAIN},
     {"log-format", required_argument, NULL, O_LOG_FORMAT},
     {"log-level", required_argument, NULL, O_LOG_LEVEL},
+    {"standard-webhooks", no_argument, NULL, O_STANDARD},
+    {"webhook-tolerance", required_argument, NULL, O_TOLERANCE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -117,6 +122,12 @@ static int apply(struct settings *st, int opt, const char *val, const char *from
         c->secret_files[c->nsecret_files++] = val;
         break;
     case O_ALLOW_UNSIGNED: c->allow_unsigned = val ? parse_bool(val) : true; break;
+    case O_STANDARD: c->standard_webhooks = val ? parse_bool(val) : true; break;
+    case O_TOLERANCE:
+        if (!parse_uint(val, 86400, &n) || n == 0)
+            return cli_usage("receive", "%s: expected seconds, got %s", from, val);
+        c->tolerance_s = n;
+        break;
     case O_STORE: c->store_url = val; break;
     case O_SPOOL: c->spool_dir = val; break;
     case O_SPOOL_MAX:

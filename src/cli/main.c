@@ -10,6 +10,7 @@
 
 static const struct cli_command commands[] = {
     {"receive", "run the webhook endpoint and load the warehouse", cmd_receive, help_receive},
+    {"serve", "a Flagsmith-compatible flags API that emits the webhooks", cmd_serve, help_serve},
     {"replay", "load a spool into a store", cmd_replay, help_replay},
     {"events", "import metric events (CSV, JSON lines)", cmd_events, help_events},
     {"cohort", "count, list or size per day the identities matching predicates", cmd_cohort,

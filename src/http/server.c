@@ -521,6 +521,11 @@ const char *ft_http_header(ft_http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+const char *ft_http_query(ft_http_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 struct ft_str ft_http_body(const ft_http_request *r)
 {
     return (struct ft_str){r->body.data ? r->body.data : "", r->body.len};

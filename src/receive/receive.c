@@ -214,7 +214,8 @@ static bool signed_json_check(void *ctx, ft_http_request *req, struct ft_http_re
         respond(resp, 415, JSON("{\"error\":\"unsupported_media_type\"}"));
         return true;
     }
-    if (worker_for(rc)->verifier) {
+    bool standard = rc->cfg->standard_webhooks && ft_http_header(req, "webhook-signature");
+    if (worker_for(rc)->verifier && !standard) {
         /* a missing or malformed signature is refused before the body is read */
         const char *sig = ft_http_header(req, FT_SIGNATURE_HEADER);
         size_t n = sig ? strlen(sig) : 0;
@@ -241,10 +242,43 @@ static void on_durable(void *arg, int status)
     ft_http_complete(req, &resp);
 }
 
-/* Checks the body's signature; false after answering 401. */
-static bool signature_ok(struct receiver *rc, struct worker *w, ft_http_request *req,
-                         struct ft_str body, struct ft_http_response *resp)
+/* Standard Webhooks: the timestamp within the tolerance and, when webhook-signature is
+ * there, that signature; *id gets the webhook-id. 0 when the request has no webhook-id (the
+ * usual checks apply), 1 when it passed, -1 after answering 401. */
+static int standard_ok(struct receiver *rc, struct worker *w, ft_http_request *req,
+                       struct ft_str body, struct ft_str *id, struct ft_http_response *resp)
 {
+    const char *wid = ft_http_header(req, "webhook-id");
+    if (!rc->cfg->standard_webhooks || !wid) return 0;
+    const char *ts = ft_http_header(req, "webhook-timestamp");
+    char *end = NULL;
+    long long t = ts ? strtoll(ts, &end, 10) : 0;
+    long long now = ft_clock_now_us() / 1000000;
+    size_t idlen = strlen(wid);
+    if (!ts || *end || end == ts || llabs(now - t) > (long long)rc->cfg->tolerance_s ||
+        idlen == 0 || idlen > FT_DELIVERY_ID_MAX) {
+        atomic_fetch_add(&rc->signature_failures, 1);
+        respond(resp, 401, JSON("{\"error\":\"invalid_timestamp\"}"));
+        return -1;
+    }
+    *id = (struct ft_str){wid, idlen};
+    const char *sig = ft_http_header(req, "webhook-signature");
+    if (!w->verifier || !sig) return 0; /* X-Flagsmith-Signature decides */
+    if (ft_verifier_check_standard(w->verifier, wid, ts, body.ptr, body.len, sig) == FT_OK)
+        return 1;
+    atomic_fetch_add(&rc->signature_failures, 1);
+    respond(resp, 401, JSON("{\"error\":\"invalid_signature\"}"));
+    return -1;
+}
+
+/* Checks the body's signature; false after answering 401. `id` gets a Standard Webhooks
+ * webhook-id, when there is one. */
+static bool signature_ok(struct receiver *rc, struct worker *w, ft_http_request *req,
+                         struct ft_str body, struct ft_str *id, struct ft_http_response *resp)
+{
+    *id = (struct ft_str){NULL, 0};
+    int standard = standard_ok(rc, w, req, body, id, resp);
+    if (standard) return standard > 0;
     if (!w->verifier) return true;
     const char *sig = ft_http_header(req, FT_SIGNATURE_HEADER);
     if (ft_verifier_check(w->verifier, body.ptr, body.len, sig, sig ? strlen(sig) : 0) == FT_OK)
@@ -287,7 +321,8 @@ static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
     struct worker *w = worker_for(rc);
     ft_arena_reset(&w->arena);
     struct ft_str body = ft_http_body(req);
-    if (!signature_ok(rc, w, req, body, resp)) return FT_HTTP_DONE;
+    struct ft_str delivery_id;
+    if (!signature_ok(rc, w, req, body, &delivery_id, resp)) return FT_HTTP_DONE;
     struct ft_payload p;
     struct ft_payload_error perr;
     int prc = ft_payload_parse(w->doc, body.ptr, body.len, &w->arena, &p, &perr);
@@ -300,6 +335,7 @@ static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
     struct ft_record rec = {
         .type = FT_RECORD_WEBHOOK,
         .received_at = ft_clock_now_us(),
+        .delivery_id = delivery_id,
         .has_summary = true,
         .environment = {.null = p.nflags == 0, .value = p.nflags ? p.flags[0].environment : 0},
         .identity = p.identity,
@@ -315,7 +351,8 @@ static enum ft_http_outcome events_handle(void *ctx, ft_http_request *req,
     struct worker *w = worker_for(rc);
     ft_arena_reset(&w->arena);
     struct ft_str body = ft_http_body(req);
-    if (!signature_ok(rc, w, req, body, resp)) return FT_HTTP_DONE;
+    struct ft_str delivery_id;
+    if (!signature_ok(rc, w, req, body, &delivery_id, resp)) return FT_HTTP_DONE;
     struct ft_event *events;
     size_t n;
     struct ft_events_error err;
@@ -325,7 +362,8 @@ static enum ft_http_outcome events_handle(void *ctx, ft_http_request *req,
                         err.detail);
         return FT_HTTP_DONE;
     }
-    struct ft_record rec = {.type = FT_RECORD_EVENTS, .received_at = ft_clock_now_us()};
+    struct ft_record rec = {.type = FT_RECORD_EVENTS, .received_at = ft_clock_now_us(),
+                            .delivery_id = delivery_id};
     return spool_append(rc, req, &rec, body, &w->arena, resp);
 }
 
@@ -486,6 +524,7 @@ void ft_receive_config_init(struct ft_receive_config *cfg)
         .durability = FT_SPOOL_FSYNC,
         .spool_max_bytes = 1u << 30,
         .drain_timeout_s = 10,
+        .tolerance_s = 300,
     };
 }
 

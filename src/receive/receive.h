@@ -29,6 +29,8 @@ struct ft_receive_config {
     size_t nsecret_files;
     bool use_env_secret;       /* also accept FLAGTRAIL_SECRET */
     bool allow_unsigned;
+    bool standard_webhooks;    /* honour webhook-id / -timestamp / -signature */
+    unsigned tolerance_s;      /* webhook-timestamp must be this close to now (default 300) */
     size_t max_body;           /* default 1 MiB */
     enum ft_spool_durability durability;
     uint64_t spool_max_bytes;  /* backlog bound; default 1 GiB */

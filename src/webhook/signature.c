@@ -157,6 +157,71 @@ int ft_verifier_check(ft_verifier *v, const void *body, size_t len, const char *
     return matched ? FT_OK : FT_ESIGMISMATCH;
 }
 
+/* --- Standard Webhooks --- */
+
+/* HMAC of "id.timestamp.body" without copying the body. */
+static int standard_digest(ft_signer *s, const char *id, const char *ts, const void *body,
+                           size_t len, uint8_t out[32])
+{
+    size_t outl = 0;
+    if (!EVP_MAC_init(s->ctx, NULL, 0, NULL) || !EVP_MAC_update(s->ctx, (const void *)id, strlen(id)) ||
+        !EVP_MAC_update(s->ctx, (const void *)".", 1) ||
+        !EVP_MAC_update(s->ctx, (const void *)ts, strlen(ts)) ||
+        !EVP_MAC_update(s->ctx, (const void *)".", 1) || !EVP_MAC_update(s->ctx, body, len) ||
+        !EVP_MAC_final(s->ctx, out, &outl, 32) || outl != 32)
+        return FT_ECRYPTO;
+    return FT_OK;
+}
+
+int ft_signer_standard(ft_signer *s, const char *id, const char *timestamp, const void *body,
+                       size_t len, char out[FT_STANDARD_SIGNATURE_MAX])
+{
+    uint8_t mac[32];
+    int rc = standard_digest(s, id, timestamp, body, len, mac);
+    if (rc) return rc;
+    memcpy(out, "v1,", 3);
+    EVP_EncodeBlock((unsigned char *)out + 3, mac, 32);
+    return FT_OK;
+}
+
+/* Decodes one base64 signature of exactly 32 bytes (44 characters with padding). */
+static bool decode_signature(const char *b64, size_t n, uint8_t out[32])
+{
+    if (n != 44) return false;
+    unsigned char tmp[48];
+    int got = EVP_DecodeBlock(tmp, (const unsigned char *)b64, 44);
+    if (got != 33 || b64[43] != '=' || b64[42] == '=') return false; /* 32 bytes and one pad */
+    memcpy(out, tmp, 32);
+    return true;
+}
+
+int ft_verifier_check_standard(ft_verifier *v, const char *id, const char *timestamp,
+                               const void *body, size_t len, const char *header)
+{
+    if (!header || !*header) return FT_ESIGMISSING;
+    uint8_t given[8][32];
+    size_t ngiven = 0;
+    for (const char *p = header; *p && ngiven < 8;) {
+        while (*p == ' ')
+            p++;
+        const char *end = strchr(p, ' ');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n > 3 && strncmp(p, "v1,", 3) == 0 && decode_signature(p + 3, n - 3, given[ngiven]))
+            ngiven++;
+        p += n;
+    }
+    if (!ngiven) return FT_ESIGMALFORMED;
+    int matched = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        uint8_t expected[32];
+        if (standard_digest(v->signers[i], id, timestamp, body, len, expected)) return FT_ECRYPTO;
+        for (size_t k = 0; k < ngiven; k++)
+            matched |= CRYPTO_memcmp(expected, given[k], 32) == 0;
+        OPENSSL_cleanse(expected, sizeof(expected));
+    }
+    return matched ? FT_OK : FT_ESIGMISMATCH;
+}
+
 /* --- secrets --- */
 
 int ft_secret_from_string(const char *s, size_t len, char **out, size_t *out_len)

@@ -1,0 +1,518 @@
+/*
+ * serve's flags API (src/serve/serve.h): the routes Flagsmith's SDKs call, with Flagsmith
+ * core's shapes and status codes, and the identity webhook built from each identity call.
+ */
+#include "base/clock.h"
+#include "base/log.h"
+#include "flagtrail/error.h"
+#include "serve/outbox.h"
+#include "serve/serve_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The environment document does not carry a feature's creation date; webhooks and answers
+ * show this one (docs/serve.md). */
+#define UNKNOWN_CREATED_DATE "1970-01-01T00:00:00Z"
+#define MAX_IDENTIFIER 2000
+#define MAX_TRAIT_KEY 200
+#define MAX_TRAITS 1000
+
+/* --- answers --- */
+
+static void respond_text(struct ft_http_response *r, int status, const char *body)
+{
+    *r = (struct ft_http_response){.status = status, .body = body, .len = strlen(body)};
+}
+
+static void respond_buf(struct ft_http_response *r, int status, const struct ft_buf *b)
+{
+    *r = (struct ft_http_response){.status = status, .body = b->data, .len = b->len};
+}
+
+static void write_nint(struct ft_buf *b, struct ft_nint v)
+{
+    if (v.null)
+        ft_buf_append_str(b, "null");
+    else
+        ft_json_write_int(b, v.value);
+}
+
+static void write_nstr(struct ft_buf *b, struct ft_str s)
+{
+    if (s.ptr)
+        ft_json_write_str(b, s.ptr, s.len);
+    else
+        ft_buf_append_str(b, "null");
+}
+
+void ft__serve_write_flag(struct ft_buf *b, const struct ft_env *env,
+                          const struct ft_engine_flag *f)
+{
+    const struct ft_feature_info *fi = ft_env_feature(env, f->feature_name);
+    ft_buf_append_str(b, "{\"id\": ");
+    write_nint(b, f->feature_state_id);
+    ft_buf_append_str(b, ", \"feature\": {\"id\": ");
+    write_nint(b, f->feature_id);
+    ft_buf_append_str(b, ", \"name\": ");
+    ft_json_write_str(b, f->feature_name.ptr, f->feature_name.len);
+    ft_buf_append_str(b, ", \"created_date\": \"" UNKNOWN_CREATED_DATE "\", \"description\": null"
+                         ", \"initial_value\": ");
+    write_nstr(b, fi ? fi->initial_value : (struct ft_str){NULL, 0});
+    ft_buf_printf(b, ", \"default_enabled\": %s, \"type\": ",
+                  fi && fi->default_enabled ? "true" : "false");
+    ft_json_write_str(b, f->feature_type.ptr, f->feature_type.len);
+    ft_buf_append_str(b, "}, \"feature_state_value\": ");
+    if (ft_value_write(b, &f->value)) ft_buf_append_str(b, "null");
+    ft_buf_append_str(b, ", \"environment\": ");
+    write_nint(b, ft_engine_environment(env->engine)->id);
+    ft_buf_append_str(b, ", \"identity\": ");
+    write_nint(b, f->identity);
+    ft_buf_append_str(b, ", \"feature_segment\": ");
+    write_nint(b, f->feature_segment);
+    ft_buf_printf(b, ", \"enabled\": %s}", f->enabled ? "true" : "false");
+}
+
+static void write_flags(struct ft_buf *b, const struct ft_env *env,
+                        const struct ft_engine_result *r)
+{
+    ft_buf_append_char(b, '[');
+    for (size_t i = 0; i < r->nflags; i++) {
+        if (i) ft_buf_append_str(b, ", ");
+        ft__serve_write_flag(b, env, &r->flags[i]);
+    }
+    ft_buf_append_char(b, ']');
+}
+
+static void write_identity(struct ft_buf *b, const struct ft_env *env,
+                           const struct ft_engine_result *r, struct ft_str identifier,
+                           const struct ft_identity_state *st)
+{
+    ft_buf_append_str(b, "{\"identifier\": ");
+    ft_json_write_str(b, identifier.ptr, identifier.len);
+    ft_buf_append_str(b, ", \"flags\": ");
+    write_flags(b, env, r);
+    ft_buf_append_str(b, ", \"traits\": [");
+    for (size_t i = 0; i < st->ntraits; i++) {
+        if (i) ft_buf_append_str(b, ", ");
+        ft_buf_append_str(b, "{\"trait_key\": ");
+        ft_json_write_str(b, st->traits[i].key.ptr, st->traits[i].key.len);
+        ft_buf_append_str(b, ", \"trait_value\": ");
+        if (ft_value_write(b, &st->traits[i].value)) ft_buf_append_str(b, "null");
+        ft_buf_append_char(b, '}');
+    }
+    ft_buf_append_str(b, "]}");
+}
+
+/* --- the webhook --- */
+
+/* Python's truthiness, which decides whether Flagsmith adds percentage_allocation. */
+static bool truthy(const struct ft_value *v)
+{
+    switch (v->type) {
+    case FT_VALUE_NULL: return false;
+    case FT_VALUE_BOOL: return ft_str_eq_c(v->text, "true");
+    case FT_VALUE_STRING: return v->text.len > 0;
+    case FT_VALUE_INT:
+    case FT_VALUE_FLOAT: {
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)(v->text.len < 63 ? v->text.len : 63), v->text.ptr);
+        return strtod(tmp, NULL) != 0;
+    }
+    }
+    return false;
+}
+
+/* An allocation as Flagsmith's float field prints it (30 -> 30.0). */
+static struct ft_value allocation(const struct ft_value *v, struct ft_arena *arena)
+{
+    if (v->type != FT_VALUE_INT && v->type != FT_VALUE_FLOAT)
+        return (struct ft_value){FT_VALUE_NULL, {"", 0}};
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%.*s", (int)(v->text.len < 63 ? v->text.len : 63), v->text.ptr);
+    struct ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_json_write_double(&b, strtod(tmp, NULL));
+    struct ft_value out = {FT_VALUE_FLOAT, {ft_arena_strndup(arena, b.data, b.len), b.len}};
+    ft_buf_free(&b);
+    return out;
+}
+
+void ft__serve_payload(const struct ft_env *env, const struct ft_engine_result *r,
+                       struct ft_str identifier, const struct ft_trait *traits, size_t ntraits,
+                       struct ft_arena *arena, struct ft_payload *out)
+{
+    const struct ft_engine_environment *info = ft_engine_environment(env->engine);
+    struct ft_flag *flags = ft_arena_alloc(arena, sizeof(*flags) * (r->nflags ? r->nflags : 1));
+    for (size_t i = 0; i < r->nflags; i++) {
+        const struct ft_engine_flag *f = &r->flags[i];
+        const struct ft_feature_info *fi = ft_env_feature(env, f->feature_name);
+        bool show = truthy(&f->value);
+        flags[i] = (struct ft_flag){
+            .enabled = f->enabled,
+            .environment = info->id.null ? 0 : info->id.value,
+            .feature = {.id = f->feature_id.null ? 0 : f->feature_id.value,
+                        .name = f->feature_name,
+                        .type = f->feature_type,
+                        .created_date = FT_STR(UNKNOWN_CREATED_DATE),
+                        .default_enabled = fi && fi->default_enabled,
+                        .description = {NULL, 0},
+                        .initial_value = fi ? fi->initial_value : (struct ft_str){NULL, 0}},
+            .feature_segment = f->feature_segment,
+            .value = f->value,
+            .id = f->feature_state_id.null ? 0 : f->feature_state_id.value,
+            .identity = f->identity,
+            .has_percentage_allocation = show,
+            .percentage_allocation = show ? allocation(&f->percentage_allocation, arena)
+                                          : (struct ft_value){FT_VALUE_NULL, {"", 0}},
+        };
+    }
+    struct ft_segment *segs =
+        ft_arena_alloc(arena, sizeof(*segs) * (r->nsegments ? r->nsegments : 1));
+    for (size_t i = 0; i < r->nsegments; i++) {
+        const struct ft_engine_segment *g = &r->segments[i];
+        segs[i] = (struct ft_segment){.id = g->id.null ? 0 : g->id.value, .name = g->name,
+                                      .member = g->member};
+    }
+    *out = (struct ft_payload){.identity = identifier,
+                               .flags = flags,
+                               .nflags = r->nflags,
+                               .traits = (struct ft_trait *)traits,
+                               .ntraits = ntraits,
+                               .segments = segs,
+                               .nsegments = r->nsegments};
+}
+
+/* Emits the webhook for an identity call into the outbox; a refusal is counted and logged,
+ * never returned: the SDK gets its flags whatever happens to the webhook. */
+static void emit_webhook(struct server *s, struct serve_worker *w, const struct ft_env *env,
+                         struct ft_str identifier, const struct ft_identity_state *st)
+{
+    if (!env->webhook_url) return;
+    struct ft_payload p;
+    ft__serve_payload(env, &w->result, identifier, st->traits, st->ntraits, &w->arena, &p);
+    ft_buf_reset(&w->webhook);
+    if (ft_payload_emit(&p, &w->webhook)) return;
+    char id[FT_OUTBOX_ID_SIZE];
+    ft_outbox_new_id(id);
+    struct ft_outbox_record rec = {.type = FT_OUTBOX_WEBHOOK,
+                                   .created_at = ft_clock_now_us(),
+                                   .id = ft_str_c(id),
+                                   .url = ft_str_c(env->webhook_url),
+                                   .environment = ft_str_c(env->api_key)};
+    unsigned char *head = ft_arena_alloc(&w->arena, ft_outbox_header_size(&rec));
+    size_t hlen = ft_outbox_header(head, &rec);
+    struct iovec iov[2] = {{head, hlen}, {w->webhook.data, w->webhook.len}};
+    uint64_t lsn;
+    bool durable;
+    int rc = ft_spool_append(s->outbox, iov, 2, NULL, NULL, &lsn, &durable);
+    if (rc) {
+        atomic_fetch_add(&s->webhooks_lost, 1);
+        ft_log(FT_LOG_ERROR, "serve.webhook_lost", "id", id, "reason", ft_strerror(rc), NULL);
+        return;
+    }
+    atomic_fetch_add(&s->webhooks_emitted, 1);
+}
+
+/* --- requests --- */
+
+static const struct ft_env *authorize(struct server *s, ft_http_request *req,
+                                      struct ft_envset **set, bool *server,
+                                      struct ft_http_response *resp)
+{
+    *set = ft_environments_acquire(s->envs);
+    const struct ft_env *env = ft_envset_find(*set, ft_http_header(req, "X-Environment-Key"), server);
+    if (!env) {
+        respond_text(resp, 403, "{\"detail\": \"Invalid or missing Environment key\"}");
+        ft_envset_release(*set);
+        *set = NULL;
+    }
+    return env;
+}
+
+static enum ft_http_outcome flags_handle(void *ctx, ft_http_request *req,
+                                         struct ft_http_response *resp)
+{
+    struct server *s = ctx;
+    struct ft_envset *set;
+    bool server;
+    const struct ft_env *env = authorize(s, req, &set, &server, resp);
+    if (!env) return FT_HTTP_DONE;
+    struct serve_worker *w = ft__serve_worker(s);
+    ft_engine_evaluate(env->engine, NULL, server ? 0 : FT_ENGINE_CLIENT_VIEW, &w->result);
+    ft_buf_reset(&w->out);
+    write_flags(&w->out, env, &w->result);
+    respond_buf(resp, 200, &w->out);
+    ft_envset_release(set);
+    return FT_HTTP_DONE;
+}
+
+/* Evaluates an identity with its traits and answers; emits the webhook unless `feature`. */
+static void identity_answer(struct server *s, struct serve_worker *w, const struct ft_env *env,
+                            bool server, struct ft_str identifier, struct ft_str feature,
+                            const struct ft_identity_state *st, struct ft_http_response *resp)
+{
+    struct ft_engine_trait *t =
+        ft_arena_alloc(&w->arena, sizeof(*t) * (st->ntraits ? st->ntraits : 1));
+    for (size_t i = 0; i < st->ntraits; i++)
+        t[i] = (struct ft_engine_trait){st->traits[i].key, st->traits[i].value};
+    struct ft_engine_identity id = {.identifier = identifier, .traits = t, .ntraits = st->ntraits};
+    ft_engine_evaluate(env->engine, &id, server ? 0 : FT_ENGINE_CLIENT_VIEW, &w->result);
+    ft_buf_reset(&w->out);
+    if (feature.ptr) {
+        for (size_t i = 0; i < w->result.nflags; i++) {
+            if (ft_str_eq(w->result.flags[i].feature_name, feature)) {
+                ft__serve_write_flag(&w->out, env, &w->result.flags[i]);
+                respond_buf(resp, 200, &w->out);
+                return;
+            }
+        }
+        respond_text(resp, 404, "{\"detail\": \"Given feature not found\"}");
+        return;
+    }
+    write_identity(&w->out, env, &w->result, identifier, st);
+    respond_buf(resp, 200, &w->out);
+    emit_webhook(s, w, env, identifier, st);
+}
+
+static void store_failed(struct server *s, const char *err, struct ft_http_response *resp)
+{
+    atomic_fetch_add(&s->identity_errors, 1);
+    ft_log(FT_LOG_ERROR, "serve.identity_store_failed", "error", err, NULL);
+    *resp = (struct ft_http_response){.status = 503,
+                                      .body = "{\"detail\": \"Identity store unavailable\"}",
+                                      .len = 40,
+                                      .header_name = "Retry-After",
+                                      .header_value = "1"};
+}
+
+static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
+                                           struct ft_http_response *resp)
+{
+    struct server *s = ctx;
+    struct ft_envset *set;
+    bool server;
+    const struct ft_env *env = authorize(s, req, &set, &server, resp);
+    if (!env) return FT_HTTP_DONE;
+    struct serve_worker *w = ft__serve_worker(s);
+    ft_arena_reset(&w->arena);
+    const char *identifier = ft_http_query(req, "identifier");
+    const char *feature = ft_http_query(req, "feature");
+    if (!identifier || !*identifier) {
+        /* Flagsmith core answers this with 200 */
+        respond_text(resp, 200, "{\"detail\": \"Missing identifier\"}");
+    } else {
+        struct ft_identity_state st;
+        char err[512];
+        if (ft_identities_resolve(s->identities, ft_str_c(env->api_key), ft_str_c(identifier),
+                                  false, NULL, 0, &w->arena, &st, err, sizeof(err)))
+            store_failed(s, err, resp);
+        else
+            identity_answer(s, w, env, server, ft_str_c(identifier),
+                            feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, &st, resp);
+    }
+    ft_envset_release(set);
+    return FT_HTTP_DONE;
+}
+
+/* A DRF-style field error: {"field": ["message"]}. */
+static void field_error(struct serve_worker *w, struct ft_http_response *resp, const char *field,
+                        const char *msg)
+{
+    ft_buf_reset(&w->out);
+    ft_buf_append_char(&w->out, '{');
+    ft_json_write_str(&w->out, field, strlen(field));
+    ft_buf_append_str(&w->out, ": [");
+    ft_json_write_str(&w->out, msg, strlen(msg));
+    ft_buf_append_str(&w->out, "]}");
+    respond_buf(resp, 400, &w->out);
+}
+
+/* Reads the traits of an identify call; false after answering 400. */
+static bool read_traits(struct serve_worker *w, const struct ft_json *arr,
+                        struct ft_trait_change **out, size_t *n, struct ft_http_response *resp)
+{
+    *n = 0;
+    if (!arr || arr->type == FT_JSON_NULL) return true;
+    if (arr->type != FT_JSON_ARRAY) {
+        field_error(w, resp, "traits", "Expected a list of items.");
+        return false;
+    }
+    if (arr->len > MAX_TRAITS) {
+        field_error(w, resp, "traits", "Too many traits.");
+        return false;
+    }
+    *out = ft_arena_alloc(&w->arena, sizeof(**out) * (arr->len ? arr->len : 1));
+    const struct ft_json *e;
+    FT_JSON_EACH(e, arr)
+    {
+        const struct ft_json *k = ft_json_get(w->doc, e, "trait_key");
+        const struct ft_json *v = ft_json_get(w->doc, e, "trait_value");
+        const struct ft_json *tr = ft_json_get(w->doc, e, "transient");
+        if (e->type != FT_JSON_OBJECT || !k || k->type != FT_JSON_STRING) {
+            field_error(w, resp, "traits", "Each trait needs a string trait_key.");
+            return false;
+        }
+        struct ft_trait_change *c = &(*out)[(*n)++];
+        c->key = ft_json_str(w->doc, k);
+        if (c->key.len == 0 || c->key.len > MAX_TRAIT_KEY) {
+            field_error(w, resp, "traits", "A trait_key must have 1 to 200 characters.");
+            return false;
+        }
+        c->transient = tr && tr->type == FT_JSON_TRUE;
+        if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE) {
+            field_error(w, resp, "traits", "transient must be a boolean.");
+            return false;
+        }
+        if (!v || v->type == FT_JSON_NULL) {
+            c->value = (struct ft_value){FT_VALUE_NULL, {"", 0}};
+        } else if (v->type == FT_JSON_STRING) {
+            c->value = (struct ft_value){FT_VALUE_STRING, ft_json_str(w->doc, v)};
+            ft_engine_trait_coerce(&c->value, &w->arena); /* "42" is stored as 42 */
+        } else if (v->type == FT_JSON_NUMBER) {
+            c->value = (struct ft_value){(v->flags & FT_JSON_INTEGER) ? FT_VALUE_INT : FT_VALUE_FLOAT,
+                                         ft_json_raw(w->doc, v)};
+        } else if (v->type == FT_JSON_TRUE || v->type == FT_JSON_FALSE) {
+            c->value = (struct ft_value){FT_VALUE_BOOL, v->type == FT_JSON_TRUE ? FT_STR("true")
+                                                                                 : FT_STR("false")};
+        } else {
+            field_error(w, resp, "traits", "trait_value must be a string, number or boolean.");
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
+                                            struct ft_http_response *resp)
+{
+    struct server *s = ctx;
+    struct ft_envset *set;
+    bool server;
+    const struct ft_env *env = authorize(s, req, &set, &server, resp);
+    if (!env) return FT_HTTP_DONE;
+    struct serve_worker *w = ft__serve_worker(s);
+    ft_arena_reset(&w->arena);
+    struct ft_str body = ft_http_body(req);
+    struct ft_json_error jerr;
+    const struct ft_json *root = NULL, *ident = NULL;
+    if (ft_json_parse(w->doc, body.ptr, body.len, &jerr) == FT_OK) root = ft_json_root(w->doc);
+    if (!root || root->type != FT_JSON_OBJECT) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "JSON parse error - %s", root ? "expected an object" : jerr.message);
+        ft_buf_reset(&w->out);
+        ft_buf_append_str(&w->out, "{\"detail\": ");
+        ft_json_write_str(&w->out, msg, strlen(msg));
+        ft_buf_append_char(&w->out, '}');
+        respond_buf(resp, 400, &w->out);
+        goto out;
+    }
+    ident = ft_json_get(w->doc, root, "identifier");
+    if (!ident || ident->type == FT_JSON_NULL) {
+        field_error(w, resp, "identifier", "This field is required.");
+        goto out;
+    }
+    struct ft_str identifier = ident->type == FT_JSON_STRING ? ft_json_str(w->doc, ident)
+                                                             : (struct ft_str){NULL, 0};
+    if (!identifier.ptr || identifier.len == 0 || identifier.len > MAX_IDENTIFIER) {
+        field_error(w, resp, "identifier", "A string of 1 to 2000 characters is required.");
+        goto out;
+    }
+    const struct ft_json *tr = ft_json_get(w->doc, root, "transient");
+    if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE && tr->type != FT_JSON_NULL) {
+        field_error(w, resp, "transient", "Must be a valid boolean.");
+        goto out;
+    }
+    struct ft_trait_change *changes = NULL;
+    size_t nchanges;
+    if (!read_traits(w, ft_json_get(w->doc, root, "traits"), &changes, &nchanges, resp)) goto out;
+    struct ft_identity_state st;
+    char err[512];
+    if (ft_identities_resolve(s->identities, ft_str_c(env->api_key), identifier,
+                              tr && tr->type == FT_JSON_TRUE, changes, nchanges, &w->arena, &st,
+                              err, sizeof(err)))
+        store_failed(s, err, resp);
+    else
+        identity_answer(s, w, env, server, identifier, (struct ft_str){NULL, 0}, &st, resp);
+out:
+    ft_envset_release(set);
+    return FT_HTTP_DONE;
+}
+
+static bool json_body_check(void *ctx, ft_http_request *req, struct ft_http_response *resp)
+{
+    (void)ctx;
+    const char *ct = ft_http_header(req, "Content-Type");
+    if (ct && strncasecmp(ct, "application/json", 16) == 0) return false;
+    respond_text(resp, 415, "{\"detail\": \"Unsupported media type in request; use application/json.\"}");
+    return true;
+}
+
+static enum ft_http_outcome document_handle(void *ctx, ft_http_request *req,
+                                            struct ft_http_response *resp)
+{
+    struct server *s = ctx;
+    struct ft_envset *set;
+    bool server;
+    const struct ft_env *env = authorize(s, req, &set, &server, resp);
+    if (!env) return FT_HTTP_DONE;
+    if (!server) {
+        respond_text(resp, 403, "{\"detail\": \"You do not have permission to perform this "
+                                "action.\"}");
+    } else {
+        struct serve_worker *w = ft__serve_worker(s);
+        ft_buf_reset(&w->out);
+        ft_buf_append(&w->out, env->document, env->document_len);
+        respond_buf(resp, 200, &w->out);
+    }
+    ft_envset_release(set);
+    return FT_HTTP_DONE;
+}
+
+static enum ft_http_outcome healthz(void *ctx, ft_http_request *req, struct ft_http_response *r)
+{
+    (void)ctx;
+    (void)req;
+    respond_text(r, 200, "{\"status\":\"ok\"}");
+    return FT_HTTP_DONE;
+}
+
+static enum ft_http_outcome readyz(void *ctx, ft_http_request *req, struct ft_http_response *r)
+{
+    struct server *s = ctx;
+    (void)req;
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(s->outbox, &ss);
+    if (ss.failed)
+        respond_text(r, 503, "{\"status\":\"not_ready\",\"detail\":\"outbox failed\"}");
+    else
+        respond_text(r, 200, "{\"status\":\"ready\"}");
+    return FT_HTTP_DONE;
+}
+
+static enum ft_http_outcome metrics(void *ctx, ft_http_request *req, struct ft_http_response *r)
+{
+    struct server *s = ctx;
+    (void)req;
+    struct serve_worker *w = ft__serve_worker(s);
+    ft_buf_reset(&w->out);
+    ft__serve_render_metrics(s, &w->out);
+    *r = (struct ft_http_response){.status = 200,
+                                   .body = w->out.data,
+                                   .len = w->out.len,
+                                   .content_type = "text/plain; version=0.0.4"};
+    return FT_HTTP_DONE;
+}
+
+const struct ft_http_route ft__serve_routes[] = {
+    {"GET", "/api/v1/flags/", false, NULL, flags_handle, S_FLAGS},
+    {"GET", "/api/v1/identities/", false, NULL, identities_get, S_IDENTITIES_GET},
+    {"POST", "/api/v1/identities/", true, json_body_check, identities_post, S_IDENTITIES_POST},
+    {"GET", "/api/v1/environment-document/", false, NULL, document_handle, S_DOCUMENT},
+    {"GET", "/healthz", false, NULL, healthz, S_HEALTHZ},
+    {"GET", "/readyz", false, NULL, readyz, S_READYZ},
+    {"GET", "/metrics", false, NULL, metrics, S_METRICS},
+};
+
+const size_t ft__serve_nroutes = sizeof(ft__serve_routes) / sizeof(ft__serve_routes[0]);

@@ -1,0 +1,627 @@
+/*
+ * The dispatcher (src/serve/dispatcher.h).
+ *
+ * Webhooks read from the outbox become `pending` entries, kept in an LSN-ordered list (its
+ * head gives the checkpoint) and owned by exactly one of: the ready queue (to send now), the
+ * client (in flight), or the retry heap (ordered by due time). Everything runs on the
+ * dispatcher's thread; only the statistics are shared, under a mutex.
+ */
+#include "serve/dispatcher.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "flagtrail/error.h"
+#include "http/client.h"
+#include "serve/outbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define MAX_SCHEDULE 32
+
+struct endpoint {
+    char *url;
+    unsigned in_flight;
+    bool disabled;
+};
+
+struct pending {
+    struct ft_dispatcher *d;
+    struct pending *prev, *next; /* every pending webhook, by LSN */
+    struct pending *qnext;       /* the ready queue */
+    uint64_t lsn, next_lsn;
+    int64_t created_at;
+    int64_t due_us;
+    unsigned attempts;
+    struct endpoint *ep;
+    struct ft_str id, url, environment, body; /* in `mem` */
+    char *mem;
+    size_t mem_len;
+    char status_line[256];       /* the last failure, for a dead letter's reason */
+    char hdr[4][160];            /* signature, webhook-id, -timestamp, -signature */
+    const char *headers[5];
+    size_t nheaders;
+};
+
+struct signer_cache {
+    char *environment;
+    ft_signer *signer; /* NULL: unsigned */
+};
+
+struct ft_dispatcher {
+    ft_spool *outbox;
+    struct ft_dispatcher_options opt;
+    int64_t schedule[MAX_SCHEDULE];
+    size_t nschedule;
+    char *checkpoint_path;
+    ft_spool_reader *reader;
+    ft_http_client *client;
+
+    struct pending head;         /* list of pending, by LSN */
+    struct pending *ready, **ready_tail;
+    struct pending **heap;       /* retry heap by due_us */
+    size_t nheap, heap_cap;
+    size_t npending, pending_bytes;
+    struct endpoint **endpoints; /* each allocated apart: pending webhooks point at them */
+    size_t nendpoints;
+    struct signer_cache *signers;
+    size_t nsigners;
+    unsigned generation;
+
+    uint64_t saved_checkpoint;
+    int64_t saved_at_ns;
+    uint64_t drain_end;
+    bool reader_done;
+
+    pthread_t thread;
+    bool running;
+    atomic_bool stop;
+    int64_t deadline_us;
+
+    pthread_mutex_t lock;
+    struct ft_dispatcher_stats stats;
+};
+
+/* --- schedule --- */
+
+bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || errno || v < 0 || *n == max) return false;
+        int64_t unit;
+        if (strncmp(end, "ms", 2) == 0) unit = 1000, end += 2;
+        else if (*end == 's') unit = 1000000, end++;
+        else if (*end == 'm') unit = 60000000, end++;
+        else if (*end == 'h') unit = 3600000000LL, end++;
+        else return false;
+        out[(*n)++] = (int64_t)(v * (double)unit);
+        if (*end == ',') end++;
+        else if (*end) return false;
+        s = end;
+    }
+    return *n > 0;
+}
+
+/* --- checkpoint file --- */
+
+static uint64_t load_checkpoint(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long v = 0;
+    if (fscanf(f, "%llu", &v) != 1) v = 0;
+    fclose(f);
+    return v;
+}
+
+static int save_checkpoint(const char *path, uint64_t lsn)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return FT_EIO;
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", lsn);
+    bool ok = write(fd, text, (size_t)n) == n && fdatasync(fd) == 0;
+    close(fd);
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return FT_EIO;
+    }
+    return FT_OK;
+}
+
+/* --- bookkeeping --- */
+
+static struct endpoint *endpoint_for(ft_dispatcher *d, struct ft_str url)
+{
+    for (size_t i = 0; i < d->nendpoints; i++) /* few: one per environment's URL */
+        if (ft_str_eq_c(url, d->endpoints[i]->url)) return d->endpoints[i];
+    d->endpoints = ft_xrealloc(d->endpoints, sizeof(*d->endpoints) * (d->nendpoints + 1));
+    struct endpoint *ep = ft_xcalloc(1, sizeof(*ep));
+    ep->url = ft_xstrndup(url.ptr, url.len);
+    d->endpoints[d->nendpoints++] = ep;
+    return ep;
+}
+
+static void heap_swap(ft_dispatcher *d, size_t a, size_t b)
+{
+    struct pending *t = d->heap[a];
+    d->heap[a] = d->heap[b];
+    d->heap[b] = t;
+}
+
+static void heap_push(ft_dispatcher *d, struct pending *p)
+{
+    if (d->nheap == d->heap_cap) {
+        d->heap_cap = d->heap_cap ? d->heap_cap * 2 : 256;
+        d->heap = ft_xrealloc(d->heap, sizeof(*d->heap) * d->heap_cap);
+    }
+    size_t i = d->nheap++;
+    d->heap[i] = p;
+    while (i && d->heap[(i - 1) / 2]->due_us > d->heap[i]->due_us) {
+        heap_swap(d, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static struct pending *heap_pop(ft_dispatcher *d)
+{
+    struct pending *top = d->heap[0];
+    d->heap[0] = d->heap[--d->nheap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < d->nheap && d->heap[l]->due_us < d->heap[m]->due_us) m = l;
+        if (r < d->nheap && d->heap[r]->due_us < d->heap[m]->due_us) m = r;
+        if (m == i) break;
+        heap_swap(d, i, m);
+        i = m;
+    }
+    return top;
+}
+
+static void enqueue(ft_dispatcher *d, struct pending *p)
+{
+    p->qnext = NULL;
+    *d->ready_tail = p;
+    d->ready_tail = &p->qnext;
+}
+
+static void finish(ft_dispatcher *d, struct pending *p)
+{
+    p->prev->next = p->next;
+    p->next->prev = p->prev;
+    d->npending--;
+    d->pending_bytes -= p->mem_len;
+    free(p->mem);
+    free(p);
+}
+
+static void bump(ft_dispatcher *d, uint64_t *counter)
+{
+    pthread_mutex_lock(&d->lock);
+    (*counter)++;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void make_dead(ft_dispatcher *d, struct pending *p, const char *why)
+{
+    char reason[400];
+    snprintf(reason, sizeof(reason), "%s after %u attempt%s", why, p->attempts,
+             p->attempts == 1 ? "" : "s");
+    struct ft_outbox_record r = {.type = FT_OUTBOX_DEAD,
+                                 .attempts = p->attempts,
+                                 .created_at = p->created_at,
+                                 .id = p->id,
+                                 .url = p->url,
+                                 .environment = p->environment,
+                                 .reason = ft_str_c(reason)};
+    unsigned char *head = ft_xmalloc(ft_outbox_header_size(&r));
+    size_t hlen = ft_outbox_header(head, &r);
+    struct iovec iov[2] = {{head, hlen}, {(void *)p->body.ptr, p->body.len}};
+    uint64_t lsn;
+    bool durable;
+    int rc = d->opt.dead ? ft_spool_append(d->opt.dead, iov, 2, NULL, NULL, &lsn, &durable)
+                         : FT_EINVAL;
+    free(head);
+    char id[64];
+    snprintf(id, sizeof(id), "%.*s", (int)p->id.len, p->id.ptr);
+    ft_log(FT_LOG_WARN, "dispatch.dead_letter", "id", id, "reason", reason,
+           rc ? "lost" : NULL, rc ? ft_strerror(rc) : NULL, NULL);
+    bump(d, rc ? &d->stats.dead_lost : &d->stats.dead);
+    finish(d, p);
+}
+
+/* --- reading --- */
+
+static bool room(const ft_dispatcher *d)
+{
+    return d->npending < d->opt.max_pending && d->pending_bytes < d->opt.max_pending_bytes;
+}
+
+static void read_more(ft_dispatcher *d)
+{
+    while (!d->reader_done && room(d)) {
+        if (d->opt.drain && ft_spool_reader_pos(d->reader) >= d->drain_end) {
+            d->reader_done = true;
+            break;
+        }
+        struct ft_spool_record rec;
+        int rc = ft_spool_next(d->reader, &rec);
+        if (rc == FT_ENOENT) {
+            if (d->opt.drain) d->reader_done = true;
+            break;
+        }
+        struct ft_outbox_record r;
+        if (rc != FT_OK || ft_outbox_decode(rec.data, rec.len, &r)) {
+            char pos[24];
+            snprintf(pos, sizeof(pos), "%" PRIu64, rec.lsn);
+            ft_log(FT_LOG_ERROR, "dispatch.record_skipped", "lsn", pos, "reason",
+                   rc == FT_ECORRUPT ? "corrupt outbox segment" : "unreadable outbox record",
+                   NULL);
+            continue;
+        }
+        struct pending *p = ft_xcalloc(1, sizeof(*p));
+        p->d = d;
+        p->lsn = rec.lsn;
+        p->next_lsn = rec.next_lsn;
+        p->created_at = r.created_at;
+        p->attempts = 0;
+        p->mem_len = r.id.len + r.url.len + r.environment.len + r.body.len + 4;
+        p->mem = ft_xmalloc(p->mem_len);
+        char *m = p->mem;
+        struct ft_str *dst[4] = {&p->id, &p->url, &p->environment, &p->body};
+        const struct ft_str src[4] = {r.id, r.url, r.environment, r.body};
+        for (int i = 0; i < 4; i++) {
+            memcpy(m, src[i].ptr, src[i].len);
+            m[src[i].len] = '\0';
+            *dst[i] = (struct ft_str){m, src[i].len};
+            m += src[i].len + 1;
+        }
+        p->ep = endpoint_for(d, p->url);
+        p->prev = d->head.prev;
+        p->next = &d->head;
+        d->head.prev->next = p;
+        d->head.prev = p;
+        d->npending++;
+        d->pending_bytes += p->mem_len;
+        enqueue(d, p);
+    }
+}
+
+/* --- sending --- */
+
+static ft_signer *signer_for(ft_dispatcher *d, struct ft_str environment)
+{
+    unsigned gen = d->opt.generation ? d->opt.generation(d->opt.signer_arg) : 0;
+    if (gen != d->generation) {
+        for (size_t i = 0; i < d->nsigners; i++) {
+            free(d->signers[i].environment);
+            ft_signer_free(d->signers[i].signer);
+        }
+        d->nsigners = 0;
+        d->generation = gen;
+    }
+    for (size_t i = 0; i < d->nsigners; i++)
+        if (ft_str_eq_c(environment, d->signers[i].environment)) return d->signers[i].signer;
+    d->signers = ft_xrealloc(d->signers, sizeof(*d->signers) * (d->nsigners + 1));
+    ft_signer *s = d->opt.signer ? d->opt.signer(d->opt.signer_arg, environment) : NULL;
+    d->signers[d->nsigners++] =
+        (struct signer_cache){ft_xstrndup(environment.ptr, environment.len), s};
+    return s;
+}
+
+static void on_result(void *arg, const struct ft_http_result *r);
+
+static bool sign_headers(ft_dispatcher *d, struct pending *p)
+{
+    size_t n = 0;
+    p->headers[n++] = "Content-Type: application/json";
+    ft_signer *s = signer_for(d, p->environment);
+    if (s) {
+        char hex[65];
+        if (ft_signer_hex(s, p->body.ptr, p->body.len, hex)) return false;
+        snprintf(p->hdr[0], sizeof(p->hdr[0]), "X-Flagsmith-Signature: %s", hex);
+        p->headers[n++] = p->hdr[0];
+    }
+    if (d->opt.standard_webhooks) {
+        long long ts = (long long)(ft_clock_now_us() / 1000000);
+        snprintf(p->hdr[1], sizeof(p->hdr[1]), "webhook-id: %.*s", (int)p->id.len, p->id.ptr);
+        snprintf(p->hdr[2], sizeof(p->hdr[2]), "webhook-timestamp: %lld", ts);
+        p->headers[n++] = p->hdr[1];
+        p->headers[n++] = p->hdr[2];
+        if (s) {
+            char tsbuf[24], sig[FT_STANDARD_SIGNATURE_MAX];
+            snprintf(tsbuf, sizeof(tsbuf), "%lld", ts);
+            if (ft_signer_standard(s, p->id.ptr, tsbuf, p->body.ptr, p->body.len, sig))
+                return false;
+            snprintf(p->hdr[3], sizeof(p->hdr[3]), "webhook-signature: %s", sig);
+            p->headers[n++] = p->hdr[3];
+        }
+    }
+    p->nheaders = n;
+    return true;
+}
+
+static void send(ft_dispatcher *d, struct pending *p)
+{
+    if (!sign_headers(d, p)) {
+        make_dead(d, p, "signing failed");
+        return;
+    }
+    struct ft_http_call call = {.url = p->url.ptr,
+                                .body = p->body.ptr,
+                                .len = p->body.len,
+                                .headers = p->headers,
+                                .nheaders = p->nheaders,
+                                .done = on_result,
+                                .arg = p};
+    p->ep->in_flight++;
+    if (ft_http_client_submit(d->client, &call)) {
+        p->ep->in_flight--;
+        snprintf(p->status_line, sizeof(p->status_line), "the HTTP client refused the call");
+        make_dead(d, p, p->status_line);
+    }
+}
+
+static void start_ready(ft_dispatcher *d)
+{
+    struct pending **link = &d->ready;
+    d->ready_tail = &d->ready;
+    struct pending *p = d->ready;
+    d->ready = NULL;
+    /* rebuild the queue with what cannot go yet (its endpoint is busy) */
+    while (p) {
+        struct pending *next = p->qnext;
+        if (p->ep->disabled) {
+            make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
+        } else if (p->ep->in_flight < d->opt.per_endpoint) {
+            send(d, p);
+        } else {
+            *link = p;
+            link = &p->qnext;
+            p->qnext = NULL;
+            d->ready_tail = link;
+        }
+        p = next;
+    }
+}
+
+static int64_t jitter(int64_t us)
+{
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) r = (uint32_t)ft_clock_mono_ns();
+    double f = 0.8 + 0.4 * ((double)r / 4294967296.0);
+    return (int64_t)((double)us * f);
+}
+
+static void retry_or_give_up(ft_dispatcher *d, struct pending *p, int64_t retry_after_s)
+{
+    size_t i = p->attempts - 1 < d->nschedule ? p->attempts - 1 : d->nschedule - 1;
+    int64_t delay = jitter(d->schedule[i]);
+    if (retry_after_s >= 0 && retry_after_s * 1000000 > delay) delay = retry_after_s * 1000000;
+    int64_t now = ft_clock_now_us();
+    if (now + delay > p->created_at + d->opt.max_age_us) {
+        char why[300];
+        snprintf(why, sizeof(why), "gave up (%s)", p->status_line);
+        make_dead(d, p, why);
+        return;
+    }
+    p->due_us = ft_clock_mono_ns() / 1000 + delay;
+    heap_push(d, p);
+    bump(d, &d->stats.retried);
+}
+
+static void on_result(void *arg, const struct ft_http_result *r)
+{
+    struct pending *p = arg;
+    ft_dispatcher *d = p->d;
+    p->ep->in_flight--;
+    p->attempts++;
+    if (r->status >= 200 && r->status < 300) {
+        bump(d, &d->stats.delivered);
+        finish(d, p);
+        return;
+    }
+    if (r->status == 0)
+        snprintf(p->status_line, sizeof(p->status_line), "%s",
+                 r->timed_out ? "timed out" : r->error);
+    else
+        snprintf(p->status_line, sizeof(p->status_line), "HTTP %d", r->status);
+    bool retryable = r->status == 0 || r->status == 408 || r->status == 429 || r->status >= 500;
+    if (r->status == 410) {
+        if (!p->ep->disabled) {
+            ft_log(FT_LOG_ERROR, "dispatch.endpoint_disabled", "url", p->ep->url, "reason",
+                   "410 Gone", NULL);
+            p->ep->disabled = true;
+        }
+        make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
+    } else if (retryable) {
+        retry_or_give_up(d, p, r->retry_after);
+    } else {
+        make_dead(d, p, p->status_line);
+    }
+}
+
+/* --- the loop --- */
+
+static uint64_t checkpoint(const ft_dispatcher *d)
+{
+    return d->head.next != &d->head ? d->head.next->lsn : ft_spool_reader_pos(d->reader);
+}
+
+static void save(ft_dispatcher *d, bool force)
+{
+    uint64_t cp = checkpoint(d);
+    int64_t now = ft_clock_mono_ns();
+    if (cp == d->saved_checkpoint || (!force && now - d->saved_at_ns < 200000000)) return;
+    if (save_checkpoint(d->checkpoint_path, cp)) {
+        ft_log(FT_LOG_ERROR, "dispatch.checkpoint_failed", "path", d->checkpoint_path, NULL);
+        return;
+    }
+    d->saved_checkpoint = cp;
+    d->saved_at_ns = now;
+    ft_spool_release(d->outbox, cp);
+    pthread_mutex_lock(&d->lock);
+    d->stats.checkpoint = cp;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void update_gauges(ft_dispatcher *d)
+{
+    pthread_mutex_lock(&d->lock);
+    d->stats.pending = d->npending;
+    d->stats.in_flight = ft_http_client_in_flight(d->client);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* One turn of the loop; false when there is nothing left to do in drain mode. */
+static bool turn(ft_dispatcher *d, bool stopping)
+{
+    if (!stopping) read_more(d);
+    int64_t now = ft_clock_mono_ns() / 1000;
+    while (d->nheap && d->heap[0]->due_us <= now && !stopping)
+        enqueue(d, heap_pop(d));
+    if (!stopping) start_ready(d);
+    int timeout = 100;
+    if (d->nheap) {
+        int64_t wait = (d->heap[0]->due_us - now) / 1000;
+        if (wait < timeout) timeout = wait < 1 ? 1 : (int)wait;
+    }
+    if (d->ready) timeout = 1; /* an endpoint was busy: try again soon */
+    if (ft_http_client_in_flight(d->client)) {
+        ft_http_client_poll(d->client, timeout);
+    } else if (!stopping && !d->ready) {
+        if (d->opt.drain && d->reader_done && !d->nheap) return false;
+        if (!d->reader_done && room(d)) ft_spool_reader_wait(d->reader, (int64_t)timeout * 1000);
+        else {
+            struct timespec ts = {0, (long)timeout * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    save(d, false);
+    update_gauges(d);
+    return true;
+}
+
+static void *dispatcher_main(void *arg)
+{
+    ft_dispatcher *d = arg;
+    while (!atomic_load(&d->stop))
+        turn(d, false);
+    /* stopping: let calls in flight end, until the deadline */
+    while (ft_http_client_in_flight(d->client) && ft_clock_mono_ns() / 1000 < d->deadline_us)
+        turn(d, true);
+    save(d, true);
+    update_gauges(d);
+    return NULL;
+}
+
+int ft_dispatcher_run(ft_dispatcher *d)
+{
+    while (turn(d, false)) {
+    }
+    save(d, true);
+    update_gauges(d);
+    return FT_OK;
+}
+
+/* --- lifecycle --- */
+
+int ft_dispatcher_new(ft_spool *outbox, const struct ft_dispatcher_options *opt,
+                      ft_dispatcher **out, char *err, size_t errlen)
+{
+    ft_dispatcher *d = ft_xcalloc(1, sizeof(*d));
+    d->outbox = outbox;
+    d->opt = *opt;
+    if (!d->opt.max_age_us) d->opt.max_age_us = FT_DISPATCH_MAX_AGE_US;
+    if (!d->opt.timeout_ms) d->opt.timeout_ms = 10000;
+    if (!d->opt.per_endpoint) d->opt.per_endpoint = 32;
+    if (!d->opt.max_pending) d->opt.max_pending = 100000;
+    if (!d->opt.max_pending_bytes) d->opt.max_pending_bytes = 256u << 20;
+    if (opt->schedule_us && opt->nschedule) {
+        d->nschedule = opt->nschedule < MAX_SCHEDULE ? opt->nschedule : MAX_SCHEDULE;
+        memcpy(d->schedule, opt->schedule_us, sizeof(*d->schedule) * d->nschedule);
+    } else {
+        ft_dispatch_parse_schedule(FT_DISPATCH_SCHEDULE, d->schedule, MAX_SCHEDULE, &d->nschedule);
+    }
+    d->checkpoint_path = ft_xstrdup(opt->checkpoint_path);
+    d->head.next = d->head.prev = &d->head;
+    d->ready_tail = &d->ready;
+    d->generation = UINT32_MAX;
+    pthread_mutex_init(&d->lock, NULL);
+    struct ft_http_client_options co = {.max_per_host = d->opt.per_endpoint,
+                                        .timeout_ms = d->opt.timeout_ms,
+                                        .user_agent = d->opt.user_agent};
+    d->client = ft_http_client_new(&co);
+    uint64_t cp = load_checkpoint(d->checkpoint_path);
+    d->saved_checkpoint = cp;
+    d->stats.checkpoint = cp;
+    ft_spool_release(outbox, cp);
+    ft_spool_reader_open(outbox, cp, &d->reader);
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(outbox, &ss);
+    d->drain_end = ss.durable_lsn;
+    (void)err;
+    (void)errlen;
+    *out = d;
+    return FT_OK;
+}
+
+int ft_dispatcher_start(ft_dispatcher *d)
+{
+    if (pthread_create(&d->thread, NULL, dispatcher_main, d) != 0) return FT_EIO;
+    d->running = true;
+    return FT_OK;
+}
+
+void ft_dispatcher_stop(ft_dispatcher *d, int64_t deadline_us)
+{
+    if (!d->running) return;
+    d->deadline_us = deadline_us;
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    d->running = false;
+}
+
+void ft_dispatcher_get_stats(ft_dispatcher *d, struct ft_dispatcher_stats *out)
+{
+    pthread_mutex_lock(&d->lock);
+    *out = d->stats;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void ft_dispatcher_free(ft_dispatcher *d)
+{
+    if (!d) return;
+    ft_http_client_free(d->client); /* before the pending entries its calls point at */
+    while (d->head.next != &d->head)
+        finish(d, d->head.next);
+    for (size_t i = 0; i < d->nendpoints; i++) {
+        free(d->endpoints[i]->url);
+        free(d->endpoints[i]);
+    }
+    free(d->endpoints);
+    for (size_t i = 0; i < d->nsigners; i++) {
+        free(d->signers[i].environment);
+        ft_signer_free(d->signers[i].signer);
+    }
+    free(d->signers);
+    free(d->heap);
+    ft_spool_reader_close(d->reader);
+    pthread_mutex_destroy(&d->lock);
+    free(d->checkpoint_path);
+    free(d);
+}
