@@ -67,6 +67,7 @@ int cmd_events(int argc, char **argv);
 int cmd_cohort(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 void help_sign(void);
 void help_verify(void);
 void help_validate(void);
@@ -76,5 +77,6 @@ void help_events(void);
 void help_cohort(void);
 void help_eval(void);
 void help_serve(void);
+void help_demo(void);
 
 #endif

@@ -6,8 +6,11 @@
 #include "cli/progress.h"
 #include "flagtrail/error.h"
 #include "receive/loader.h"
+#include "serve/dispatcher.h"
+#include "flagtrail/version.h"
 
 #include <getopt.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +19,8 @@
 void help_replay(void)
 {
     puts("Usage: flagtrail replay --spool DIR --store URL [--source NAME]\n"
+         "       flagtrail replay --dead-letters [--data DIR] [--webhook-secret-file F]\n"
+         "                        [--retry-schedule LIST] [--retry-max-age DURATION]\n"
          "\n"
          "Loads every webhook in the spool DIR that the store has not loaded for this\n"
          "source, exactly as the receiver's loader does (the receiver must not be running on\n"
@@ -24,6 +29,12 @@ void help_replay(void)
          "  --spool DIR     the spool (default ./flagtrail-spool)\n"
          "  --store URL     the warehouse (default sqlite:./flagtrail.db)\n"
          "  --source NAME   whose checkpoint to continue (default the host name, as receive)\n"
+         "\n"
+         "With --dead-letters, sends serve's dead letters (in DIR/dead-letters, default\n"
+         "./flagtrail-serve) again to their URLs, signed with --webhook-secret-file (or\n"
+         "FLAGTRAIL_WEBHOOK_SECRET); serve must be stopped. Each is retried on the schedule\n"
+         "(default 1s,5s,30s) for --retry-max-age (default 2m) from now; what fails again\n"
+         "stays a dead letter.\n"
          "  -h, --help      this help");
 }
 
@@ -41,16 +52,84 @@ static void on_progress(void *arg, uint64_t checkpoint, uint64_t end)
     cli_progress_update(&p->bar, checkpoint - p->start, end - p->start, ls.deliveries);
 }
 
+struct replay_secret {
+    char *secret;
+    size_t len;
+};
+
+static ft_signer *replay_signer(void *arg, struct ft_str environment)
+{
+    struct replay_secret *s = arg;
+    (void)environment;
+    return s->secret ? ft_signer_new(s->secret, s->len) : NULL;
+}
+
+static int replay_dead_letters(const char *data, const char *secret_file, const char *schedule,
+                               const char *max_age)
+{
+    struct replay_secret sec = {0};
+    char err[512];
+    if (secret_file) {
+        if (ft_secret_read_file(secret_file, &sec.secret, &sec.len, err, sizeof(err)))
+            return cli_fail("replay", "%s", err);
+    } else if (getenv("FLAGTRAIL_WEBHOOK_SECRET") && *getenv("FLAGTRAIL_WEBHOOK_SECRET")) {
+        const char *v = getenv("FLAGTRAIL_WEBHOOK_SECRET");
+        if (ft_secret_from_string(v, strlen(v), &sec.secret, &sec.len))
+            return cli_fail("replay", "FLAGTRAIL_WEBHOOK_SECRET is too long");
+    }
+    int64_t sched[32], age[1];
+    size_t nsched = 0, nage = 0;
+    int rc = CLI_OK;
+    if (!ft_dispatch_parse_schedule(schedule ? schedule : "1s,5s,30s", sched, 32, &nsched))
+        rc = cli_usage("replay", "--retry-schedule: expected delays like 1s,5s,30s");
+    else if (!ft_dispatch_parse_schedule(max_age ? max_age : "2m", age, 1, &nage))
+        rc = cli_usage("replay", "--retry-max-age: expected a duration like 2m");
+    char path[4096], cp[4096];
+    snprintf(path, sizeof(path), "%s/dead-letters", data);
+    snprintf(cp, sizeof(cp), "%s/dead-letters.checkpoint", data);
+    ft_spool *dead = NULL;
+    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
+    if (rc == CLI_OK && ft_spool_open(path, &so, &dead, err, sizeof(err)))
+        rc = cli_fail("replay", "%s", err);
+    ft_dispatcher *d = NULL;
+    if (rc == CLI_OK) {
+        /* what fails again is appended to the same spool, after the end this run stops at */
+        struct ft_dispatcher_options o = {.checkpoint_path = cp, .dead = dead,
+                                          .schedule_us = sched, .nschedule = nsched,
+                                          .max_age_us = age[0], .drain = true,
+                                          .user_agent = "flagtrail/" FT_VERSION,
+                                          .signer = replay_signer, .signer_arg = &sec};
+        ft_dispatcher_new(dead, &o, &d, err, sizeof(err));
+        ft_dispatcher_run(d);
+        struct ft_dispatcher_stats ds;
+        ft_dispatcher_get_stats(d, &ds);
+        printf("delivered %llu dead letters, %llu failed again and stay dead letters\n",
+               (unsigned long long)ds.delivered, (unsigned long long)(ds.dead + ds.dead_lost));
+        rc = ds.dead + ds.dead_lost ? CLI_FAIL : CLI_OK;
+    }
+    ft_dispatcher_free(d);
+    ft_spool_close(dead);
+    ft_free_secure(sec.secret, sec.len);
+    return rc;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"spool", required_argument, NULL, 'p'},
         {"store", required_argument, NULL, 's'},
         {"source", required_argument, NULL, 'n'},
+        {"dead-letters", no_argument, NULL, 'D'},
+        {"data", required_argument, NULL, 'd'},
+        {"webhook-secret-file", required_argument, NULL, 'w'},
+        {"retry-schedule", required_argument, NULL, 'r'},
+        {"retry-max-age", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *spool_dir = "./flagtrail-spool", *store_url = "sqlite:./flagtrail.db";
+    const char *data = "./flagtrail-serve", *secret_file = NULL, *schedule = NULL, *max_age = NULL;
+    bool dead_letters = false;
     char source[256] = "";
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -58,11 +137,17 @@ int cmd_replay(int argc, char **argv)
         case 'p': spool_dir = optarg; break;
         case 's': store_url = optarg; break;
         case 'n': snprintf(source, sizeof(source), "%s", optarg); break;
+        case 'D': dead_letters = true; break;
+        case 'd': data = optarg; break;
+        case 'w': secret_file = optarg; break;
+        case 'r': schedule = optarg; break;
+        case 'a': max_age = optarg; break;
         case 'h': help_replay(); return CLI_OK;
         default: return cli_bad_option("replay", c, argv);
         }
     }
     if (optind < argc) return cli_usage("replay", "unexpected argument '%s'", argv[optind]);
+    if (dead_letters) return replay_dead_letters(data, secret_file, schedule, max_age);
     if (!source[0] && gethostname(source, sizeof(source) - 1) != 0)
         snprintf(source, sizeof(source), "flagtrail");
     char err[512];

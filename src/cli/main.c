@@ -10,6 +10,8 @@
 
 static const struct cli_command commands[] = {
     {"receive", "run the webhook endpoint and load the warehouse", cmd_receive, help_receive},
+    {"demo", "run serve and receive together and watch webhooks reach the warehouse", cmd_demo,
+     help_demo},
     {"serve", "a Flagsmith-compatible flags API that emits the webhooks", cmd_serve, help_serve},
     {"replay", "load a spool into a store", cmd_replay, help_replay},
     {"events", "import metric events (CSV, JSON lines)", cmd_events, help_events},

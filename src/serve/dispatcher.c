@@ -38,6 +38,7 @@ struct pending {
     struct pending *qnext;       /* the ready queue */
     uint64_t lsn, next_lsn;
     int64_t created_at;
+    int64_t age_from;            /* max_age counts from here: creation, or a replay's start */
     int64_t due_us;
     unsigned attempts;
     struct endpoint *ep;
@@ -278,6 +279,7 @@ static void read_more(ft_dispatcher *d)
         p->lsn = rec.lsn;
         p->next_lsn = rec.next_lsn;
         p->created_at = r.created_at;
+        p->age_from = d->opt.drain ? ft_clock_now_us() : r.created_at;
         p->attempts = 0;
         p->mem_len = r.id.len + r.url.len + r.environment.len + r.body.len + 4;
         p->mem = ft_xmalloc(p->mem_len);
@@ -413,7 +415,7 @@ static void retry_or_give_up(ft_dispatcher *d, struct pending *p, int64_t retry_
     int64_t delay = jitter(d->schedule[i]);
     if (retry_after_s >= 0 && retry_after_s * 1000000 > delay) delay = retry_after_s * 1000000;
     int64_t now = ft_clock_now_us();
-    if (now + delay > p->created_at + d->opt.max_age_us) {
+    if (now + delay > p->age_from + d->opt.max_age_us) {
         char why[300];
         snprintf(why, sizeof(why), "gave up (%s)", p->status_line);
         make_dead(d, p, why);

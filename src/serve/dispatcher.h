@@ -49,7 +49,8 @@ struct ft_dispatcher_options {
     void *signer_arg;
     /* Changes whenever what signer() answers may have changed (a reload). */
     unsigned (*generation)(void *arg);
-    /* Drain mode (replay): stop once every record before the end found at start is finished. */
+    /* Drain mode (replay): stop once every record before the end found at start is finished;
+     * max_age counts from the start of the replay rather than from each webhook's creation. */
     bool drain;
 };
 
