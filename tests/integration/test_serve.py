@@ -1,0 +1,260 @@
+"""flagtrail serve's flags API and the webhooks it emits."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import run
+from receiver import wait_for
+from servehelper import V1, V1_KEY, hooks, serves  # noqa: F401
+
+SECRET = b"serve test secret"
+
+
+@pytest.fixture
+def secret_file(tmp_path):
+    p = tmp_path / "webhook-secret"
+    p.write_bytes(SECRET + b"\n")
+    return str(p)
+
+
+def flags_by_name(answer):
+    return {f["feature"]["name"]: f for f in answer}
+
+
+def test_flags_and_identities_shapes(serves):
+    s = serves(args=["--environment", str(V1)])
+    status, flags = s.request("GET", "/api/v1/flags/")
+    assert status == 200 and isinstance(flags, list) and len(flags) == 5
+    f = flags_by_name(flags)["integer_feature"]
+    assert set(f) == {"id", "feature", "feature_state_value", "environment", "identity",
+                      "feature_segment", "enabled"}
+    assert set(f["feature"]) == {"id", "name", "created_date", "description", "initial_value",
+                                 "default_enabled", "type"}
+    assert (f["id"], f["feature"]["id"], f["feature_state_value"], f["environment"]) == \
+        (78980, 15059, 1234, 12561)
+    status, ident = s.request("GET", "/api/v1/identities/?identifier=alice")
+    assert status == 200 and ident["identifier"] == "alice" and ident["traits"] == []
+    assert len(ident["flags"]) == 5
+    status, one = s.request("GET", "/api/v1/identities/?identifier=alice&feature=mv_feature")
+    assert status == 200 and one["feature"]["name"] == "mv_feature"
+    assert s.request("GET", "/api/v1/identities/?identifier=alice&feature=nope") == \
+        (404, {"detail": "Given feature not found"})
+    # Flagsmith core's wart: a missing identifier is a 200
+    assert s.request("GET", "/api/v1/identities/") == (200, {"detail": "Missing identifier"})
+    s.stop()
+
+
+def test_keys(serves, tmp_path):
+    keys = tmp_path / "keys"
+    keys.write_text("# server keys\nser.from-file\n")
+    s = serves(args=["--environment", str(V1), "--key-file", str(keys)])
+    denied = (403, {"detail": "Invalid or missing Environment key"})
+    assert s.request("GET", "/api/v1/flags/", key=None) == denied
+    assert s.request("GET", "/api/v1/flags/", key="wrong") == denied
+    assert s.request("GET", "/api/v1/flags/", key="ser.from-file")[0] == 200
+    status, doc = s.request("GET", "/api/v1/environment-document/", key="ser.from-file")
+    assert status == 200 and doc["api_key"] == V1_KEY and "feature_states" in doc
+    status, _ = s.request("GET", "/api/v1/environment-document/", key=V1_KEY)
+    assert status == 403, "client keys do not get the document"
+    s.stop()
+
+
+def test_post_validation(serves):
+    s = serves(args=["--environment", str(V1)])
+    cases = [
+        ({}, {"identifier": ["This field is required."]}),
+        ({"identifier": ""}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
+        ({"identifier": 5}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
+        ({"identifier": "x" * 2001}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
+        ({"identifier": "u", "traits": {}}, {"traits": ["Expected a list of items."]}),
+        ({"identifier": "u", "traits": [{"trait_value": 1}]},
+         {"traits": ["Each trait needs a string trait_key."]}),
+        ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": [1]}]},
+         {"traits": ["trait_value must be a string, number or boolean."]}),
+        ({"identifier": "u", "transient": "yes"}, {"transient": ["Must be a valid boolean."]}),
+    ]
+    for body, answer in cases:
+        assert s.request("POST", "/api/v1/identities/", body) == (400, answer), body
+    status, answer = s.request("POST", "/api/v1/identities/", b"{nope",
+                               headers={"Content-Type": "application/json"})
+    assert status == 400 and answer["detail"].startswith("JSON parse error")
+    status, _ = s.request("POST", "/api/v1/identities/", b"{}", headers={"Content-Type": "text/plain"})
+    assert status == 415
+    assert s.request("DELETE", "/api/v1/identities/")[0] == 405
+    assert s.request("GET", "/api/v1/nothing/")[0] == 404
+    s.stop()
+
+
+def test_traits_persist_with_stable_ids_and_drive_segments(serves, hooks, secret_file):
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url,
+                     "--webhook-secret-file", secret_file])
+    status, a = s.identify("bob", [{"trait_key": "age", "trait_value": "32"},
+                                   {"trait_key": "favourite_colour", "trait_value": "blue"}])
+    assert status == 200
+    assert {t["trait_key"]: t["trait_value"] for t in a["traits"]} == \
+        {"age": 32, "favourite_colour": "blue"}, "numeric strings are stored as numbers"
+    assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == "segment_override"
+    s.identify("bob", [{"trait_key": "age", "trait_value": 45}])  # update keeps the id
+    s.identify("bob", [{"trait_key": "favourite_colour", "trait_value": None}])  # delete
+    s.identify("bob", [{"trait_key": "session", "trait_value": "x", "transient": True}])
+    status, g = s.request("GET", "/api/v1/identities/?identifier=bob")
+    assert {t["trait_key"]: t["trait_value"] for t in g["traits"]} == {"age": 45}
+    assert flags_by_name(g["flags"])["string_feature"]["feature_state_value"] == "foo"
+    bodies = wait_for(lambda: (lambda b: b if len(b) == 5 else None)(h.bodies()),
+                      message="five webhooks")
+    hooks_traits = [json.loads(b)["traits"] for b in bodies]
+    age_ids = {t["id"] for w in hooks_traits for t in w if t["trait_key"] == "age"}
+    assert len(age_ids) == 1 and None not in age_ids, "a trait keeps its id"
+    transient = [t for t in hooks_traits[3] if t["trait_key"] == "session"]
+    assert transient == [{"id": None, "trait_key": "session", "trait_value": "x", "transient": True}]
+    # across a restart
+    s.stop()
+    s.start()
+    status, g = s.request("GET", "/api/v1/identities/?identifier=bob")
+    assert [(t["trait_key"], t["trait_value"]) for t in g["traits"]] == [("age", 45)]
+    status, t = s.identify("ghost", [{"trait_key": "k", "trait_value": 1}], transient=True)
+    assert status == 200
+    assert s.request("GET", "/api/v1/identities/?identifier=ghost")[1]["traits"] == []
+    s.stop()
+
+
+def python_dumps(body):
+    return json.dumps(json.loads(body), sort_keys=True).encode()
+
+
+def test_webhooks_are_flagsmith_bytes_and_signed(serves, hooks, secret_file):
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--webhook-secret-file",
+                     secret_file, "--standard-webhooks"])
+    s.identify("carol", [{"trait_key": "age", "trait_value": 25},
+                         {"trait_key": "favourite_colour", "trait_value": "green"},
+                         {"trait_key": "name", "trait_value": "Zo\u00eb \U0001F680"},
+                         {"trait_key": "score", "trait_value": 0.1},
+                         {"trait_key": "vip", "trait_value": True}])
+    s.request("GET", "/api/v1/identities/?identifier=carol")
+    s.request("GET", "/api/v1/identities/?identifier=carol&feature=mv_feature")  # no webhook
+    wait_for(lambda: len(h.requests) >= 2, message="two webhooks")
+    time.sleep(0.3)
+    assert len(h.requests) == 2
+    for _, headers, body in h.requests:
+        assert body == python_dumps(body), "Python's json.dumps(sort_keys=True) bytes"
+        # the verification snippet of Flagsmith's documentation
+        signature = headers["X-Flagsmith-Signature"]
+        expected = hmac.new(key=SECRET, msg=body, digestmod=hashlib.sha256).hexdigest()
+        assert hmac.compare_digest(expected, signature)
+        assert headers["Content-Type"] == "application/json"
+        assert headers["User-Agent"].startswith("flagtrail/")
+        # Standard Webhooks
+        wid, ts = headers["webhook-id"], headers["webhook-timestamp"]
+        mac = hmac.new(SECRET, f"{wid}.{ts}.".encode() + body, hashlib.sha256).digest()
+        assert headers["webhook-signature"] == "v1," + base64.b64encode(mac).decode()
+        assert abs(int(ts) - time.time()) < 60
+    p = json.loads(h.requests[0][2])
+    assert p["identity"] == "carol"
+    assert {g["name"]: g["member"] for g in p["segments"]} == \
+        {"regular_segment": True, "10_percent": False, "segment_two": False, "segment_three": False}
+    for f in p["flags"]:
+        truthy = bool(f["feature_state_value"])
+        assert ("percentage_allocation" in f) == truthy, f
+    mv = [f for f in p["flags"] if f["feature"]["name"] == "mv_feature"][0]
+    assert isinstance(mv["percentage_allocation"], float)
+    assert {t["trait_key"]: (t["trait_value"], t["transient"]) for t in p["traits"]} == {
+        "age": (25, False), "favourite_colour": ("green", False), "name": ("Zo\u00eb \U0001F680", False),
+        "score": (0.1, False), "vip": (True, False)}
+    assert h.requests[0][1]["webhook-id"] != h.requests[1][1]["webhook-id"]
+    s.stop()
+
+
+def test_server_key_only_features_stay_hidden_from_client_keys(serves, hooks, tmp_path):
+    doc = json.loads(V1.read_text())["environment"]
+    doc["project"]["server_key_only_feature_ids"] = [15060]  # basic_flag
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps(doc))
+    h = hooks()
+    s = serves(args=["--environment", str(path), "--key", "ser.k", "--webhook-url", h.url])
+    names = lambda a: sorted(f["feature"]["name"] for f in a)  # noqa: E731
+    assert "basic_flag" not in names(s.request("GET", "/api/v1/flags/")[1])
+    assert "basic_flag" in names(s.request("GET", "/api/v1/flags/", key="ser.k")[1])
+    s.identify("dan")
+    s.identify("dan", key="ser.k")
+    wait_for(lambda: len(h.requests) == 2, message="two webhooks")
+    by_key = [names(json.loads(b)["flags"]) for b in h.bodies()]
+    assert sorted(["basic_flag" in n for n in by_key]) == [False, True]
+    s.stop()
+
+
+def test_reload_on_change_and_sighup_keeps_a_broken_document_out(serves, tmp_path):
+    path = tmp_path / "env.json"
+    doc = json.loads(V1.read_text())["environment"]
+    path.write_text(json.dumps(doc))
+    s = serves(args=["--environment", str(path)])
+    value = lambda: flags_by_name(s.request("GET", "/api/v1/flags/")[1])["integer_feature"][  # noqa
+        "feature_state_value"]
+    assert value() == 1234
+    for fs in doc["feature_states"]:
+        if fs["feature"]["name"] == "integer_feature":
+            fs["feature_state_value"] = 4321
+    path.write_text(json.dumps(doc))
+    wait_for(lambda: value() == 4321, timeout=10, message="the file change")
+    path.write_text("{broken")
+    s.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: s.events("serve.reload_failed"), message="a failed reload")
+    assert value() == 4321, "the previous model stays"
+    s.stop()
+
+
+def test_full_outbox_still_serves_flags_and_counts_lost_webhooks(serves, hooks):
+    h = hooks(lambda n, hd, b: (503, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--outbox-max-bytes",
+                     "64K", "--retry-schedule", "1h"])
+    for i in range(200):
+        assert s.identify(f"user-{i}")[0] == 200
+    lost = s.metric("flagtrail_webhooks_lost_total")
+    assert lost and lost > 50
+    assert s.metric("flagtrail_webhooks_emitted_total") + lost == 200
+    assert s.events("serve.webhook_lost")
+    s.stop()
+
+
+def test_bad_options(flagtrail, tmp_path):
+    for args, message in (([], b"give --environment FILE"),
+                          (["--environment", str(V1), "--webhook-url", "ftp://x"], b"http:// or https://"),
+                          (["--environment", str(V1), "--retry-schedule", "soon"], b"--retry-schedule"),
+                          (["--environment-url", "http://x/api/v1/environment-document/"],
+                           b"needs its server key")):
+        res = run([flagtrail, "serve", *args])
+        assert res.returncode == 2 and message in res.stderr, (args, res.stderr)
+    res = run([flagtrail, "serve", "--environment", str(tmp_path / "missing.json"), "--listen",
+               "127.0.0.1:0", "--data", str(tmp_path / "d")], timeout=30)
+    assert res.returncode == 1 and b"cannot open" in res.stderr
+
+
+def test_percentage_allocation_follows_pythons_truthiness(serves, hooks, tmp_path):
+    """Flagsmith adds percentage_allocation only when the value is truthy in Python."""
+    doc = json.loads(V1.read_text())["environment"]
+    values = {"basic_flag": 0, "float_feature": "", "integer_feature": False,
+              "string_feature": 0.0}
+    for fs in doc["feature_states"]:
+        name = fs["feature"]["name"]
+        if name in values:
+            fs["feature_state_value"] = values[name]
+            fs["enabled"] = True
+    path = tmp_path / "falsy.json"
+    path.write_text(json.dumps(doc))
+    h = hooks()
+    s = serves(args=["--environment", str(path), "--webhook-url", h.url])
+    s.identify("erin")
+    wait_for(lambda: h.requests, message="a webhook")
+    flags = {f["feature"]["name"]: f for f in json.loads(h.bodies()[0])["flags"]}
+    for name, v in values.items():
+        assert flags[name]["feature_state_value"] == v and type(flags[name]["feature_state_value"]) is type(v)
+        assert "percentage_allocation" not in flags[name], name
+    assert "percentage_allocation" in flags["mv_feature"]
+    s.stop()
