@@ -1,0 +1,145 @@
+"""Delivery of serve's webhooks: retries, Retry-After, 410, timeouts, dead letters and their
+replay, a receiver that is down for a while, and serve killed with kill -9 mid-backlog.
+
+The retry schedule is shortened (--retry-schedule) so that the behaviour of hours takes
+seconds; the rules are the same.
+"""
+import hashlib
+import hmac
+import socket
+import time
+
+from conftest import run
+from receiver import count_deliveries, query, receivers, wait_for  # noqa: F401
+from servehelper import V1, hooks, serves  # noqa: F401
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_5xx_is_retried_with_the_same_id_until_delivered(serves, hooks):
+    h = hooks(lambda n, hd, b: (500 if n < 2 else 200, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--standard-webhooks",
+                     "--retry-schedule", "300ms,600ms"])
+    s.identify("retry-me")
+    wait_for(lambda: len(h.requests) == 3, timeout=15, message="three attempts")
+    times = [t for t, _, _ in h.requests]
+    assert times[1] - times[0] >= 0.3 * 0.8 - 0.05
+    assert times[2] - times[1] >= 0.6 * 0.8 - 0.05
+    assert len({hd["webhook-id"] for _, hd, _ in h.requests}) == 1
+    assert len({b for _, _, b in h.requests}) == 1
+    wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 1, message="delivered")
+    assert s.metric("flagtrail_webhooks_retried_total") == 2
+    time.sleep(0.5)
+    assert len(h.requests) == 3
+    s.stop()
+
+
+def test_429_waits_for_retry_after(serves, hooks):
+    h = hooks(lambda n, hd, b: (429, {"Retry-After": "2"}, 0) if n == 0 else (200, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--retry-schedule", "100ms"])
+    s.identify("slow-down")
+    wait_for(lambda: len(h.requests) == 2, timeout=15, message="a second attempt")
+    assert h.requests[1][0] - h.requests[0][0] >= 1.9
+    s.stop()
+
+
+def test_a_hanging_endpoint_times_out_and_is_retried(serves, hooks):
+    h = hooks(lambda n, hd, b: (200, {}, 3 if n == 0 else 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--webhook-timeout", "1",
+                     "--retry-schedule", "200ms"])
+    s.identify("hang")
+    wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 1, timeout=15,
+             message="delivered after a timeout")
+    assert len(h.requests) == 2
+    assert h.requests[1][0] - h.requests[0][0] < 2.5, "the first attempt was cut at 1 s"
+    s.stop()
+
+
+def test_4xx_is_final_and_replayed_from_the_dead_letters(flagtrail, serves, hooks, tmp_path):
+    state = {"status": 400}
+    h = hooks(lambda n, hd, b: (state["status"], {}, 0))
+    secret = tmp_path / "s"
+    secret.write_bytes(b"dead letter secret")
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--webhook-secret-file",
+                     str(secret), "--retry-schedule", "100ms"])
+    for i in range(3):
+        s.identify(f"bad-{i}")
+    wait_for(lambda: s.metric("flagtrail_webhooks_dead_total") == 3, message="three dead letters")
+    assert len(h.requests) == 3, "a 400 is not retried"
+    dead = s.events("dispatch.dead_letter")
+    assert all("HTTP 400 after 1 attempt" in e["reason"] for e in dead)
+    assert s.stop() == 0
+    state["status"] = 200
+    data = str(tmp_path / "serve-data")
+    res = run([flagtrail, "replay", "--dead-letters", "--data", data, "--webhook-secret-file",
+               str(secret)], timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(b"delivered 3 dead letters, 0 failed again")
+    assert len(h.requests) == 6
+    assert sorted(b for _, _, b in h.requests[3:]) == sorted(b for _, _, b in h.requests[:3])
+    for _, hd, b in h.requests[3:]:
+        assert hd["X-Flagsmith-Signature"] == hmac.new(b"dead letter secret", b,
+                                                       hashlib.sha256).hexdigest()
+    res = run([flagtrail, "replay", "--dead-letters", "--data", data], timeout=60)
+    assert res.stdout.startswith(b"delivered 0 dead letters"), "replayed letters are gone"
+
+
+def test_410_disables_the_endpoint(serves, hooks):
+    h = hooks(lambda n, hd, b: (410, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--retry-schedule", "100ms"])
+    s.identify("gone-1")
+    wait_for(lambda: s.metric("flagtrail_webhooks_dead_total") == 1, message="a dead letter")
+    for i in range(3):
+        s.identify(f"gone-{i + 2}")
+    wait_for(lambda: s.metric("flagtrail_webhooks_dead_total") == 4, message="four dead letters")
+    assert len(h.requests) == 1, "a disabled endpoint is not called again"
+    assert s.events("dispatch.endpoint_disabled")
+    s.stop()
+
+
+def test_receiver_down_then_up_gets_everything_once(serves, receivers):
+    port = free_port()
+    r = receivers(args=["--listen", f"127.0.0.1:{port}", "--standard-webhooks"], start=False)
+    s = serves(args=["--environment", str(V1), "--webhook-url",
+                     f"http://127.0.0.1:{port}/webhook", "--webhook-secret-file", r.secret_path,
+                     "--standard-webhooks", "--retry-schedule", "500ms,1s"])
+    for i in range(100):
+        assert s.identify(f"down-{i}")[0] == 200
+    time.sleep(3)  # the receiver is down: every attempt fails
+    assert s.metric("flagtrail_webhooks_delivered_total") == 0
+    assert s.metric("flagtrail_webhooks_retried_total") >= 100
+    r.start()
+    wait_for(lambda: count_deliveries(r.db) == 100, timeout=30, message="all 100 delivered")
+    wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 100, message="metrics")
+    assert s.metric("flagtrail_outbox_depth") == 0
+    s.stop()
+    r.stop()
+    rows = query(r.db, "SELECT identity, COUNT(*) FROM ft_delivery GROUP BY identity")
+    assert len(rows) == 100 and all(n == 1 for _, n in rows)
+
+
+def test_kill_9_mid_backlog_delivers_at_least_once_and_stores_once(serves, receivers):
+    port = free_port()
+    r = receivers(args=["--listen", f"127.0.0.1:{port}", "--standard-webhooks"], start=False)
+    args = ["--environment", str(V1), "--webhook-url", f"http://127.0.0.1:{port}/webhook",
+            "--webhook-secret-file", r.secret_path, "--standard-webhooks", "--retry-schedule",
+            "300ms"]
+    s = serves(args=args)
+    for i in range(150):
+        assert s.identify(f"k9-{i}")[0] == 200
+    time.sleep(0.5)  # the outbox is synced every 10 ms; the webhooks wait to be retried
+    s.kill()
+    r.start()
+    s.start()
+    wait_for(lambda: count_deliveries(r.db) == 150, timeout=30, message="all 150 after restart")
+    time.sleep(1)
+    s.stop()
+    r.stop()
+    rows = query(r.db, "SELECT identity, COUNT(*) FROM ft_delivery GROUP BY identity")
+    assert len(rows) == 150 and all(n == 1 for _, n in rows), "exactly once in the warehouse"
+    ids = query(r.db, "SELECT COUNT(DISTINCT delivery_id) FROM ft_delivery")
+    assert ids == [(150,)]
