@@ -20,8 +20,8 @@
 #include <float.h>
 #include <math.h>
 
-#define EPS DBL_EPSILON
-#define TINY 1e-300
+#define EPS      DBL_EPSILON
+#define TINY     1e-300
 #define MAX_ITER 100000000 /* series and fractions stop long before; sqrt(a) terms near a */
 
 static const double PI = 3.14159265358979323846;
@@ -121,12 +121,12 @@ static double stirling_delta(double a)
     if (a >= 10) {
         double r = 1 / a, r2 = r * r;
         return r * (1.0 / 12 +
-                     r2 * (-1.0 / 360 +
-                           r2 * (1.0 / 1260 +
-                                 r2 * (-1.0 / 1680 +
-                                       r2 * (1.0 / 1188 +
-                                             r2 * (-691.0 / 360360 +
-                                                   r2 * (1.0 / 156 + r2 * (-3617.0 / 122400))))))));
+                    r2 * (-1.0 / 360 +
+                          r2 * (1.0 / 1260 +
+                                r2 * (-1.0 / 1680 +
+                                      r2 * (1.0 / 1188 +
+                                            r2 * (-691.0 / 360360 +
+                                                  r2 * (1.0 / 156 + r2 * (-3617.0 / 122400))))))));
     }
     return lgamma_pos(a) - ((a - 0.5) * log(a) - a + LN_SQRT_2PI);
 }
@@ -192,10 +192,14 @@ static double normal_lower_inverse(double p)
 int ft_stats_normal_quantile(double p, double *x)
 {
     if (!(p >= 0 && p <= 1)) return FT_EINVAL;
-    if (p == 0) *x = -INFINITY;
-    else if (p == 1) *x = INFINITY;
-    else if (p <= 0.5) *x = normal_lower_inverse(p);
-    else *x = -normal_lower_inverse(1 - p);
+    if (p == 0)
+        *x = -INFINITY;
+    else if (p == 1)
+        *x = INFINITY;
+    else if (p <= 0.5)
+        *x = normal_lower_inverse(p);
+    else
+        *x = -normal_lower_inverse(1 - p);
     return FT_OK;
 }
 
@@ -215,63 +219,54 @@ int ft_stats_normal_isf(double q, double *x)
 typedef double (*tail_fn)(double x, const void *ctx, double *x_density);
 
 /*
- * Solves tail(x) = target for x > 0, by Newton steps on log(tail) in log(x) (`log_scale`, for
- * tails that fall like powers of x) or in x (tails that fall like exp(-x)), kept inside a
- * bracket that every evaluation narrows, with bisection when a step leaves it. Returns 0 or
- * +inf when the root lies beyond the doubles.
+ * Solves tail(x) = target for x > 0 by Newton steps on log(tail), taken in log(x)
+ * (`log_scale`, for tails that fall like powers of x) or in x (tails that fall like exp(-x)).
+ * x itself is the state, so its precision does not depend on the size of log(x). Every
+ * evaluation narrows a bracket; a step that leaves it is replaced by bisection (geometric on the
+ * log scale), or by expansion while one side is still open. Returns 0 or +inf when the root
+ * lies beyond the doubles.
  */
 static double solve_tail(tail_fn tail, const void *ctx, bool decreasing, double target, double x0,
                          bool log_scale)
 {
-    const double v_min = log_scale ? -708 : 0; /* exp(-708) is just above DBL_MIN */
-    const double v_max = log_scale ? 709.78 : DBL_MAX; /* exp(709.78) just below DBL_MAX */
-    double lo = v_min, hi = v_max;
-    bool lo_seen = false, hi_seen = false;
+    double lo = 0, hi = INFINITY;
     double log_target = log(target);
-    double v = log_scale ? log(x0) : x0;
-    if (!(v > lo && v < hi)) v = log_scale ? 0 : 1;
-    double last_step = INFINITY;
+    double x = x0 > 0 && x0 <= DBL_MAX ? x0 : 1;
+    double last_move = INFINITY;
 
     for (int i = 0; i < 400; i++) {
-        double x = log_scale ? exp(v) : v;
         double x_density;
         double t = tail(x, ctx, &x_density);
         double f = log(t) - log_target;
         if (f == 0) return x;
-        bool root_above = decreasing ? f > 0 : f < 0;
-        if (root_above) {
-            lo = v;
-            lo_seen = true;
-        } else {
-            hi = v;
-            hi_seen = true;
-        }
-        double slope = (decreasing ? -x_density : x_density) / t;
-        if (!log_scale) slope /= x;
-        double scale = log_scale ? 1 : v;
-        double newton = -f / slope;
-        /* A step below the spacing of the doubles: v is the root to working precision. */
-        if (fabs(newton) <= 2 * EPS * scale) return x;
-        double next = v + newton;
-        if (!(next > lo && next < hi) || !isfinite(next)) {
-            if (!hi_seen) {
-                if (v >= v_max) return INFINITY;
-                next = log_scale ? fmin(v + 8, v_max) : fmin(4 * v, v_max);
-            } else if (!lo_seen) {
-                if (v <= v_min) return 0;
-                next = log_scale ? fmax(v - 8, v_min) : 0.25 * v;
+        if (decreasing ? f > 0 : f < 0)
+            lo = x;
+        else
+            hi = x;
+        double slope = (decreasing ? -x_density : x_density) / t; /* d log(tail) / d log(x) */
+        double step = -f / slope;                                 /* in log(x) */
+        if (fabs(step) <= EPS) return x; /* a relative change below the rounding of x */
+        double next = log_scale ? x * exp(step) : x * (1 + step);
+        if (!(next > lo && next < hi)) { /* also NaN */
+            double factor = log_scale ? 3000 : 4;
+            if (hi == INFINITY) {
+                if (x >= DBL_MAX) return INFINITY;
+                next = x < DBL_MAX / factor ? x * factor : DBL_MAX;
+            } else if (lo == 0) {
+                if (x <= DBL_MIN) return 0;
+                next = fmax(x / factor, DBL_MIN);
             } else {
-                next = 0.5 * (lo + hi);
+                next = log_scale ? sqrt(lo) * sqrt(hi) : lo + 0.5 * (hi - lo);
             }
         }
-        double step = fabs(next - v);
-        v = next;
+        double move = fabs(next - x) / x;
+        x = next;
         /* Evaluation noise: Newton steps that stop shrinking in the last few digits. */
-        if (step < 1e-9 * scale && step > 0.5 * last_step) break;
-        if (hi - lo <= 2 * EPS * (log_scale ? 1 : hi)) break;
-        last_step = step;
+        if (move < 1e-9 && move > 0.5 * last_move) break;
+        if (hi < INFINITY && hi - lo <= 2 * EPS * hi) break;
+        last_move = move;
     }
-    return log_scale ? exp(v) : v;
+    return x;
 }
 
 /* --- incomplete gamma function --- */
@@ -427,7 +422,7 @@ static double beta_fraction(double a, double b, double x, double y)
  * u/T < 2π; it is used for u/T <= 2, where 40 terms reach full precision for a >= 1000.
  */
 #define BETA_LARGE_A 1000.0
-#define BETA_TERMS 40
+#define BETA_TERMS   40
 
 static bool beta_expansion_applies(double a, double b, double y)
 {
@@ -455,7 +450,8 @@ static void beta_expansion(double a, double b, double y, double *lower, double *
     for (int k = 0; k <= BETA_TERMS; k++) {
         if (k > 0) {
             double ck = 0;
-            for (int j = 1; j <= k; j++) ck += j * (b - 1) * g[j] * c[k - j];
+            for (int j = 1; j <= k; j++)
+                ck += j * (b - 1) * g[j] * c[k - j];
             c[k] = ck / k;
             double bk = b + 2 * k - 2;
             factor *= bk * (bk + 1) / (t * t);
@@ -465,8 +461,7 @@ static void beta_expansion(double a, double b, double y, double *lower, double *
         double tl = c[k] * factor * q, tu = c[k] * factor * p;
         sum_lower += tl;
         sum_upper += tu;
-        if (k > 0 && fabs(tl) <= EPS * fabs(sum_lower) && fabs(tu) <= EPS * fabs(sum_upper))
-            break;
+        if (k > 0 && fabs(tl) <= EPS * fabs(sum_lower) && fabs(tu) <= EPS * fabs(sum_upper)) break;
     }
     *lower = r * sum_lower;
     *upper = r * sum_upper;
@@ -624,11 +619,16 @@ static double t_upper_inverse(double q, double df)
 int ft_stats_t_quantile(double p, double df, double *t)
 {
     if (!valid_df(df) || !(p >= 0 && p <= 1)) return FT_EINVAL;
-    if (p == 0) *t = -INFINITY;
-    else if (p == 1) *t = INFINITY;
-    else if (p == 0.5) *t = 0;
-    else if (p < 0.5) *t = -t_upper_inverse(p, df);
-    else *t = t_upper_inverse(1 - p, df);
+    if (p == 0)
+        *t = -INFINITY;
+    else if (p == 1)
+        *t = INFINITY;
+    else if (p == 0.5)
+        *t = 0;
+    else if (p < 0.5)
+        *t = -t_upper_inverse(p, df);
+    else
+        *t = t_upper_inverse(1 - p, df);
     return FT_OK;
 }
 
@@ -703,19 +703,27 @@ static double chi2_inverse(double tail, double df, bool lower)
 int ft_stats_chi2_quantile(double p, double df, double *x)
 {
     if (!valid_chi2_df(df) || !(p >= 0 && p <= 1)) return FT_EINVAL;
-    if (p == 0) *x = 0;
-    else if (p == 1) *x = INFINITY;
-    else if (p <= 0.5) *x = chi2_inverse(p, df, true);
-    else *x = chi2_inverse(1 - p, df, false);
+    if (p == 0)
+        *x = 0;
+    else if (p == 1)
+        *x = INFINITY;
+    else if (p <= 0.5)
+        *x = chi2_inverse(p, df, true);
+    else
+        *x = chi2_inverse(1 - p, df, false);
     return FT_OK;
 }
 
 int ft_stats_chi2_isf(double q, double df, double *x)
 {
     if (!valid_chi2_df(df) || !(q >= 0 && q <= 1)) return FT_EINVAL;
-    if (q == 0) *x = INFINITY;
-    else if (q == 1) *x = 0;
-    else if (q <= 0.5) *x = chi2_inverse(q, df, false);
-    else *x = chi2_inverse(1 - q, df, true);
+    if (q == 0)
+        *x = INFINITY;
+    else if (q == 1)
+        *x = 0;
+    else if (q <= 0.5)
+        *x = chi2_inverse(q, df, false);
+    else
+        *x = chi2_inverse(1 - q, df, true);
     return FT_OK;
 }

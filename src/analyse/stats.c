@@ -91,8 +91,7 @@ struct effect {
 
 static int check_arm(const char *name, const struct ft_stats_arm *arm, struct ft_stats_error *err)
 {
-    if (arm->n < 2)
-        return fail(err, "%s: n = %lld, need at least 2", name, (long long)arm->n);
+    if (arm->n < 2) return fail(err, "%s: n = %lld, need at least 2", name, (long long)arm->n);
     if (!isfinite(arm->mean) || !(arm->variance >= 0 && arm->variance < INFINITY))
         return fail(err, "%s: mean or variance is not a finite number", name);
     return FT_OK;
@@ -171,7 +170,8 @@ static double normal_partial_mean(double z)
 {
     if (z >= -2) return z * ft_stats_normal_cdf(z) + ft_stats_normal_pdf(z);
     double x = -z, c = 0;
-    for (int k = 300; k >= 1; k--) c = k / (x + c);
+    for (int k = 300; k >= 1; k--)
+        c = k / (x + c);
     return ft_stats_normal_pdf(x) * c / (x + c);
 }
 
@@ -226,8 +226,8 @@ int ft_stats_sequential_test(const struct ft_stats_arm *control,
     double n_rho2 = n * rho2 + 1;
     /* σ² = N se²: halfwidth² = σ² 2 (Nρ² + 1) ln(sqrt(Nρ² + 1)/α) / (Nρ)² */
     double halfwidth = sqrt(e.variance * 2 * n_rho2 * (0.5 * log(n_rho2) - log_alpha) / (n * rho2));
-    double log_evalue = rho2 * n * e.estimate * e.estimate / (2 * e.variance * n_rho2) -
-                        0.5 * log(n_rho2);
+    double log_evalue =
+        rho2 * n * e.estimate * e.estimate / (2 * e.variance * n_rho2) - 0.5 * log(n_rho2);
     *out = (struct ft_stats_sequential){
         .estimate = e.estimate,
         .std_error = sqrt(e.variance),
@@ -295,7 +295,8 @@ int ft_stats_holm(const double *p, size_t k, double *adjusted)
      */
     for (size_t j = 0; j < k; j++) {
         size_t below = 0;
-        for (size_t l = 0; l < k; l++) below += p[l] < p[j];
+        for (size_t l = 0; l < k; l++)
+            below += p[l] < p[j];
         adjusted[j] = fmin(1, (double)(k - below) * p[j]);
     }
     for (size_t i = 0; i < k; i++) {

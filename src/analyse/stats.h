@@ -117,9 +117,9 @@ int ft_stats_arm_summarize(const struct ft_stats_sums *sums, struct ft_stats_arm
  *     np >= 10 rule for approximating a binomial by a normal);
  *   - 5 expected units per arm for the SRM chi-square test (Cochran's rule).
  */
-#define FT_STATS_MIN_UNITS 30
+#define FT_STATS_MIN_UNITS       30
 #define FT_STATS_MIN_CONVERSIONS 10
-#define FT_STATS_MIN_EXPECTED 5
+#define FT_STATS_MIN_EXPECTED    5
 
 enum {
     FT_STATS_WARN_FEW_UNITS = 1,       /* n < FT_STATS_MIN_UNITS */
