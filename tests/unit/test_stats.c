@@ -644,6 +644,64 @@ Test(stats, t_large_df_tends_to_normal)
     expect_close(above, below, 1e-11, "t sf(9) across df = 2000");
 }
 
+/*
+ * Chi-square with huge df, beyond SciPy's accuracy: for df = 1e30 the standardized statistic
+ * is normal to within about 1e-14 (skewness sqrt(8/df)); across the switch to Temme's expansion
+ * at a = df/2 = 1e10 the tails move only by their slope in df.
+ */
+Test(stats, chi2_large_df)
+{
+    static const double zs[] = {-8, -3, -0.5, 0, 1, 4, 9};
+    for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+        double df = 1e30, x = df + zs[i] * sqrt(2 * df), p, q;
+        double z = (x - df) / sqrt(2 * df); /* the z that x holds after rounding */
+        cr_assert(eq(int, ft_stats_chi2_cdf(x, df, &p), FT_OK));
+        cr_assert(eq(int, ft_stats_chi2_sf(x, df, &q), FT_OK));
+        expect_close(p, ft_stats_normal_cdf(z), 1e-12, "chi2 cdf, df 1e30");
+        expect_close(q, ft_stats_normal_sf(z), 1e-12, "chi2 sf, df 1e30");
+
+        /* one ulp of df moves z by 4e-6/2e5 and a tail by about |z| times that, relatively;
+         * a wrong term of Temme's expansion would move it by 1/sqrt(a) = 1e-5 */
+        double series = nextafter(2e10, 0), temme = 2e10, below, above;
+        double tol = 1e-12 + 2 * (fabs(zs[i]) + 1) * (temme - series) / sqrt(4e10);
+        x = 2e10 + zs[i] * sqrt(4e10);
+        cr_assert(eq(int, ft_stats_chi2_sf(x, series, &below), FT_OK));
+        cr_assert(eq(int, ft_stats_chi2_sf(x, temme, &above), FT_OK));
+        expect_close(above, below, tol, "chi2 sf across df = 2e10");
+        cr_assert(eq(int, ft_stats_chi2_cdf(x, series, &below), FT_OK));
+        cr_assert(eq(int, ft_stats_chi2_cdf(x, temme, &above), FT_OK));
+        expect_close(above, below, tol, "chi2 cdf across df = 2e10");
+    }
+}
+
+/* No NaN and no value outside [0, 1] anywhere on a grid of extreme arguments. */
+Test(stats, distributions_stay_finite_on_extreme_arguments)
+{
+    static const double dfs[] = {1e-300, 1e-10, 0.5, 3, 1e5, 1e10, 3e10, 1e99, 1e101, 1e300};
+    static const double xs[] = {0, 1e-300, 1e-10, 1, 40, 1e10, 1e150, 1e300, INFINITY};
+    static const double ps[] = {5e-324, 1e-300, 1e-10, 0.5, 0.9, 1 - 1e-16};
+    for (size_t i = 0; i < sizeof(dfs) / sizeof(dfs[0]); i++) {
+        double df = dfs[i], v;
+        for (size_t j = 0; j < sizeof(xs) / sizeof(xs[0]); j++) {
+            double x = xs[j];
+            cr_assert(eq(int, ft_stats_t_cdf(-x, df, &v), FT_OK));
+            cr_expect(v >= 0 && v <= 0.5, "t cdf(%g; df %g) = %g", -x, df, v);
+            cr_assert(eq(int, ft_stats_chi2_cdf(x, df, &v), FT_OK));
+            cr_expect(v >= 0 && v <= 1, "chi2 cdf(%g; df %g) = %g", x, df, v);
+            cr_assert(eq(int, ft_stats_chi2_sf(x, df, &v), FT_OK));
+            cr_expect(v >= 0 && v <= 1, "chi2 sf(%g; df %g) = %g", x, df, v);
+        }
+        double previous = -INFINITY;
+        for (size_t j = 0; j < sizeof(ps) / sizeof(ps[0]); j++) {
+            cr_assert(eq(int, ft_stats_t_quantile(ps[j], df, &v), FT_OK));
+            cr_expect(v >= previous, "t ppf(%g; df %g) = %g is not increasing", ps[j], df, v);
+            previous = v;
+            cr_assert(eq(int, ft_stats_chi2_isf(ps[j], df, &v), FT_OK));
+            cr_expect(v >= 0, "chi2 isf(%g; df %g) = %g", ps[j], df, v);
+        }
+    }
+}
+
 Test(stats, gamma_and_beta_special_values)
 {
     double p, q;
