@@ -117,6 +117,7 @@ static int estimate_effect(const struct ft_stats_arm *control, const struct ft_s
     double vc = control->variance / nc, vt = treatment->variance / nt;
     double v = vc + vt;
     if (v == 0) return fail(err, "neither arm varies (every unit has the same value)");
+    if (!(v < INFINITY)) return fail(err, "the variances are too large to combine");
     double wc = vc / v, wt = vt / v;
     out->df = 1 / (wc * wc / (nc - 1) + wt * wt / (nt - 1));
 
@@ -124,13 +125,14 @@ static int estimate_effect(const struct ft_stats_arm *control, const struct ft_s
     if (scale == FT_STATS_ABSOLUTE) {
         out->estimate = mt - mc;
         out->variance = v;
+        if (!isfinite(out->estimate)) return fail(err, "the means are too large to compare");
         return FT_OK;
     }
     if (mc == 0) return fail(err, "the control mean is 0, so a relative lift is undefined");
     double ratio = mt / mc;
     out->estimate = (mt - mc) / mc;
     out->variance = (vt + vc * ratio * ratio) / (mc * mc);
-    if (!(out->variance > 0 && out->variance < INFINITY))
+    if (!(out->variance > 0 && out->variance < INFINITY) || !isfinite(out->estimate))
         return fail(err, "the relative lift has no usable standard error");
     return FT_OK;
 }

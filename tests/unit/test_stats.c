@@ -812,6 +812,10 @@ Test(stats, tests_reject_undefined_statistics)
         eq(int, ft_stats_welch_test(&good, &good, FT_STATS_ABSOLUTE, 1, &w, NULL), FT_EINVAL));
     cr_expect(eq(int, ft_stats_welch_test(&good, &good, (enum ft_stats_scale)7, 0.05, &w, NULL),
                  FT_EINVAL));
+    struct ft_stats_arm huge = arm(100, 1e308, 1e308), negative = arm(100, -1e308, 1e308);
+    cr_expect(eq(int, ft_stats_welch_test(&huge, &negative, FT_STATS_ABSOLUTE, 0.05, &w, &err),
+                 FT_EINVAL));
+    cr_expect(strstr(err.detail, "too large") != NULL, "%s", err.detail);
     /* one flat arm is fine: the other carries the variance and df = n - 1 */
     cr_assert(eq(int, ft_stats_welch_test(&flat, &good, FT_STATS_ABSOLUTE, 0.05, &w, NULL), FT_OK));
     expect_close(w.df, 99, 1e-15, "df with one flat arm");
