@@ -4,14 +4,14 @@
  *
  * Every tail is computed directly rather than as 1 minus its complement, so p-values as small
  * as 1e-300 keep their digits. The incomplete gamma function uses its power series below the
- * mean and Legendre's continued fraction above it, with a separate series for Q when a < 1;
- * the incomplete beta function uses the continued fraction of Numerical Recipes §6.4, and for
- * a large parameter (Student's t with large df) an expansion in incomplete gamma functions
- * derived below. The common factors x^a e^-x / Γ(a) and x^a y^b / B(a, b) are written around
- * Stirling's formula, so that nothing of size a·log(a) cancels: this is what keeps df = 10^9
- * as accurate as df = 10. Quantiles start from a textbook approximation and finish with
- * safeguarded Newton (Halley for the normal) steps on the log of the tail, which converge to
- * the accuracy of the tail itself.
+ * mean and Legendre's continued fraction above it, with a separate series for Q when a < 1 and
+ * Temme's uniform expansion when a >= 1e10; the incomplete beta function uses the continued
+ * fraction of Numerical Recipes §6.4, and for a large parameter (Student's t with large df) an
+ * expansion in incomplete gamma functions derived below. The common factors x^a e^-x / Γ(a) and x^a
+ * y^b / B(a, b) are written around Stirling's formula, so that nothing of size a·log(a) cancels:
+ * this is what keeps df = 10^9 as accurate as df = 10. Quantiles start from a textbook
+ * approximation and finish with safeguarded Newton (Halley for the normal) steps on the log of the
+ * tail, which converge to the accuracy of the tail itself.
  */
 #include "analyse/stats.h"
 

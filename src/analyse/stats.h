@@ -65,16 +65,17 @@ int ft_stats_chi2_isf(double q, double df, double *x);
 
 /*
  * Regularized incomplete gamma functions P(a, x) and Q(a, x) = 1 - P(a, x), each computed
- * directly (a small Q is not 1 - P). a > 0, x >= 0 (x = +inf allowed); either output pointer
- * may be NULL. Work grows with sqrt(a) near x = a.
+ * directly (a small Q is not 1 - P). a > 0 (finite), x >= 0 (x = +inf allowed); either output
+ * pointer may be NULL. Checked to about 5e-13 against 40-digit arithmetic for a up to 5e5 and
+ * through Temme's expansion beyond; work grows with sqrt(a) near x = a up to a = 1e10.
  */
 int ft_stats_gamma_inc(double a, double x, double *p, double *q);
 
 /*
  * Regularized incomplete beta function I_x(a, b) and its complement 1 - I_x(a, b) = I_(1-x)(b,
- * a), each computed directly. a, b > 0, 0 <= x <= 1; either output may be NULL. Accurate to
- * about 1e-13 when min(a, b) <= 10 or max(a, b) <= 1000 (Student's t uses b = 1/2); when
- * both exceed that, accuracy degrades like (a + b) * 1e-16.
+ * a), each computed directly. a, b > 0, 0 <= x <= 1; either output may be NULL. Checked to
+ * about 3e-13 against 40-digit arithmetic for a, b <= 1e4, and for b = 1/2 (Student's t) up to
+ * a = 5e19; beyond that, with both parameters large, the continued fraction loses digits.
  */
 int ft_stats_beta_inc(double a, double b, double x, double *lower, double *upper);
 
