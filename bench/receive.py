@@ -3,6 +3,7 @@
 Peers (bench/peers/):
   nginx     `return 200` for POST /webhook: the ceiling, no verification, no storage
   flagtrail flagtrail receive, signature + schema + spool with fsync group commit, loader on
+  flagtrail-nosync  the same with --durability none: the HTTP path without the disk's latency
   go        Go net/http: HMAC check, json.Unmarshal, append + fsync with group commit
   python    Flagsmith's documented Python verification code + json.loads, stdlib HTTP server
 
@@ -156,11 +157,38 @@ def servers(work, port, secret_file):
         ("flagtrail", [os.path.join(BUILD, "flagtrail"), "receive", "--listen",
                        f"127.0.0.1:{port}", "--secret-file", secret_file, "--durability",
                        "fsync", "--log-level", "warn"], flagtrail_dir),
+        ("flagtrail-nosync", [os.path.join(BUILD, "flagtrail"), "receive", "--listen",
+                              f"127.0.0.1:{port}", "--secret-file", secret_file,
+                              "--durability", "none", "--log-level", "warn"], flagtrail_dir),
         ("go", [os.path.join(BUILD, "bench", "go_receiver"), str(port), secret_file,
                 os.path.join(work, "go.log")], work),
         ("python", [sys.executable, os.path.join(ROOT, "bench", "peers", "python_receiver.py"),
                     str(port), secret_file], work),
     ]
+
+
+def disk_ceilings(work):
+    """What the disk under the spool allows: the latency of a small append + fdatasync, and
+    the rate of large ones (group commit writes one large append per sync)."""
+    path = os.path.join(work, "disk-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        small, n = b"x" * 1024, 500
+        t = time.perf_counter()
+        for _ in range(n):
+            os.write(fd, small)
+            os.fdatasync(fd)
+        sync_us = (time.perf_counter() - t) / n * 1e6
+        big, total = b"x" * (4 << 20), 0
+        t = time.perf_counter()
+        while total < (512 << 20):
+            total += os.write(fd, big)
+            os.fdatasync(fd)
+        mbps = total / (time.perf_counter() - t) / 1e6
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return sync_us, mbps
 
 
 def main():
@@ -175,8 +203,12 @@ def main():
                                       "seed_flagsmith_bytes.json"), "rb").read(),
             "large": large_payload(),
         }
+        sync_us, mbps = disk_ceilings(work)
         print(f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s on loopback, same machine as the servers; "
               "flagtrail with --durability fsync and its loader writing SQLite\n")
+        print(f"- disk under the spool: 1 KiB append + fdatasync {sync_us:.0f} us; "
+              f"4 MiB appends + fdatasync {mbps:.0f} MB/s, which caps durable large "
+              f"webhooks at {mbps * 1e6 / len(payloads['large']):.0f}/s\n")
         print("| payload | server | req/s | vs nginx | p50 ms | p99 ms | peak RSS MB | errors |")
         print("|---|---|---:|---:|---:|---:|---:|---|")
         results = {}

@@ -46,6 +46,7 @@ struct ft_http_request {
     struct ft_buf body;
     size_t reserved;        /* bytes counted against the server's buffer budget */
     size_t received;        /* body bytes seen, kept or not */
+    size_t declared;        /* Content-Length, when given (at most max_body) */
     bool headers_seen;
     bool too_large, over_budget, answered;
     int status;             /* what was answered */
@@ -156,6 +157,7 @@ static enum MHD_Result on_headers(ft_http_request *r)
             unsigned long long n = strtoull(cl, &end, 10);
             if (errno || *end || n > s->opt.max_body)
                 return answer(r, 413, "{\"error\":\"payload_too_large\"}");
+            r->declared = (size_t)n;
         }
     }
     struct ft_http_response resp = {0};
@@ -199,7 +201,10 @@ static enum MHD_Result on_chunk(ft_http_request *r, const char *data, size_t len
         r->too_large = true;
         return MHD_YES;
     }
+    /* With a declared length, the first chunk reserves it all: one allocation, no copies as
+     * the buffer grows. It still counts against the budget before it is allocated. */
     size_t want = r->body.len + len;
+    if (r->body.len == 0 && r->declared > want) want = r->declared;
     if (want > r->reserved) {
         size_t more = want - r->reserved;
         if (atomic_fetch_add(&s->buffered, more) + more > s->opt.max_buffered) {
@@ -208,6 +213,7 @@ static enum MHD_Result on_chunk(ft_http_request *r, const char *data, size_t len
             return MHD_YES;
         }
         r->reserved += more;
+        ft_buf_reserve(&r->body, want - r->body.len);
     }
     ft_buf_append(&r->body, data, len);
     return MHD_YES;
