@@ -68,7 +68,7 @@ REGRESS_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/regress_%)
 BENCH_SRCS := $(sort $(wildcard bench/*.c))
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit integration bench fuzz install format clean bootstrap conformance
+.PHONY: all run test unit integration bench bench-bins fuzz install format clean bootstrap conformance
 .DEFAULT_GOAL := all
 
 # --- bootstrap: included as a makefile so it runs before anything is built ---
@@ -161,9 +161,11 @@ $(BUILD)/bench/%: bench/%.c $(LINK_A)
 	$(CC) $(CFLAGS_ALL) -O3 -o $@ $< $(LINK_A) $(LDFLAGS_ALL) $(shell pkg-config --libs libcjson) \
 	    $(LIBS_ALL)
 
-bench: all $(BENCH_BINS)
+bench: bench-bins
 	@bash scripts/bootstrap bench
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) bash bench/run
+
+bench-bins: all $(BENCH_BINS)
 
 # --- fuzzing (clang + libFuzzer, its own build of the library) ---
 

@@ -406,6 +406,7 @@ static bool percentage_split(const struct eng_cond *c, const struct eng_segment 
     struct ft_str ids[2] = {seg->key, {0}};
     if (c->prop.kind == PROP_NONE) {
         if (!x->has_identity) return false;
+        if (c->eager != NO_INDEX) return x->eager_pct[c->eager] <= c->u.pct.threshold;
         ids[1] = x->identity_key;
     } else {
         if (v->type == CV_NONE) return false; /* a missing trait is not in the split */

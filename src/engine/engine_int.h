@@ -67,6 +67,9 @@ void ft__md5(const void *data, size_t len, unsigned char digest[16]);
  * `scratch` is reused for the joined text.
  */
 double ft__hash_percentage(const struct ft_str *ids, size_t nids, struct ft_buf *scratch);
+/* The hashed percentage of [keys[i], identity] for each of `n` keys, two MD5s at a time. */
+void ft__hash_percentages(const struct ft_str *keys, uint32_t n, struct ft_str identity,
+                          double *out, struct ft_buf *scratch);
 
 /* --- regexes (regex.c) --- */
 
@@ -150,6 +153,7 @@ struct eng_cond {
     struct ft_str int_text;
     double float_value;
     struct ft__semver semver;
+    uint32_t eager; /* OP_PERCENTAGE_SPLIT always evaluated: its index in ft_engine.eager */
     union {
         const pcre2_code *re; /* OP_REGEX; NULL when invalid */
         struct {              /* OP_MODULO */
@@ -198,6 +202,7 @@ struct eng_state {
     uint32_t first_variant, nvariants;
     struct ft_str metadata;
     uint32_t feature; /* index in features; NO_INDEX when the feature is unknown */
+    uint32_t eager;   /* a default with variants: its index in ft_engine.eager */
 };
 
 struct eng_feature {
@@ -262,6 +267,12 @@ struct ft_engine {
     struct ft_engine_trait *identity_traits;
 
     struct ft_str identity_override_reason; /* "TARGETING_MATCH; segment=identity_overrides" */
+
+    /* The hashing keys whose percentage every evaluation with an identity needs (variants of
+     * defaults, and splits that are the first condition a segment tests): hashed together,
+     * two at a time, before the segments are evaluated. */
+    struct ft_str *eager;
+    uint32_t neager;
 };
 
 /* The names of the identity overrides, for ft__table_find (NULL when there are none). */
@@ -380,6 +391,7 @@ struct evalctx {
     struct ft_buf buf;        /* str() and hashing scratch */
     struct ft_buf buf2;
     pcre2_match_data *md;
+    double *eager_pct; /* by ft_engine.eager index, for this identity */
 };
 
 bool ft__condition_matches(const struct eng_cond *c, const struct eng_segment *seg,

@@ -22,7 +22,7 @@
 
 struct ft__engine_scratch {
     struct evalctx x;
-    uint32_t cap_slots, cap_features, cap_segments;
+    uint32_t cap_slots, cap_features, cap_segments, cap_eager;
     uint32_t *override_state;   /* by feature: the winning override state, or NO_INDEX */
     uint32_t *override_segment; /* by feature: its segment, or BY_IDENTITY */
     struct ft_buf key;          /* the identity key when it is built */
@@ -38,6 +38,7 @@ void ft_engine_result_free(struct ft_engine_result *r)
     struct ft__engine_scratch *s = r->scratch;
     if (s) {
         free(s->x.slot_values);
+        free(s->x.eager_pct);
         free(s->override_state);
         free(s->override_segment);
         ft_buf_free(&s->x.buf);
@@ -84,6 +85,10 @@ static struct ft__engine_scratch *prepare(const ft_engine *e, struct ft_engine_r
         s->override_state = ft_xrealloc(s->override_state, sizeof(uint32_t) * s->cap_features);
         s->override_segment = ft_xrealloc(s->override_segment, sizeof(uint32_t) * s->cap_features);
         r->flags = ft_xrealloc(r->flags, sizeof(*r->flags) * s->cap_features);
+    }
+    if (e->neager > s->cap_eager) {
+        s->cap_eager = e->neager;
+        s->x.eager_pct = ft_xrealloc(s->x.eager_pct, sizeof(double) * s->cap_eager);
     }
     if (e->nsegments > s->cap_segments) {
         s->cap_segments = e->nsegments;
@@ -138,6 +143,7 @@ static void set_identity(const ft_engine *e, const struct ft_engine_identity *id
         }
         x->identity_key = (struct ft_str){s->key.data, s->key.len};
     }
+    if (e->neager) ft__hash_percentages(e->eager, e->neager, x->identity_key, x->eager_pct, &x->buf2);
     for (size_t i = 0; i < id->ntraits; i++) {
         uint32_t slot =
             ft__table_find(&e->slot_table, e->slots, sizeof(*e->slots), id->traits[i].key);
@@ -201,7 +207,7 @@ static void serve_state(const ft_engine *e, const struct eng_state *st, struct e
     f->variant = FT_STR("control");
     if (!x->has_identity) return;
     struct ft_str ids[2] = {st->key, x->identity_key};
-    double pct = ft__hash_percentage(ids, 2, &x->buf2);
+    double pct = st->eager != NO_INDEX ? x->eager_pct[st->eager] : ft__hash_percentage(ids, 2, &x->buf2);
     double start = 0;
     for (uint32_t i = 0; i < st->nvariants; i++) {
         const struct eng_variant *v = &e->variants[st->first_variant + i];

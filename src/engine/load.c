@@ -230,6 +230,7 @@ uint32_t ft__new_state(struct loader *L)
     s->feature_id.null = s->django_id.null = s->feature_segment.null = true;
     s->priority = INFINITY;
     s->feature = NO_INDEX;
+    s->eager = NO_INDEX;
     s->value.text = FT_STR("");
     return e->nstates++;
 }
@@ -275,6 +276,8 @@ uint32_t ft__new_conds(struct loader *L, uint32_t n)
     ft_engine *e = L->e;
     e->conds = grow(e->conds, &L->cap_conds, e->nconds + n, sizeof(*e->conds));
     if (n) memset(&e->conds[e->nconds], 0, sizeof(e->conds[0]) * n);
+    for (uint32_t i = 0; i < n; i++)
+        e->conds[e->nconds + i].eager = NO_INDEX;
     uint32_t first = e->nconds;
     e->nconds += n;
     return first;
@@ -443,6 +446,39 @@ static uint32_t find_feature(const ft_engine *e, struct ft_str name)
     return NO_INDEX;
 }
 
+/* The condition every evaluation of segment `g` tests first, or NULL: a rule tests its own
+ * conditions first, then its sub-rules in order (as rule_matches does in eval.c). */
+static struct eng_cond *first_condition(ft_engine *e, const struct eng_segment *g)
+{
+    if (g->nrules == 0) return NULL;
+    const struct eng_rule *r = &e->rules[g->first_rule];
+    while (r->type != RULE_UNKNOWN && r->ncond == 0 && r->nchild > 0)
+        r = &e->rules[r->first_child];
+    if (r->type == RULE_UNKNOWN || r->ncond == 0) return NULL;
+    return &e->conds[r->first_cond];
+}
+
+/* Lists the hashes every evaluation needs (see ft_engine.eager). */
+static void find_eager(ft_engine *e)
+{
+    uint32_t cap = e->nfeatures + e->nsegments, n = 0;
+    e->eager = ft_arena_alloc(&e->arena, sizeof(*e->eager) * (cap ? cap : 1));
+    for (uint32_t i = 0; i < e->nfeatures; i++) {
+        struct eng_state *st = &e->states[e->features[i].state];
+        if (st->nvariants == 0) continue;
+        st->eager = n;
+        e->eager[n++] = st->key;
+    }
+    for (uint32_t i = 0; i < e->nsegments; i++) {
+        struct eng_cond *c = first_condition(e, &e->segments[i]);
+        if (!c || c->op != OP_PERCENTAGE_SPLIT || !c->u.pct.ok || c->prop.kind != PROP_NONE)
+            continue;
+        c->eager = n;
+        e->eager[n++] = e->segments[i].key;
+    }
+    e->neager = n;
+}
+
 int ft__load_finish(struct loader *L)
 {
     ft_engine *e = L->e;
@@ -467,6 +503,7 @@ int ft__load_finish(struct loader *L)
     }
     for (uint32_t i = 0; i < e->nfeatures; i++)
         e->states[e->features[i].state].feature = i;
+    find_eager(e);
 
     ft__table_build(&e->slot_table, &e->arena, e->slots, sizeof(*e->slots), e->nslots);
     ft__table_build(&e->override_table, &e->arena, ft__override_names(e), sizeof(*e->overrides),

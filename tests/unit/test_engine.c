@@ -54,6 +54,58 @@ static double pct(const char *a, const char *b)
     return v;
 }
 
+/* The first iteration's value: (md5 of "key,identity" as a big-endian integer % 9999) / 9998 * 100. */
+static double first_iteration(const char *key, const char *identity)
+{
+    char text[256];
+    int len = snprintf(text, sizeof(text), "%s,%s", key, identity);
+    unsigned char d[16];
+    ft__md5(text, (size_t)len, d);
+    unsigned r = 0;
+    for (int i = 0; i < 16; i++)
+        r = (r * 256 + d[i]) % 9999;
+    return (double)r / 9998.0 * 100.0;
+}
+
+Test(engine, paired_hashes_match_single_ones)
+{
+    /* keys and identities around the one-block limit (55 bytes), odd and even counts */
+    char keys[70][72];
+    struct ft_str k[70];
+    for (int i = 0; i < 70; i++) {
+        memset(keys[i], 'a' + i % 26, (size_t)i);
+        keys[i][i] = '\0';
+        k[i] = ft_str_c(keys[i]);
+    }
+    const char *identities[] = {"", "x", "env_key_user-42", "0123456789012345678901234567890123456789"};
+    struct ft_buf scratch;
+    ft_buf_init(&scratch, 0);
+    double out[70];
+    for (size_t id = 0; id < 4; id++) {
+        for (uint32_t n = 0; n <= 70; n += 7) {
+            ft__hash_percentages(k, n, ft_str_c(identities[id]), out, &scratch);
+            for (uint32_t i = 0; i < n; i++)
+                cr_expect(out[i] == pct(keys[i], identities[id]), "key %u of %u, identity %zu", i,
+                          n, id);
+        }
+    }
+    /* a key whose first hash lands exactly on 100 is hashed again, doubled, as singly */
+    char found[2][32];
+    int nfound = 0;
+    for (int i = 0; i < 400000 && nfound < 2; i++) {
+        snprintf(found[nfound], sizeof(found[0]), "k%d", i);
+        if (first_iteration(found[nfound], "u") == 100.0) nfound++;
+    }
+    cr_assert(nfound == 2, "two keys that hash to 100 exist below 400000");
+    struct ft_str hundred[3] = {ft_str_c(found[0]), ft_str_c("other"), ft_str_c(found[1])};
+    ft__hash_percentages(hundred, 3, FT_STR("u"), out, &scratch);
+    for (int i = 0; i < 3; i++) {
+        cr_expect(out[i] < 100.0);
+        cr_expect(out[i] == pct(hundred[i].ptr, "u"));
+    }
+    ft_buf_free(&scratch);
+}
+
 Test(engine, hashed_percentage_matches_python)
 {
     /* ((int(md5(",".join(ids)).hexdigest(), 16) % 9999) / 9998) * 100, from Python */
