@@ -193,6 +193,9 @@ install: all
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/flagtrail
 	install -m 644 include/flagtrail/*.h $(DESTDIR)$(PREFIX)/include/flagtrail/
+	install -d $(DESTDIR)$(PREFIX)/share/flagtrail
+	install -m 644 tests/data/engine/v1/environment_n9fbf9h3v4fFgH3U3ngWhb.json \
+	    $(DESTDIR)$(PREFIX)/share/flagtrail/demo-environment.json
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/libflagtrail.a
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/libflagtrail.so.$(VERSION)
 	ln -sf libflagtrail.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libflagtrail.so.0

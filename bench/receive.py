@@ -13,25 +13,22 @@ signed body), and stopped. Prints req/s, latency percentiles, peak RSS and ratio
 
     python3 bench/receive.py BUILD_DIR [DURATION]
 """
+import hashlib
+import hmac
 import json
 import os
 import random
-import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import hashlib
-import hmac
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from common import CONNECTIONS, ROOT, Server, free_port, nginx, peak_rss_kb, wait_port, wrk
+
 BUILD = os.path.join(ROOT, sys.argv[1] if len(sys.argv) > 1 else "build/release")
 DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 SECRET = b"benchmark secret"
-CONNECTIONS = 64
 
 
 def large_payload():
@@ -60,81 +57,6 @@ def large_payload():
                        "traits": traits}, sort_keys=True).encode()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def peak_rss_kb(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def children(pid):
-    try:
-        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-    except OSError:
-        return []
-
-
-def wrk(port, script, seconds):
-    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "--latency", "-s",
-                          script, f"http://127.0.0.1:{port}/webhook"],
-                         capture_output=True, text=True, timeout=seconds + 60).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    lat = {}
-    for pct in ("50", "99"):
-        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        value, unit = float(m.group(1)), m.group(2)
-        lat[pct] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = int(m.group(1)) if m else 0
-    m = re.search(r"Socket errors: (.*)", out)
-    return rps, lat, errors, (m.group(1) if m else "")
-
-
-class Server:
-    def __init__(self, name, argv, cwd, env=None):
-        self.name, self.argv, self.cwd, self.env = name, argv, cwd, env
-
-    def __enter__(self):
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return self
-
-    def pids(self):
-        return [self.proc.pid] + children(self.proc.pid)
-
-    def __exit__(self, *exc):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def build_go(work):
     out = os.path.join(BUILD, "bench", "go_receiver")
     env = dict(os.environ, GOCACHE=os.path.join(ROOT, "build", "go-cache"),
@@ -145,15 +67,10 @@ def build_go(work):
 
 
 def servers(work, port, secret_file):
-    conf = os.path.join(work, "nginx.conf")
-    with open(os.path.join(ROOT, "bench", "peers", "nginx.conf.in")) as f:
-        text = f.read().replace("@PORT@", str(port)).replace("@DIR@", work)
-    with open(conf, "w") as f:
-        f.write(text)
     flagtrail_dir = os.path.join(work, "flagtrail")
     os.makedirs(flagtrail_dir, exist_ok=True)
     return [
-        ("nginx", ["nginx", "-p", work, "-c", conf], work),
+        ("nginx",) + nginx(work, port),
         ("flagtrail", [os.path.join(BUILD, "flagtrail"), "receive", "--listen",
                        f"127.0.0.1:{port}", "--secret-file", secret_file, "--durability",
                        "fsync", "--log-level", "warn"], flagtrail_dir),

@@ -6,6 +6,7 @@
  */
 #include "base/clock.h"
 #include "cli/cli.h"
+#include "flagtrail/engine.h"
 #include "flagtrail/error.h"
 #include "http/client.h"
 #include "store/store.h"
@@ -29,9 +30,6 @@
 extern char **environ;
 
 #define DEMO_KEY_DEFAULT "tests/data/engine/v1/environment_n9fbf9h3v4fFgH3U3ngWhb.json"
-#ifndef FT_DATADIR
-#define FT_DATADIR "/usr/local/share/flagtrail"
-#endif
 
 void help_demo(void)
 {
@@ -43,7 +41,8 @@ void help_demo(void)
          "/tmp), so the commands it prints can be tried afterwards.\n"
          "\n"
          "  --environment FILE  the environment document (default: Flagsmith's v1 test\n"
-         "                      environment, from tests/data or " FT_DATADIR ")\n"
+         "                      environment, from the source tree or\n"
+         "                      <prefix>/share/flagtrail/demo-environment.json)\n"
          "  -h, --help          this help");
 }
 
@@ -97,7 +96,7 @@ static void on_answer(void *arg, const struct ft_http_result *r)
 /* Sends `n` identify calls with traits, 32 at a time. */
 static void drive(int port, const char *key, long n, struct driver *d)
 {
-    char url[96], header[160];
+    char url[96], header[320];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v1/identities/", port);
     snprintf(header, sizeof(header), "X-Environment-Key: %s", key);
     const char *headers[2] = {"Content-Type: application/json", header};
@@ -141,15 +140,40 @@ static int print_row(void *arg, const struct ft_cell *cells, size_t n)
     return 0;
 }
 
-static const char *find_environment(const char *given)
+/* The document: given, from FLAGTRAIL_DEMO_ENVIRONMENT, from the source tree (the working
+ * directory, or the one this program was built in: build/<kind>/flagtrail), or installed
+ * beside this program (<prefix>/bin/flagtrail). */
+static const char *find_environment(const char *given, const char *self)
 {
-    static char installed[4096];
+    static char path[8300];
     if (given) return given;
     const char *env = getenv("FLAGTRAIL_DEMO_ENVIRONMENT");
     if (env && *env) return env;
     if (access(DEMO_KEY_DEFAULT, R_OK) == 0) return DEMO_KEY_DEFAULT;
-    snprintf(installed, sizeof(installed), "%s/demo-environment.json", FT_DATADIR);
-    return access(installed, R_OK) == 0 ? installed : NULL;
+    int dir = (int)(strrchr(self, '/') - self);
+    snprintf(path, sizeof(path), "%.*s/../../%s", dir, self, DEMO_KEY_DEFAULT);
+    if (access(path, R_OK) == 0) return path;
+    snprintf(path, sizeof(path), "%.*s/../share/flagtrail/demo-environment.json", dir, self);
+    return access(path, R_OK) == 0 ? path : NULL;
+}
+
+/* The environment's client key, from the document itself. */
+static int client_key(const char *path, char *key, size_t cap)
+{
+    struct ft_buf text;
+    char msg[512];
+    if (cli_read_input(path, 64u << 20, &text, msg, sizeof(msg)))
+        return cli_fail("demo", "%s", msg);
+    ft_engine *e;
+    struct ft_engine_error err;
+    int rc = ft_engine_load(text.data, text.len, NULL, &e, &err);
+    ft_buf_free(&text);
+    if (rc) return cli_fail("demo", "%s: %s", path, err.detail);
+    struct ft_str k = ft_engine_environment(e)->api_key;
+    rc = k.len && k.len < cap ? CLI_OK : cli_fail("demo", "%s has no usable api_key", path);
+    if (rc == CLI_OK) snprintf(key, cap, "%.*s", (int)k.len, k.ptr);
+    ft_engine_free(e);
+    return rc;
 }
 
 static void stop_child(pid_t pid)
@@ -221,11 +245,15 @@ int cmd_demo(int argc, char **argv)
         default: return cli_bad_option("demo", c, argv);
         }
     }
-    const char *environment = find_environment(env_opt);
+    char dir[4096], self[4096], key[256];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (sl <= 0) return cli_fail("demo", "cannot find this program's path");
+    self[sl] = '\0';
+    const char *environment = find_environment(env_opt, self);
     if (!environment)
-        return cli_fail("demo", "no environment document: give --environment FILE (run it from "
-                                "the source tree, or install flagtrail)");
-    char dir[4096], self[4096];
+        return cli_fail("demo", "no environment document: give --environment FILE (or install "
+                                "flagtrail, which installs one)");
+    if (client_key(environment, key, sizeof(key)) != CLI_OK) return CLI_FAIL;
     if (dir_opt) {
         snprintf(dir, sizeof(dir), "%s", dir_opt);
         if (mkdir(dir, 0700) != 0 && errno != EEXIST)
@@ -234,9 +262,6 @@ int cmd_demo(int argc, char **argv)
         snprintf(dir, sizeof(dir), "/tmp/flagtrail-demo-XXXXXX");
         if (!mkdtemp(dir)) return cli_fail("demo", "cannot create a directory: %s", strerror(errno));
     }
-    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (sl <= 0) return cli_fail("demo", "cannot find this program's path");
-    self[sl] = '\0';
     char secret[4200], store[4200], spool[4200], data[4200], rlog[4200], slog[4200];
     snprintf(secret, sizeof(secret), "%s/secret", dir);
     snprintf(store, sizeof(store), "sqlite:%s/flagtrail.db", dir);
@@ -272,21 +297,6 @@ int cmd_demo(int argc, char **argv)
     if (!healthy(rport) || !healthy(sport)) {
         cli_fail("demo", "serve or receive did not start; see %s and %s", rlog, slog);
         goto out;
-    }
-    /* the environment's client key is its api_key: read it from the document's first key */
-    char key[256] = "n9fbf9h3v4fFgH3U3ngWhb";
-    FILE *ef = fopen(environment, "r");
-    if (ef) {
-        char line[65536];
-        size_t got = fread(line, 1, sizeof(line) - 1, ef);
-        line[got] = '\0';
-        fclose(ef);
-        const char *k = strstr(line, "\"api_key\"");
-        if (k && (k = strchr(k + 9, '"'))) {
-            const char *e = strchr(k + 1, '"');
-            if (e && (size_t)(e - k - 1) < sizeof(key))
-                snprintf(key, sizeof(key), "%.*s", (int)(e - k - 1), k + 1);
-        }
     }
     int64_t t0 = ft_clock_mono_ns();
     struct driver d = {0};

@@ -4,7 +4,7 @@ import hmac
 import os
 import subprocess
 
-from conftest import BUILD, ROOT, run
+from conftest import BUILD, ROOT, check_sanitizers, run
 
 PROGRAM = r"""
 #include <flagtrail/flagtrail.h>
@@ -41,6 +41,16 @@ def test_install_and_build_against_the_library(tmp_path):
     for path in ("bin/flagtrail", "include/flagtrail/flagtrail.h", "lib/libflagtrail.a",
                  "lib/libflagtrail.so", "lib/pkgconfig/flagtrail.pc"):
         assert (prefix / path).exists(), path
+    # the demo's environment is installed, and the installed demo finds it from anywhere
+    installed = prefix / "share" / "flagtrail" / "demo-environment.json"
+    assert installed.read_bytes() == (ROOT / "tests" / "data" / "engine" / "v1" /
+                                      "environment_n9fbf9h3v4fFgH3U3ngWhb.json").read_bytes()
+    demo = subprocess.run([str(prefix / "bin" / "flagtrail"), "demo", "--identities", "50",
+                           "--dir", str(tmp_path / "demo")], cwd=tmp_path, capture_output=True,
+                          timeout=120)
+    check_sanitizers(demo.stderr)
+    assert demo.returncode == 0, demo.stderr.decode()
+    assert "share/flagtrail/demo-environment.json" in demo.stdout.decode()
     src = tmp_path / "prog.c"
     src.write_text(PROGRAM)
     env = dict(os.environ, PKG_CONFIG_PATH=str(prefix / "lib" / "pkgconfig"))
