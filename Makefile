@@ -162,7 +162,6 @@ $(BUILD)/bench/%: bench/%.c $(LINK_A)
 	    $(LIBS_ALL)
 
 bench: bench-bins
-	@bash scripts/bootstrap bench
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) bash bench/run
 
 bench-bins: all $(BENCH_BINS)

@@ -2,9 +2,11 @@
  * The dispatcher (src/serve/dispatcher.h).
  *
  * Webhooks read from the outbox become `pending` entries, kept in an LSN-ordered list (its
- * head gives the checkpoint) and owned by exactly one of: the ready queue (to send now), the
- * client (in flight), or the retry heap (ordered by due time). Everything runs on the
- * dispatcher's thread; only the statistics are shared, under a mutex.
+ * head gives the checkpoint) and owned by exactly one of: their endpoint's ready queue (to
+ * send as soon as the endpoint has a free slot), the client (in flight), or the retry heap
+ * (ordered by due time). Reading stops while READAHEAD webhooks are ready, so a full outbox
+ * stays on disk rather than in memory. Everything runs on the dispatcher's thread; only the
+ * statistics are shared, under a mutex.
  */
 #include "serve/dispatcher.h"
 #include "base/clock.h"
@@ -25,17 +27,21 @@
 #include <unistd.h>
 
 #define MAX_SCHEDULE 32
+#define READAHEAD 1024 /* ready webhooks, all endpoints together */
+
+struct pending;
 
 struct endpoint {
     char *url;
     unsigned in_flight;
     bool disabled;
+    struct pending *ready, **ready_tail; /* FIFO */
 };
 
 struct pending {
     struct ft_dispatcher *d;
     struct pending *prev, *next; /* every pending webhook, by LSN */
-    struct pending *qnext;       /* the ready queue */
+    struct pending *qnext;       /* its endpoint's ready queue */
     uint64_t lsn, next_lsn;
     int64_t created_at;
     int64_t age_from;            /* max_age counts from here: creation, or a replay's start */
@@ -46,9 +52,13 @@ struct pending {
     char *mem;
     size_t mem_len;
     char status_line[256];       /* the last failure, for a dead letter's reason */
-    char hdr[4][160];            /* signature, webhook-id, -timestamp, -signature */
-    const char *headers[5];
-    size_t nheaders;
+};
+
+/* A call's headers (the HTTP client copies them). */
+struct headers {
+    char hdr[4][160]; /* signature, webhook-id, -timestamp, -signature */
+    const char *list[5];
+    size_t n;
 };
 
 struct signer_cache {
@@ -66,7 +76,7 @@ struct ft_dispatcher {
     ft_http_client *client;
 
     struct pending head;         /* list of pending, by LSN */
-    struct pending *ready, **ready_tail;
+    size_t nready;               /* in the endpoints' ready queues */
     struct pending **heap;       /* retry heap by due_us */
     size_t nheap, heap_cap;
     size_t npending, pending_bytes;
@@ -152,6 +162,7 @@ static struct endpoint *endpoint_for(ft_dispatcher *d, struct ft_str url)
     d->endpoints = ft_xrealloc(d->endpoints, sizeof(*d->endpoints) * (d->nendpoints + 1));
     struct endpoint *ep = ft_xcalloc(1, sizeof(*ep));
     ep->url = ft_xstrndup(url.ptr, url.len);
+    ep->ready_tail = &ep->ready;
     d->endpoints[d->nendpoints++] = ep;
     return ep;
 }
@@ -196,8 +207,19 @@ static struct pending *heap_pop(ft_dispatcher *d)
 static void enqueue(ft_dispatcher *d, struct pending *p)
 {
     p->qnext = NULL;
-    *d->ready_tail = p;
-    d->ready_tail = &p->qnext;
+    *p->ep->ready_tail = p;
+    p->ep->ready_tail = &p->qnext;
+    d->nready++;
+}
+
+static struct pending *dequeue(ft_dispatcher *d, struct endpoint *ep)
+{
+    struct pending *p = ep->ready;
+    if (!p) return NULL;
+    ep->ready = p->qnext;
+    if (!ep->ready) ep->ready_tail = &ep->ready;
+    d->nready--;
+    return p;
 }
 
 static void finish(ft_dispatcher *d, struct pending *p)
@@ -249,7 +271,8 @@ static void make_dead(ft_dispatcher *d, struct pending *p, const char *why)
 
 static bool room(const ft_dispatcher *d)
 {
-    return d->npending < d->opt.max_pending && d->pending_bytes < d->opt.max_pending_bytes;
+    return d->nready < READAHEAD && d->npending < d->opt.max_pending &&
+           d->pending_bytes < d->opt.max_pending_bytes;
 }
 
 static void read_more(ft_dispatcher *d)
@@ -327,47 +350,48 @@ static ft_signer *signer_for(ft_dispatcher *d, struct ft_str environment)
 
 static void on_result(void *arg, const struct ft_http_result *r);
 
-static bool sign_headers(ft_dispatcher *d, struct pending *p)
+static bool sign_headers(ft_dispatcher *d, struct pending *p, struct headers *h)
 {
     size_t n = 0;
-    p->headers[n++] = "Content-Type: application/json";
+    h->list[n++] = "Content-Type: application/json";
     ft_signer *s = signer_for(d, p->environment);
     if (s) {
         char hex[65];
         if (ft_signer_hex(s, p->body.ptr, p->body.len, hex)) return false;
-        snprintf(p->hdr[0], sizeof(p->hdr[0]), "X-Flagsmith-Signature: %s", hex);
-        p->headers[n++] = p->hdr[0];
+        snprintf(h->hdr[0], sizeof(h->hdr[0]), "X-Flagsmith-Signature: %s", hex);
+        h->list[n++] = h->hdr[0];
     }
     if (d->opt.standard_webhooks) {
         long long ts = (long long)(ft_clock_now_us() / 1000000);
-        snprintf(p->hdr[1], sizeof(p->hdr[1]), "webhook-id: %.*s", (int)p->id.len, p->id.ptr);
-        snprintf(p->hdr[2], sizeof(p->hdr[2]), "webhook-timestamp: %lld", ts);
-        p->headers[n++] = p->hdr[1];
-        p->headers[n++] = p->hdr[2];
+        snprintf(h->hdr[1], sizeof(h->hdr[1]), "webhook-id: %.*s", (int)p->id.len, p->id.ptr);
+        snprintf(h->hdr[2], sizeof(h->hdr[2]), "webhook-timestamp: %lld", ts);
+        h->list[n++] = h->hdr[1];
+        h->list[n++] = h->hdr[2];
         if (s) {
             char tsbuf[24], sig[FT_STANDARD_SIGNATURE_MAX];
             snprintf(tsbuf, sizeof(tsbuf), "%lld", ts);
             if (ft_signer_standard(s, p->id.ptr, tsbuf, p->body.ptr, p->body.len, sig))
                 return false;
-            snprintf(p->hdr[3], sizeof(p->hdr[3]), "webhook-signature: %s", sig);
-            p->headers[n++] = p->hdr[3];
+            snprintf(h->hdr[3], sizeof(h->hdr[3]), "webhook-signature: %s", sig);
+            h->list[n++] = h->hdr[3];
         }
     }
-    p->nheaders = n;
+    h->n = n;
     return true;
 }
 
 static void send(ft_dispatcher *d, struct pending *p)
 {
-    if (!sign_headers(d, p)) {
+    struct headers h;
+    if (!sign_headers(d, p, &h)) {
         make_dead(d, p, "signing failed");
         return;
     }
     struct ft_http_call call = {.url = p->url.ptr,
                                 .body = p->body.ptr,
                                 .len = p->body.len,
-                                .headers = p->headers,
-                                .nheaders = p->nheaders,
+                                .headers = h.list,
+                                .nheaders = h.n,
                                 .done = on_result,
                                 .arg = p};
     p->ep->in_flight++;
@@ -380,24 +404,16 @@ static void send(ft_dispatcher *d, struct pending *p)
 
 static void start_ready(ft_dispatcher *d)
 {
-    struct pending **link = &d->ready;
-    d->ready_tail = &d->ready;
-    struct pending *p = d->ready;
-    d->ready = NULL;
-    /* rebuild the queue with what cannot go yet (its endpoint is busy) */
-    while (p) {
-        struct pending *next = p->qnext;
-        if (p->ep->disabled) {
-            make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
-        } else if (p->ep->in_flight < d->opt.per_endpoint) {
-            send(d, p);
-        } else {
-            *link = p;
-            link = &p->qnext;
-            p->qnext = NULL;
-            d->ready_tail = link;
+    for (size_t i = 0; i < d->nendpoints; i++) {
+        struct endpoint *ep = d->endpoints[i];
+        struct pending *p;
+        if (ep->disabled) {
+            while ((p = dequeue(d, ep)))
+                make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
+            continue;
         }
-        p = next;
+        while (ep->in_flight < d->opt.per_endpoint && (p = dequeue(d, ep)))
+            send(d, p);
     }
 }
 
@@ -502,10 +518,10 @@ static bool turn(ft_dispatcher *d, bool stopping)
         int64_t wait = (d->heap[0]->due_us - now) / 1000;
         if (wait < timeout) timeout = wait < 1 ? 1 : (int)wait;
     }
-    if (d->ready) timeout = 1; /* an endpoint was busy: try again soon */
+    /* what is still ready waits for its endpoint's calls in flight, whose ends wake the poll */
     if (ft_http_client_in_flight(d->client)) {
         ft_http_client_poll(d->client, timeout);
-    } else if (!stopping && !d->ready) {
+    } else if (!stopping && !d->nready) {
         if (d->opt.drain && d->reader_done && !d->nheap) return false;
         if (!d->reader_done && room(d)) ft_spool_reader_wait(d->reader, (int64_t)timeout * 1000);
         else {
@@ -561,7 +577,6 @@ int ft_dispatcher_new(ft_spool *outbox, const struct ft_dispatcher_options *opt,
     }
     d->checkpoint_path = ft_xstrdup(opt->checkpoint_path);
     d->head.next = d->head.prev = &d->head;
-    d->ready_tail = &d->ready;
     d->generation = UINT32_MAX;
     pthread_mutex_init(&d->lock, NULL);
     struct ft_http_client_options co = {.max_per_host = d->opt.per_endpoint,

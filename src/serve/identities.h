@@ -4,9 +4,9 @@
  * As Flagsmith core does, an identity is created the first time it is asked for, each trait
  * keeps its id for life (an update changes the value, not the id), a trait sent with a null
  * value is deleted, and traits sent as transient (or all traits of a transient identity) are
- * used for that call only: never stored, reported with a null id. Each HTTP thread has its own
- * connection; the database runs in WAL mode with synchronous=NORMAL (a power cut may lose the
- * last trait updates, never the file).
+ * used for that call only: never stored, reported with a null id. One connection serves every
+ * thread, a call at a time, each call one transaction; the database runs in WAL mode with
+ * synchronous=NORMAL (a power cut may lose the last trait updates, never the file).
  */
 #ifndef FT_SERVE_IDENTITIES_H
 #define FT_SERVE_IDENTITIES_H
