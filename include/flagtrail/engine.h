@@ -103,6 +103,22 @@ struct ft_engine_environment {
 /* Facts about the loaded environment; valid while the model lives. */
 const struct ft_engine_environment *ft_engine_environment(const ft_engine *e);
 
+/*
+ * How a feature splits identities when nothing overrides it: its default value (Flagsmith's
+ * "control") and, for a multivariate feature, each variant with its percentage allocation.
+ * The control keeps what the variants leave (100 minus their sum, at least 0). `variants`
+ * holds up to `cap` entries; *nvariants may exceed `cap` (the rest were not written). Values
+ * point into the model. FT_OK, or FT_ENOENT when the environment has no such feature.
+ */
+struct ft_engine_variant {
+    struct ft_value value;
+    double weight; /* percent */
+};
+
+int ft_engine_feature_split(const ft_engine *e, struct ft_str feature, struct ft_value *control,
+                            double *control_weight, struct ft_engine_variant *variants,
+                            size_t cap, size_t *nvariants);
+
 /* --- evaluating --- */
 
 struct ft_engine_trait {

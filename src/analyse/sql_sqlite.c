@@ -1,6 +1,9 @@
 /*
- * The analysis SQL for SQLite (src/analyse/sql.h): window functions pick each identity's
- * latest delivery; EXISTS subqueries test its sets.
+ * The analysis SQL for SQLite (src/analyse/sql.h). Cohorts: window functions pick each
+ * identity's latest delivery; EXISTS subqueries test its sets. Experiments: the flag's few
+ * distinct flag sets become a small table of arms joined to the deliveries, the units land in
+ * a temp table, and each metric is a correlated subquery per unit over ft_event's
+ * (identity, event, occurred_at) index.
  */
 #include "analyse/sql.h"
 #include "flagtrail/error.h"
@@ -82,4 +85,78 @@ int ft__sql_sqlite_cohort(struct ft_sql *q, const struct ft_cohort_query *c)
     if (c->output == FT_COHORT_LIST) ft__sql_add(q, " ORDER BY s.identity");
     if (by_day) ft__sql_add(q, " GROUP BY s.day ORDER BY s.day");
     return FT_OK;
+}
+
+/* --- experiments --- */
+
+static void exposure_window(struct ft_sql *q, const struct ft_experiment_query *x)
+{
+    if (x->has_since) {
+        ft__sql_add(q, " AND d.received_at >= ?");
+        ft__sql_param(q, FT_CELL_I(x->since_us));
+    }
+    if (x->has_until) {
+        ft__sql_add(q, " AND d.received_at <= ?");
+        ft__sql_param(q, FT_CELL_I(x->until_us));
+    }
+}
+
+void ft__sql_sqlite_flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
+{
+    ft__sql_add(q, "SELECT feature_type, COUNT(*) FROM ft_flag_set WHERE feature_name = ?"
+                   " GROUP BY feature_type ORDER BY 2 DESC, 1");
+    ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
+}
+
+const char ft__sql_sqlite_drop_units[] = "DROP TABLE IF EXISTS temp.ft_x_units";
+
+void ft__sql_sqlite_units(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
+{
+    ft__sql_add(q, "CREATE TEMP TABLE ft_x_units AS"
+                   " WITH arms AS MATERIALIZED (SELECT set_id, ");
+    ft__sql_add(q, by_value ? "COALESCE(value, 'null')"
+                            : "CASE WHEN enabled THEN 'on' ELSE 'off' END");
+    ft__sql_add(q, " AS arm FROM ft_flag_set WHERE feature_name = ?)"
+                   " SELECT d.identity AS identity, MIN(a.arm) AS arm,"
+                   " COUNT(DISTINCT a.arm) AS narms, MIN(d.received_at) AS first_seen"
+                   " FROM ft_delivery d JOIN arms a ON a.set_id = d.flags_set WHERE 1 = 1");
+    ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
+    exposure_window(q, x);
+    ft__sql_add(q, " GROUP BY d.identity");
+}
+
+const char ft__sql_sqlite_arms[] =
+    "SELECT arm, COUNT(*), MIN(first_seen), MAX(first_seen) FROM temp.ft_x_units"
+    " WHERE narms = 1 GROUP BY arm ORDER BY arm";
+const char ft__sql_sqlite_quarantined[] =
+    "SELECT COUNT(*) FROM temp.ft_x_units WHERE narms > 1";
+const char ft__sql_sqlite_days[] =
+    "SELECT date(first_seen / 1000000, 'unixepoch'), arm, COUNT(*) FROM temp.ft_x_units"
+    " WHERE narms = 1 GROUP BY 1, 2 ORDER BY 1, 2";
+
+void ft__sql_sqlite_events(struct ft_sql *q, const struct ft_metric *m)
+{
+    ft__sql_add(q, "SELECT COUNT(*) FROM ft_event WHERE event = ?");
+    ft__sql_param(q, FT_CELL_S(ft_str_c(m->event)));
+}
+
+void ft__sql_sqlite_metric(struct ft_sql *q, const struct ft_experiment_query *x,
+                           const struct ft_metric *m)
+{
+    static const char *const per_unit[] = {
+        [FT_METRIC_CONVERSION] = "EXISTS (SELECT 1",
+        [FT_METRIC_COUNT] = "(SELECT COUNT(*)",
+        [FT_METRIC_SUM] = "(SELECT TOTAL(e.value)",
+        [FT_METRIC_MEAN] = "(SELECT AVG(e.value)",
+    };
+    ft__sql_add(q, "SELECT arm, COUNT(x), TOTAL(x), TOTAL(x * x) FROM (SELECT u.arm AS arm, ");
+    ft__sql_add(q, per_unit[m->kind]);
+    ft__sql_add(q, " FROM ft_event e WHERE e.identity = u.identity AND e.event = ?"
+                   " AND e.occurred_at >= u.first_seen");
+    ft__sql_param(q, FT_CELL_S(ft_str_c(m->event)));
+    if (x->has_until) {
+        ft__sql_add(q, " AND e.occurred_at <= ?");
+        ft__sql_param(q, FT_CELL_I(x->until_us));
+    }
+    ft__sql_add(q, ") AS x FROM temp.ft_x_units u WHERE u.narms = 1) GROUP BY arm ORDER BY arm");
 }

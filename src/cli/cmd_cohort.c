@@ -163,7 +163,8 @@ int cmd_cohort(int argc, char **argv)
     if (q.has_since && q.has_until && q.since_us > q.until_us)
         return cli_usage("cohort", "--since is after --until");
     ft_store *st;
-    if (ft_store_open(store_url, &st, err, sizeof(err))) return cli_fail("cohort", "%s", err);
+    if (ft_store_open_flags(store_url, FT_STORE_EXISTING, &st, err, sizeof(err)))
+        return cli_fail("cohort", "%s", err);
     struct printer p = {.kind = q.output, .format = format};
     static const char *const list_h[] = {"identity"}, *const day_h[] = {"day", "identities"};
     static const bool day_num[] = {false, true};

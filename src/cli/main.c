@@ -17,6 +17,8 @@ static const struct cli_command commands[] = {
     {"events", "import metric events (CSV, JSON lines)", cmd_events, help_events},
     {"cohort", "count, list or size per day the identities matching predicates", cmd_cohort,
      help_cohort},
+    {"experiment", "compare a flag's arms on metric events (table, JSON or HTML report)",
+     cmd_experiment, help_experiment},
     {"sign", "print the X-Flagsmith-Signature of a body", cmd_sign, help_sign},
     {"verify", "check a signature against a body and secrets", cmd_verify, help_verify},
     {"validate", "check a webhook body against the payload schema", cmd_validate, help_validate},

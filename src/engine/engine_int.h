@@ -275,6 +275,8 @@ struct ft_engine {
     uint32_t neager;
 };
 
+/* The index of the feature named `name` (features are sorted by name), or NO_INDEX. */
+uint32_t ft__find_feature(const ft_engine *e, struct ft_str name);
 /* The names of the identity overrides, for ft__table_find (NULL when there are none). */
 const void *ft__override_names(const ft_engine *e);
 /* FNV-1a of a name, for eng_table. */

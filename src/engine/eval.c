@@ -97,6 +97,25 @@ static struct ft__engine_scratch *prepare(const ft_engine *e, struct ft_engine_r
     return s;
 }
 
+int ft_engine_feature_split(const ft_engine *e, struct ft_str feature, struct ft_value *control,
+                            double *control_weight, struct ft_engine_variant *variants,
+                            size_t cap, size_t *nvariants)
+{
+    uint32_t fi = ft__find_feature(e, feature);
+    if (fi == NO_INDEX) return FT_ENOENT;
+    const struct eng_state *st = &e->states[e->features[fi].state];
+    double left = 100.0;
+    for (uint32_t i = 0; i < st->nvariants; i++) {
+        const struct eng_variant *v = &e->variants[st->first_variant + i];
+        if (i < cap) variants[i] = (struct ft_engine_variant){v->value, v->weight};
+        left -= v->weight;
+    }
+    *control = st->value;
+    *control_weight = left > 0 ? left : 0;
+    *nvariants = st->nvariants;
+    return FT_OK;
+}
+
 /* --- the identity --- */
 
 static struct cval trait_value(const struct ft_value *v)

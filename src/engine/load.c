@@ -431,7 +431,7 @@ static int cmp_variant(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
-static uint32_t find_feature(const ft_engine *e, struct ft_str name)
+uint32_t ft__find_feature(const ft_engine *e, struct ft_str name)
 {
     size_t lo = 0, hi = e->nfeatures;
     while (lo < hi) {
@@ -497,7 +497,7 @@ int ft__load_finish(struct loader *L)
     e->nfeatures = n;
     for (uint32_t i = 0; i < e->nstates; i++) {
         struct eng_state *s = &e->states[i];
-        s->feature = find_feature(e, s->name);
+        s->feature = ft__find_feature(e, s->name);
         if (s->nvariants > 1)
             qsort(&e->variants[s->first_variant], s->nvariants, sizeof(*e->variants), cmp_variant);
     }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* --- schema --- */
 
@@ -220,11 +221,16 @@ static void sqlite_close(ft_store *st)
 
 const struct ft_store_ops ft__store_sqlite; /* defined at the end */
 
-static int sqlite_open(const char *path, ft_store **out, char *err, size_t errlen)
+static int sqlite_open(const char *path, unsigned flags, ft_store **out, char *err,
+                       size_t errlen)
 {
     if (!*path) {
         snprintf(err, errlen, "sqlite: a file path is required (sqlite:./flagtrail.db)");
         return FT_EINVAL;
+    }
+    if ((flags & FT_STORE_EXISTING) && access(path, F_OK) != 0) {
+        snprintf(err, errlen, "sqlite: no warehouse at %s", path);
+        return FT_ENOENT;
     }
     struct sqlite_store *s = ft_xcalloc(1, sizeof(*s));
     s->base.ops = &ft__store_sqlite;

@@ -13,6 +13,12 @@ static const struct ft_store_ops *const backends[] = {&ft__store_sqlite};
 
 int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen)
 {
+    return ft_store_open_flags(url, 0, out, err, errlen);
+}
+
+int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *err,
+                        size_t errlen)
+{
     const char *colon = strchr(url, ':');
     if (colon) {
         size_t n = (size_t)(colon - url);
@@ -21,7 +27,7 @@ int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen)
             if (strlen(ops->scheme) == n && strncmp(url, ops->scheme, n) == 0) {
                 const char *location = colon + 1;
                 if (strncmp(location, "//", 2) == 0) location += 2;
-                return ops->open(location, out, err, errlen);
+                return ops->open(location, flags, out, err, errlen);
             }
         }
     }

@@ -91,7 +91,7 @@ typedef int (*ft_store_row_fn)(void *arg, const struct ft_cell *cells, size_t nc
 
 struct ft_store_ops {
     const char *scheme;
-    int (*open)(const char *location, ft_store **out, char *err, size_t errlen);
+    int (*open)(const char *location, unsigned flags, ft_store **out, char *err, size_t errlen);
     int (*checkpoint)(ft_store *st, const char *source, uint64_t *lsn);
     int (*write)(ft_store *st, const struct ft_store_batch *b);
     int (*ping)(ft_store *st);
@@ -112,6 +112,12 @@ struct ft_store {
  * FT_ESTORE when the store cannot be opened. `err` gets the reason.
  */
 int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen);
+
+/* ft_store_open with flags: FT_STORE_EXISTING refuses to create a warehouse that is not there
+ * (the analyses use it, so a mistyped path is an error rather than an empty answer). */
+#define FT_STORE_EXISTING 1u
+int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *err,
+                        size_t errlen);
 
 /* The checkpoint of `source` (0 when it never loaded). FT_OK or FT_ESTORE. */
 int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
