@@ -30,7 +30,7 @@ endif
 # Packages found through pkg-config (recursive variables: evaluated after bootstrap ran).
 # LIB_PKGS serve libflagtrail (the public library); the program needs PKGS.
 LIB_PKGS   = libcrypto libpcre2-8
-PKGS       = $(LIB_PKGS) sqlite3 libmicrohttpd libcurl
+PKGS       = $(LIB_PKGS) sqlite3 libpq libmicrohttpd libcurl
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 

@@ -42,6 +42,22 @@ static void die(const char *what)
     exit(1);
 }
 
+/* Removes the chunk spool (its segment files, then the directory). */
+static void remove_spool(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char child[4500];
+        snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+        unlink(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
 static uint64_t rng_state = 0x9e3779b97f4a7c15u;
 
 static uint64_t next_random(void) /* splitmix64 */
@@ -211,5 +227,6 @@ int main(int argc, char **argv)
     ft_model_free(&w.model);
     ft_arena_free(&w.arena);
     ft_json_doc_free(w.doc);
+    remove_spool(spool_dir);
     return 0;
 }

@@ -14,6 +14,12 @@
  * checkpoint), with ratios.
  *
  *   bench/loader [N]    (default 500000)
+ *
+ * With --stores, the same spool is loaded by the same loader into each store URL instead
+ * (bench/store.py runs it against SQLite and a PostgreSQL server it starts), and the table
+ * compares the stores: webhooks/s, rows/s and bytes on disk per webhook.
+ *
+ *   bench/loader --stores N URL...
  */
 #include "base/clock.h"
 #include "flagtrail/error.h"
@@ -240,6 +246,12 @@ static long naive_load(ft_spool *s, const char *path, long *rows_out)
     return n;
 }
 
+static int first_long(void *arg, const struct ft_cell *cells, size_t n)
+{
+    if (n && cells[0].type == FT_CELL_INT) *(long *)arg = (long)cells[0].i;
+    return 0;
+}
+
 static void checkpoint(const char *path)
 {
     sqlite3 *db;
@@ -248,8 +260,89 @@ static void checkpoint(const char *path)
     sqlite3_close(db);
 }
 
+/* Bytes the store's data takes: the SQLite file, or PostgreSQL's ft_ tables with indexes. */
+static long store_bytes(ft_store *st, const char *url)
+{
+    if (strncmp(url, "sqlite:", 7) == 0) {
+        checkpoint(url + 7);
+        return file_size(url + 7);
+    }
+    long bytes = 0;
+    if (ft_store_query(st,
+                       "SELECT CAST(SUM(pg_total_relation_size(c.oid)) AS BIGINT) FROM pg_class c"
+                       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+                       " AND c.relname LIKE 'ft%'",
+                       NULL, 0, first_long, &bytes))
+        die(ft_store_errmsg(st));
+    return bytes;
+}
+
+struct store_result {
+    double seconds;
+    uint64_t rows;
+    long bytes;
+};
+
+static struct store_result load_into(const char *spool_dir, long n, const char *url)
+{
+    char err[512];
+    remove_tree(spool_dir);
+    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
+    ft_spool *s;
+    if (ft_spool_open(spool_dir, &so, &s, err, sizeof(err))) die(err);
+    size_t body_bytes;
+    fill_spool(s, n, &body_bytes);
+    ft_store *st;
+    if (ft_store_open(url, &st, err, sizeof(err))) die(err);
+    ft_loader *l;
+    struct ft_loader_options lo = {.source = "bench", .max_attempts = 1};
+    if (ft_loader_new(s, st, &lo, &l, err, sizeof(err))) die(err);
+    int64_t t0 = ft_clock_mono_ns();
+    if (ft_loader_drain(l)) die("loader");
+    int64_t t1 = ft_clock_mono_ns();
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    if ((long)ls.deliveries != n) die("not every webhook loaded");
+    ft_loader_free(l);
+    ft_spool_close(s);
+    struct store_result r = {(double)(t1 - t0) / 1e9, ls.rows, store_bytes(st, url)};
+    ft_store_close(st);
+    return r;
+}
+
+static int compare_stores(long n, char **urls, int nurls)
+{
+    char spool_dir[128];
+    snprintf(spool_dir, sizeof(spool_dir), "%s/spool", dir);
+    printf("%ld seed-size webhooks from one full spool, the receiver's loader, batches of "
+           "10000\n\n",
+           n);
+    printf("| store | webhooks/s | rows/s | bytes on disk per webhook | speed vs first |\n");
+    printf("|---|---:|---:|---:|---:|\n");
+    double first = 0;
+    for (int i = 0; i < nurls; i++) {
+        struct store_result r = load_into(spool_dir, n, urls[i]);
+        double rate = (double)n / r.seconds;
+        if (i == 0) first = rate;
+        const char *at = strchr(urls[i], '@'); /* no credentials in the table */
+        char label[160];
+        snprintf(label, sizeof(label), "%.*s%s", (int)strcspn(urls[i], ":"), urls[i],
+                 at ? strrchr(urls[i], '/') : "");
+        printf("| %s | %.0f | %.0f | %.1f | %.2fx |\n", label, rate, (double)r.rows / r.seconds,
+               (double)r.bytes / (double)n, rate / first);
+    }
+    remove_tree(dir);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && strcmp(argv[1], "--stores") == 0) {
+        snprintf(dir, sizeof(dir), "/tmp/ft-bench-store-XXXXXX");
+        if (!mkdtemp(dir)) die("mkdtemp");
+        return compare_stores(strtol(argv[2], NULL, 10), argv + 3, argc - 3);
+    }
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 500000;
     snprintf(dir, sizeof(dir), "/tmp/ft-bench-loader-XXXXXX");
     if (!mkdtemp(dir)) die("mkdtemp");

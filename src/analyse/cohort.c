@@ -52,13 +52,11 @@ bool ft_pred_parse_trait(const char *arg, struct ft_pred *out, char *err, size_t
 
 int ft_cohort_run(ft_store *st, const struct ft_cohort_query *c, ft_store_row_fn row, void *arg)
 {
+    const struct ft_sql_dialect *d = ft__sql_dialect(ft_store_dialect(st));
+    if (!d) return FT_EINVAL;
     struct ft_sql q;
-    ft__sql_init(&q);
-    int rc;
-    if (strcmp(ft_store_dialect(st), "sqlite") == 0)
-        rc = ft__sql_sqlite_cohort(&q, c);
-    else
-        rc = FT_EINVAL;
+    ft__sql_init(&q, d);
+    int rc = ft__sql_cohort(&q, c);
     if (rc == FT_OK) rc = ft_store_query(st, q.text.data, q.params, q.nparams, row, arg);
     ft__sql_free(&q);
     return rc;

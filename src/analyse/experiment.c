@@ -79,16 +79,8 @@ static int run(ft_store *st, struct ft_sql *q, ft_store_row_fn row, void *arg, c
 {
     int rc = ft_store_query(st, q->text.data, q->params, q->nparams, row, arg);
     if (rc == FT_ESTORE) snprintf(err, errlen, "%s", ft_store_errmsg(st));
-    ft_buf_reset(&q->text);
-    q->nparams = 0;
+    ft__sql_reset(q);
     return rc;
-}
-
-static int run_text(ft_store *st, struct ft_sql *q, const char *text, ft_store_row_fn row,
-                    void *arg, char *err, size_t errlen)
-{
-    ft__sql_add(q, text);
-    return run(st, q, row, arg, err, errlen);
 }
 
 /* --- arms --- */
@@ -268,14 +260,14 @@ static int run_metric(ft_store *st, struct ft_sql *q, const struct ft_experiment
                       struct ft_experiment_result *r, struct ft_metric_result *m, char *err,
                       size_t errlen)
 {
-    ft__sql_sqlite_events(q, &m->metric);
+    ft__sql_events(q, &m->metric);
     int rc = run(st, q, first_int, &m->events, err, errlen);
     if (rc) return rc;
     if (m->events == 0)
         return failf(err, errlen, FT_ENOENT, "--metric %s: the warehouse has no events named %s",
                      m->metric.event, m->metric.event);
     struct sums_ctx s = {.r = r};
-    ft__sql_sqlite_metric(q, x, &m->metric);
+    ft__sql_metric(q, x, &m->metric);
     if ((rc = run(st, q, on_sums, &s, err, errlen))) return rc;
     bool conversion = m->metric.kind == FT_METRIC_CONVERSION;
     for (size_t a = 0; a < r->narms; a++) {
@@ -296,7 +288,7 @@ static int run_metric(ft_store *st, struct ft_sql *q, const struct ft_experiment
 static int exposures(ft_store *st, struct ft_sql *q, const struct ft_experiment_query *x,
                      struct ft_experiment_result *r, char *err, size_t errlen)
 {
-    ft__sql_sqlite_flag_type(q, x);
+    ft__sql_flag_type(q, x);
     int rc = run(st, q, on_flag_type, r, err, errlen);
     if (rc) return rc;
     if (!r->flag_type[0])
@@ -305,19 +297,18 @@ static int exposures(ft_store *st, struct ft_sql *q, const struct ft_experiment_
     r->arm_by = x->arm_by != FT_ARM_AUTO ? x->arm_by
                 : strcmp(r->flag_type, "MULTIVARIATE") == 0 ? FT_ARM_VALUE
                                                             : FT_ARM_ENABLED;
-    if ((rc = run_text(st, q, ft__sql_sqlite_drop_units, ignore_rows, NULL, err, errlen)))
-        return rc;
-    ft__sql_sqlite_units(q, x, r->arm_by == FT_ARM_VALUE);
+    ft__sql_drop_units(q);
+    if ((rc = run(st, q, ignore_rows, NULL, err, errlen))) return rc;
+    ft__sql_units(q, x, r->arm_by == FT_ARM_VALUE);
     if ((rc = run(st, q, ignore_rows, NULL, err, errlen))) return rc;
     struct arms_ctx a = {.r = r};
-    if ((rc = run_text(st, q, ft__sql_sqlite_arms, on_arm, &a, err, errlen)) && !a.overflow)
-        return rc;
+    ft__sql_arms(q);
+    if ((rc = run(st, q, on_arm, &a, err, errlen)) && !a.overflow) return rc;
     if (a.overflow)
         return failf(err, errlen, FT_EINVAL, "flag %s has more than %d arms", x->flag,
                      FT_EXPERIMENT_MAX_ARMS);
-    if ((rc = run_text(st, q, ft__sql_sqlite_quarantined, first_int, &r->quarantined, err,
-                       errlen)))
-        return rc;
+    ft__sql_quarantined(q);
+    if ((rc = run(st, q, first_int, &r->quarantined, err, errlen))) return rc;
     if (r->narms == 0)
         return failf(err, errlen, FT_ENOENT, "no identity was exposed to flag %s%s", x->flag,
                      x->has_since || x->has_until ? " in the time window" : "");
@@ -328,18 +319,22 @@ int ft_experiment_run(ft_store *st, const struct ft_experiment_query *x,
                       struct ft_experiment_result *r, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
-    if (strcmp(ft_store_dialect(st), "sqlite") != 0)
+    const struct ft_sql_dialect *d = ft__sql_dialect(ft_store_dialect(st));
+    if (!d)
         return failf(err, errlen, FT_EINVAL, "experiments are not yet written for %s stores",
                      ft_store_dialect(st));
     struct ft_sql q;
-    ft__sql_init(&q);
+    ft__sql_init(&q, d);
     int rc = exposures(st, &q, x, r, err, errlen);
     if (rc == FT_OK && r->narms < 2)
         rc = failf(err, errlen, FT_ENOENT, "flag %s: every exposed identity is in arm %s",
                    x->flag, r->arms[0]);
     if (rc == FT_OK) rc = order_arms(r, x, err, errlen);
     if (rc == FT_OK) rc = weigh_arms(r, x, err, errlen);
-    if (rc == FT_OK) rc = run_text(st, &q, ft__sql_sqlite_days, on_day, r, err, errlen);
+    if (rc == FT_OK) {
+        ft__sql_days(&q);
+        rc = run(st, &q, on_day, r, err, errlen);
+    }
     if (rc == FT_OK) {
         r->metrics = ft_xcalloc(x->nmetrics ? x->nmetrics : 1, sizeof(*r->metrics));
         for (size_t i = 0; i < x->nmetrics && rc == FT_OK; i++) {
@@ -348,7 +343,9 @@ int ft_experiment_run(ft_store *st, const struct ft_experiment_query *x,
             rc = run_metric(st, &q, x, r, &r->metrics[i], err, errlen);
         }
     }
-    run_text(st, &q, ft__sql_sqlite_drop_units, ignore_rows, NULL, err, rc ? 0 : errlen);
+    ft__sql_reset(&q);
+    ft__sql_drop_units(&q);
+    run(st, &q, ignore_rows, NULL, err, rc ? 0 : errlen);
     ft__sql_free(&q);
     return rc;
 }

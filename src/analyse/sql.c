@@ -1,12 +1,36 @@
 /*
- * Statement building shared by the dialects (src/analyse/sql.h).
+ * Statement building shared by the analyses, and each dialect's differences (src/analyse/sql.h).
  */
 #include "analyse/sql.h"
 
 #include <stdlib.h>
+#include <string.h>
 
-void ft__sql_init(struct ft_sql *q)
+static const struct ft_sql_dialect dialects[] = {
+    {
+        .name = "sqlite",
+        .day = {"date((", ") / 1000000, 'unixepoch')"},
+        .real = "REAL",
+        .temp_schema = "temp",
+    },
+    {
+        .name = "postgres",
+        .day = {"to_char(to_timestamp((", ") / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"},
+        .real = "DOUBLE PRECISION",
+        .temp_schema = "pg_temp",
+    },
+};
+
+const struct ft_sql_dialect *ft__sql_dialect(const char *name)
 {
+    for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
+        if (strcmp(dialects[i].name, name) == 0) return &dialects[i];
+    return NULL;
+}
+
+void ft__sql_init(struct ft_sql *q, const struct ft_sql_dialect *d)
+{
+    q->d = d;
     ft_buf_init(&q->text, 0);
     q->nparams = 0;
 }
@@ -16,9 +40,22 @@ void ft__sql_free(struct ft_sql *q)
     ft_buf_free(&q->text);
 }
 
+void ft__sql_reset(struct ft_sql *q)
+{
+    ft_buf_reset(&q->text);
+    q->nparams = 0;
+}
+
 void ft__sql_add(struct ft_sql *q, const char *text)
 {
     ft_buf_append_str(&q->text, text);
+}
+
+void ft__sql_day(struct ft_sql *q, const char *expr)
+{
+    ft__sql_add(q, q->d->day[0]);
+    ft__sql_add(q, expr);
+    ft__sql_add(q, q->d->day[1]);
 }
 
 void ft__sql_param(struct ft_sql *q, struct ft_cell value)

@@ -112,6 +112,10 @@ static const char *const migrations[] = {
     "  WHERE s.member = 1;",
     /* 2: experiments look up each identity's events from its first exposure on */
     "CREATE INDEX ft_event_by_identity ON ft_event (identity, event, occurred_at);",
+    /* 3: ... with the value, so sums and means read the index alone (bench/analyse: the sum
+     * metric over 2M events took 21 s of table lookups, 2 s covered) */
+    "DROP INDEX ft_event_by_identity;"
+    "CREATE INDEX ft_event_by_identity ON ft_event (identity, event, occurred_at, value);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))

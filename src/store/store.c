@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct ft_store_ops ft__store_sqlite;
+extern const struct ft_store_ops ft__store_sqlite, ft__store_postgres;
 
-static const struct ft_store_ops *const backends[] = {&ft__store_sqlite};
+static const struct ft_store_ops *const backends[] = {&ft__store_sqlite, &ft__store_postgres};
 
 int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen)
 {
@@ -31,7 +31,8 @@ int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *e
             }
         }
     }
-    snprintf(err, errlen, "unknown store '%s' (expected sqlite:PATH)", url);
+    snprintf(err, errlen,
+             "unknown store '%s' (expected sqlite:PATH or postgres://USER@HOST:PORT/DB)", url);
     return FT_EINVAL;
 }
 

@@ -9,7 +9,7 @@
  * coordinate. A batch of deliveries and the consumer's new checkpoint commit in one
  * transaction: loading is exactly once.
  *
- * The interface is one vtable per backend (sqlite.c now; PostgreSQL and ClickHouse follow the
+ * The interface is one vtable per backend (sqlite.c, postgres.c; ClickHouse will follow the
  * same shape). A store handle is used by one thread at a time.
  */
 #ifndef FT_STORE_H
@@ -108,8 +108,9 @@ struct ft_store {
 
 /*
  * Opens a store from its URL: "sqlite:PATH" (the file is created with its schema when
- * missing; older schemas are migrated). Returns FT_OK; FT_EINVAL for an unknown scheme;
- * FT_ESTORE when the store cannot be opened. `err` gets the reason.
+ * missing) or "postgres://USER@HOST:PORT/DB" (libpq's URL; the schema is created in the
+ * database when missing); older schemas are migrated. Returns FT_OK; FT_EINVAL for an unknown
+ * scheme; FT_ESTORE when the store cannot be opened. `err` gets the reason (never a password).
  */
 int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen);
 
@@ -128,14 +129,15 @@ int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
 int ft_store_write(ft_store *st, const struct ft_store_batch *b);
 
 /*
- * Runs one read-only statement of the store's dialect with positional parameters ("?" in
- * SQLite), calling `row` for each result row. FT_OK; FT_ESTORE with the error in
+ * Runs one read-only statement of the store's dialect with positional parameters ("?", which
+ * the PostgreSQL backend numbers $1, $2, ...), calling `row` for each result row (streamed;
+ * PostgreSQL booleans arrive as 0/1 integers). FT_OK; FT_ESTORE with the error in
  * ft_store_errmsg; or what `row` returned to stop it.
  */
 int ft_store_query(ft_store *st, const char *sql, const struct ft_cell *params, size_t nparams,
                    ft_store_row_fn row, void *arg);
 
-/* The URL scheme of the store's backend ("sqlite"): which SQL dialect it speaks. */
+/* The URL scheme of the store's backend ("sqlite", "postgres"): which SQL dialect it speaks. */
 const char *ft_store_dialect(const ft_store *st);
 
 /* Checks the store answers (for /readyz). FT_OK or FT_ESTORE. */

@@ -5,6 +5,7 @@ build/release). A missing binary fails the tests; nothing is skipped.
 """
 import os
 import pathlib
+import socket
 import subprocess
 
 import pytest
@@ -51,3 +52,10 @@ def check_sanitizers(stderr: bytes):
     for marker in (b"ERROR: AddressSanitizer", b"ERROR: LeakSanitizer", b"runtime error:"):
         if marker in stderr:
             pytest.fail("sanitizer report:\n" + stderr.decode(errors="replace")[-4000:])
+
+
+def free_port():
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

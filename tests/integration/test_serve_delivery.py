@@ -7,18 +7,11 @@ seconds; the rules are the same.
 import hashlib
 import hmac
 import os
-import socket
 import time
 
-from conftest import run
+from conftest import free_port, run
 from receiver import count_deliveries, query, receivers, wait_for  # noqa: F401
 from servehelper import V1, hooks, serves  # noqa: F401
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_5xx_is_retried_with_the_same_id_until_delivered(serves, hooks):

@@ -25,9 +25,9 @@ def body(identity, flags, traits=None, segments=None):
                        "traits": traits or []}, sort_keys=True)
 
 
-def load(flagtrail, tmp_path, webhooks, events=(), name="w"):
-    """webhooks: [(received_at_us, body)], events: [(received_at_us, events_body)].
-    Returns the SQLite store URL."""
+def write_spool(tmp_path, webhooks, events=(), name="w"):
+    """webhooks: [(received_at_us, body)], events: [(received_at_us, events_body)], written into
+    a new spool as the endpoint would. Returns its path."""
     spool = tmp_path / f"{name}-spool"
     tool = str(BUILD / "tests" / "tools" / "spoolwrite")
     for args, rows in (([tool, str(spool)], webhooks), ([tool, "--events", str(spool)], events)):
@@ -36,8 +36,17 @@ def load(flagtrail, tmp_path, webhooks, events=(), name="w"):
         text = "".join(f"{t}\t{b}\n" for t, b in rows)
         res = subprocess.run(args, input=text.encode(), capture_output=True, timeout=300)
         assert res.returncode == 0, res.stderr.decode()
-    url = f"sqlite:{tmp_path}/{name}.db"
+    return spool
+
+
+def replay(flagtrail, spool, url):
     res = run([flagtrail, "replay", "--spool", str(spool), "--store", url, "--source", "test"],
               timeout=600)
     assert res.returncode == 0, res.stderr.decode()
     return url
+
+
+def load(flagtrail, tmp_path, webhooks, events=(), name="w"):
+    """The spool of write_spool loaded into a new SQLite warehouse. Returns its store URL."""
+    spool = write_spool(tmp_path, webhooks, events, name)
+    return replay(flagtrail, spool, f"sqlite:{tmp_path}/{name}.db")

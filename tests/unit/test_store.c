@@ -106,14 +106,14 @@ Test(store, a_new_file_gets_the_schema_and_a_zero_checkpoint)
     cr_expect(eq(u64, lsn, 0));
     cr_expect(eq(int, ft_store_ping(st), FT_OK));
     ft_store_close(st);
-    cr_expect(eq(i64, scalar("PRAGMA user_version"), 2));
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 3));
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ft_evaluations',"
                              " 'ft_exposures', 'ft_identity_traits', 'ft_segment_members',"
                              " 'ft_event_by_identity')"),
                  5));
     st = open_store(); /* reopening migrates nothing */
     ft_store_close(st);
-    cr_expect(eq(i64, scalar("PRAGMA user_version"), 2));
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 3));
 }
 
 Test(store, a_batch_lands_with_types_and_checkpoint)
@@ -213,8 +213,9 @@ Test(store, an_older_schema_is_migrated_and_keeps_its_rows)
     cr_expect(eq(i64, scalar("PRAGMA user_version"), 1));
     st = open_store();
     ft_store_close(st);
-    cr_expect(eq(i64, scalar("PRAGMA user_version"), 2));
-    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'ft_event_by_identity'"),
+    cr_expect(eq(i64, scalar("PRAGMA user_version"), 3));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM sqlite_master WHERE name = 'ft_event_by_identity'"
+                             " AND sql LIKE '%occurred_at, value)'"),
                  1));
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 1));
 }

@@ -1,5 +1,6 @@
 /*
- * The analysis SQL for SQLite (src/analyse/sql.h). Cohorts: window functions pick each
+ * The analysis SQL (src/analyse/sql.h), in the SQL that SQLite and PostgreSQL share; the
+ * dialect (q->d) supplies the rest. Cohorts: window functions pick each
  * identity's latest delivery; EXISTS subqueries test its sets. Experiments: the flag's few
  * distinct flag sets become a small table of arms joined to the deliveries, the units land in
  * a temp table, and each metric is a correlated subquery per unit over ft_event's
@@ -27,9 +28,9 @@ static void predicate(struct ft_sql *q, const struct ft_pred *p)
     case FT_PRED_FLAG_ON:
     case FT_PRED_FLAG_OFF:
         ft__sql_add(q, " AND EXISTS (SELECT 1 FROM ft_flag_set f WHERE f.set_id = s.flags_set"
-                       " AND f.feature_name = ? AND f.enabled = ?)");
+                       " AND f.feature_name = ? AND ");
+        ft__sql_add(q, p->kind == FT_PRED_FLAG_ON ? "f.enabled)" : "NOT f.enabled)");
         ft__sql_param(q, FT_CELL_S(p->name));
-        ft__sql_param(q, FT_CELL_I(p->kind == FT_PRED_FLAG_ON));
         break;
     case FT_PRED_FLAG_VALUE:
         ft__sql_add(q, " AND EXISTS (SELECT 1 FROM ft_flag_set f WHERE f.set_id = s.flags_set"
@@ -41,7 +42,7 @@ static void predicate(struct ft_sql *q, const struct ft_pred *p)
     case FT_PRED_NOT_SEGMENT:
         ft__sql_add(q, p->kind == FT_PRED_SEGMENT ? " AND EXISTS" : " AND NOT EXISTS");
         ft__sql_add(q, " (SELECT 1 FROM ft_segment_set g WHERE g.set_id = s.segments_set"
-                       " AND g.segment_name = ? AND g.member = 1)");
+                       " AND g.segment_name = ? AND g.member)");
         ft__sql_param(q, FT_CELL_S(p->name));
         break;
     case FT_PRED_TRAIT_EQ:
@@ -52,24 +53,33 @@ static void predicate(struct ft_sql *q, const struct ft_pred *p)
         break;
     case FT_PRED_TRAIT_GT:
     case FT_PRED_TRAIT_LT:
+        /* CASE: the cast only ever sees numbers, whatever order the planner picks */
         ft__sql_add(q, " AND EXISTS (SELECT 1 FROM ft_trait_set t WHERE t.set_id = s.traits_set"
-                       " AND t.trait_key = ? AND t.value_type IN ('int', 'float')"
-                       " AND CAST(t.value AS REAL)");
-        ft__sql_add(q, p->kind == FT_PRED_TRAIT_GT ? " > ?)" : " < ?)");
+                       " AND t.trait_key = ? AND CASE WHEN t.value_type IN ('int', 'float')"
+                       " THEN CAST(t.value AS ");
+        ft__sql_add(q, q->d->real);
+        ft__sql_add(q, p->kind == FT_PRED_TRAIT_GT ? ") END > ?)" : ") END < ?)");
         ft__sql_param(q, FT_CELL_S(p->name));
         ft__sql_param(q, FT_CELL_D(p->number));
         break;
     }
 }
 
-int ft__sql_sqlite_cohort(struct ft_sql *q, const struct ft_cohort_query *c)
+int ft__sql_cohort(struct ft_sql *q, const struct ft_cohort_query *c)
 {
     bool by_day = c->output == FT_COHORT_BY_DAY;
     ft__sql_add(q, "WITH state AS (SELECT d.identity, d.flags_set, d.traits_set,"
                    " d.segments_set");
-    if (by_day) ft__sql_add(q, ", date(d.received_at / 1000000, 'unixepoch') AS day");
+    if (by_day) {
+        ft__sql_add(q, ", ");
+        ft__sql_day(q, "d.received_at");
+        ft__sql_add(q, " AS day");
+    }
     ft__sql_add(q, ", ROW_NUMBER() OVER (PARTITION BY d.identity");
-    if (by_day) ft__sql_add(q, ", date(d.received_at / 1000000, 'unixepoch')");
+    if (by_day) {
+        ft__sql_add(q, ", ");
+        ft__sql_day(q, "d.received_at");
+    }
     ft__sql_add(q, " ORDER BY d.received_at DESC, d.source DESC, d.lsn DESC) AS rn"
                    " FROM ft_delivery d");
     window(q, c);
@@ -101,16 +111,21 @@ static void exposure_window(struct ft_sql *q, const struct ft_experiment_query *
     }
 }
 
-void ft__sql_sqlite_flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
+void ft__sql_flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
 {
     ft__sql_add(q, "SELECT feature_type, COUNT(*) FROM ft_flag_set WHERE feature_name = ?"
                    " GROUP BY feature_type ORDER BY 2 DESC, 1");
     ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
 }
 
-const char ft__sql_sqlite_drop_units[] = "DROP TABLE IF EXISTS temp.ft_x_units";
+void ft__sql_drop_units(struct ft_sql *q)
+{
+    ft__sql_add(q, "DROP TABLE IF EXISTS ");
+    ft__sql_add(q, q->d->temp_schema);
+    ft__sql_add(q, ".ft_x_units");
+}
 
-void ft__sql_sqlite_units(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
+void ft__sql_units(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
 {
     ft__sql_add(q, "CREATE TEMP TABLE ft_x_units AS"
                    " WITH arms AS MATERIALIZED (SELECT set_id, ");
@@ -118,38 +133,49 @@ void ft__sql_sqlite_units(struct ft_sql *q, const struct ft_experiment_query *x,
                             : "CASE WHEN enabled THEN 'on' ELSE 'off' END");
     ft__sql_add(q, " AS arm FROM ft_flag_set WHERE feature_name = ?)"
                    " SELECT d.identity AS identity, MIN(a.arm) AS arm,"
-                   " COUNT(DISTINCT a.arm) AS narms, MIN(d.received_at) AS first_seen"
+                   " MIN(a.arm) <> MAX(a.arm) AS mixed, MIN(d.received_at) AS first_seen"
                    " FROM ft_delivery d JOIN arms a ON a.set_id = d.flags_set WHERE 1 = 1");
     ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
     exposure_window(q, x);
     ft__sql_add(q, " GROUP BY d.identity");
 }
 
-const char ft__sql_sqlite_arms[] =
-    "SELECT arm, COUNT(*), MIN(first_seen), MAX(first_seen) FROM temp.ft_x_units"
-    " WHERE narms = 1 GROUP BY arm ORDER BY arm";
-const char ft__sql_sqlite_quarantined[] =
-    "SELECT COUNT(*) FROM temp.ft_x_units WHERE narms > 1";
-const char ft__sql_sqlite_days[] =
-    "SELECT date(first_seen / 1000000, 'unixepoch'), arm, COUNT(*) FROM temp.ft_x_units"
-    " WHERE narms = 1 GROUP BY 1, 2 ORDER BY 1, 2";
+/* ft_x_units unqualified: both dialects look in the temporary schema first */
+void ft__sql_arms(struct ft_sql *q)
+{
+    ft__sql_add(q, "SELECT arm, COUNT(*), MIN(first_seen), MAX(first_seen) FROM ft_x_units"
+                   " WHERE NOT mixed GROUP BY arm ORDER BY arm");
+}
 
-void ft__sql_sqlite_events(struct ft_sql *q, const struct ft_metric *m)
+void ft__sql_quarantined(struct ft_sql *q)
+{
+    ft__sql_add(q, "SELECT COUNT(*) FROM ft_x_units WHERE mixed");
+}
+
+void ft__sql_days(struct ft_sql *q)
+{
+    ft__sql_add(q, "SELECT ");
+    ft__sql_day(q, "first_seen");
+    ft__sql_add(q, ", arm, COUNT(*) FROM ft_x_units WHERE NOT mixed GROUP BY 1, 2 ORDER BY 1, 2");
+}
+
+void ft__sql_events(struct ft_sql *q, const struct ft_metric *m)
 {
     ft__sql_add(q, "SELECT COUNT(*) FROM ft_event WHERE event = ?");
     ft__sql_param(q, FT_CELL_S(ft_str_c(m->event)));
 }
 
-void ft__sql_sqlite_metric(struct ft_sql *q, const struct ft_experiment_query *x,
+void ft__sql_metric(struct ft_sql *q, const struct ft_experiment_query *x,
                            const struct ft_metric *m)
 {
     static const char *const per_unit[] = {
-        [FT_METRIC_CONVERSION] = "EXISTS (SELECT 1",
+        [FT_METRIC_CONVERSION] = "CASE WHEN EXISTS (SELECT 1",
         [FT_METRIC_COUNT] = "(SELECT COUNT(*)",
-        [FT_METRIC_SUM] = "(SELECT TOTAL(e.value)",
+        [FT_METRIC_SUM] = "(SELECT COALESCE(SUM(e.value), 0)",
         [FT_METRIC_MEAN] = "(SELECT AVG(e.value)",
     };
-    ft__sql_add(q, "SELECT arm, COUNT(x), TOTAL(x), TOTAL(x * x) FROM (SELECT u.arm AS arm, ");
+    ft__sql_add(q, "SELECT arm, COUNT(x), COALESCE(SUM(x), 0), COALESCE(SUM(x * x), 0)"
+                   " FROM (SELECT u.arm AS arm, ");
     ft__sql_add(q, per_unit[m->kind]);
     ft__sql_add(q, " FROM ft_event e WHERE e.identity = u.identity AND e.event = ?"
                    " AND e.occurred_at >= u.first_seen");
@@ -158,5 +184,6 @@ void ft__sql_sqlite_metric(struct ft_sql *q, const struct ft_experiment_query *x
         ft__sql_add(q, " AND e.occurred_at <= ?");
         ft__sql_param(q, FT_CELL_I(x->until_us));
     }
-    ft__sql_add(q, ") AS x FROM temp.ft_x_units u WHERE u.narms = 1) GROUP BY arm ORDER BY arm");
+    ft__sql_add(q, m->kind == FT_METRIC_CONVERSION ? ") THEN 1 ELSE 0 END" : ")");
+    ft__sql_add(q, " AS x FROM ft_x_units u WHERE NOT u.mixed) units GROUP BY arm ORDER BY arm");
 }
