@@ -56,7 +56,7 @@ int ft_cohort_run(ft_store *st, const struct ft_cohort_query *c, ft_store_row_fn
     if (!d) return FT_EINVAL;
     struct ft_sql q;
     ft__sql_init(&q, d);
-    int rc = ft__sql_cohort(&q, c);
+    int rc = d->st->cohort(&q, c);
     if (rc == FT_OK) rc = ft_store_query(st, q.text.data, q.params, q.nparams, row, arg);
     ft__sql_free(&q);
     return rc;

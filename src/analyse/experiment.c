@@ -73,10 +73,11 @@ static int first_int(void *arg, const struct ft_cell *cells, size_t n)
     return 0;
 }
 
-/* Runs the statement built in `q` (and resets it for the next one). */
+/* Runs the statement built in `q`, if any (and resets it for the next one). */
 static int run(ft_store *st, struct ft_sql *q, ft_store_row_fn row, void *arg, char *err,
                size_t errlen)
 {
+    if (q->text.len == 0) return FT_OK;
     int rc = ft_store_query(st, q->text.data, q->params, q->nparams, row, arg);
     if (rc == FT_ESTORE) snprintf(err, errlen, "%s", ft_store_errmsg(st));
     ft__sql_reset(q);
@@ -260,14 +261,14 @@ static int run_metric(ft_store *st, struct ft_sql *q, const struct ft_experiment
                       struct ft_experiment_result *r, struct ft_metric_result *m, char *err,
                       size_t errlen)
 {
-    ft__sql_events(q, &m->metric);
+    q->d->st->events(q, &m->metric);
     int rc = run(st, q, first_int, &m->events, err, errlen);
     if (rc) return rc;
     if (m->events == 0)
         return failf(err, errlen, FT_ENOENT, "--metric %s: the warehouse has no events named %s",
                      m->metric.event, m->metric.event);
     struct sums_ctx s = {.r = r};
-    ft__sql_metric(q, x, &m->metric);
+    q->d->st->metric(q, x, r->arm_by == FT_ARM_VALUE, &m->metric);
     if ((rc = run(st, q, on_sums, &s, err, errlen))) return rc;
     bool conversion = m->metric.kind == FT_METRIC_CONVERSION;
     for (size_t a = 0; a < r->narms; a++) {
@@ -288,7 +289,7 @@ static int run_metric(ft_store *st, struct ft_sql *q, const struct ft_experiment
 static int exposures(ft_store *st, struct ft_sql *q, const struct ft_experiment_query *x,
                      struct ft_experiment_result *r, char *err, size_t errlen)
 {
-    ft__sql_flag_type(q, x);
+    q->d->st->flag_type(q, x);
     int rc = run(st, q, on_flag_type, r, err, errlen);
     if (rc) return rc;
     if (!r->flag_type[0])
@@ -297,17 +298,18 @@ static int exposures(ft_store *st, struct ft_sql *q, const struct ft_experiment_
     r->arm_by = x->arm_by != FT_ARM_AUTO ? x->arm_by
                 : strcmp(r->flag_type, "MULTIVARIATE") == 0 ? FT_ARM_VALUE
                                                             : FT_ARM_ENABLED;
-    ft__sql_drop_units(q);
+    bool by_value = r->arm_by == FT_ARM_VALUE;
+    q->d->st->drop_units(q);
     if ((rc = run(st, q, ignore_rows, NULL, err, errlen))) return rc;
-    ft__sql_units(q, x, r->arm_by == FT_ARM_VALUE);
+    q->d->st->units(q, x, by_value);
     if ((rc = run(st, q, ignore_rows, NULL, err, errlen))) return rc;
     struct arms_ctx a = {.r = r};
-    ft__sql_arms(q);
+    q->d->st->arms(q, x, by_value);
     if ((rc = run(st, q, on_arm, &a, err, errlen)) && !a.overflow) return rc;
     if (a.overflow)
         return failf(err, errlen, FT_EINVAL, "flag %s has more than %d arms", x->flag,
                      FT_EXPERIMENT_MAX_ARMS);
-    ft__sql_quarantined(q);
+    q->d->st->quarantined(q, x, by_value);
     if ((rc = run(st, q, first_int, &r->quarantined, err, errlen))) return rc;
     if (r->narms == 0)
         return failf(err, errlen, FT_ENOENT, "no identity was exposed to flag %s%s", x->flag,
@@ -332,7 +334,7 @@ int ft_experiment_run(ft_store *st, const struct ft_experiment_query *x,
     if (rc == FT_OK) rc = order_arms(r, x, err, errlen);
     if (rc == FT_OK) rc = weigh_arms(r, x, err, errlen);
     if (rc == FT_OK) {
-        ft__sql_days(&q);
+        q.d->st->days(&q, x, r->arm_by == FT_ARM_VALUE);
         rc = run(st, &q, on_day, r, err, errlen);
     }
     if (rc == FT_OK) {
@@ -344,7 +346,7 @@ int ft_experiment_run(ft_store *st, const struct ft_experiment_query *x,
         }
     }
     ft__sql_reset(&q);
-    ft__sql_drop_units(&q);
+    d->st->drop_units(&q);
     run(st, &q, ignore_rows, NULL, err, rc ? 0 : errlen);
     ft__sql_free(&q);
     return rc;

@@ -9,15 +9,24 @@
 static const struct ft_sql_dialect dialects[] = {
     {
         .name = "sqlite",
+        .st = &ft__sql_shared,
         .day = {"date((", ") / 1000000, 'unixepoch')"},
         .real = "REAL",
         .temp_schema = "temp",
     },
     {
         .name = "postgres",
+        .st = &ft__sql_shared,
         .day = {"to_char(to_timestamp((", ") / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"},
         .real = "DOUBLE PRECISION",
         .temp_schema = "pg_temp",
+    },
+    {
+        .name = "clickhouse",
+        .st = &ft__sql_clickhouse,
+        .day = {"toString(toDate(intDiv(", ", 86400000000)))"}, /* days since the epoch */
+        .real = "Float64",
+        .temp_schema = "",
     },
 };
 

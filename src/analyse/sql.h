@@ -13,20 +13,53 @@
 
 #define FT_SQL_MAX_PARAMS 128
 
+struct ft_sql;
+
 /*
- * What differs between the SQL dialects the analyses speak. The statements themselves
- * (sql_queries.c) are written once, in SQL that SQLite and PostgreSQL read alike (booleans
- * tested by truth, CASE for 0/1, COALESCE(SUM(..), 0), MATERIALIZED CTEs); each dialect's
- * differences are its entry in sql.c.
+ * The statements of a family of dialects. The experiment's run in this order:
+ *   flag_type   (feature_type, rows) of the flag's webhooks, most common first; none: unknown
+ *   drop_units  drops the temporary table ft_x_units if a run left it  } may write nothing:
+ *   units       creates ft_x_units (identity, arm, mixed, first_seen)   } then nothing runs
+ *   arms        (arm, units, first exposure, last exposure) for units in one arm
+ *   quarantined (count) of units seen in several arms (mixed)
+ *   days        (day, arm, units) by day of first exposure
+ *   events      (count) of the metric's events
+ *   metric      (arm, n, Σx, Σx²) of the metric per arm
+ * Units are the identities exposed in the window, one row each; mixed: seen in more than one
+ * arm (MIN <> MAX, which sorts less than COUNT(DISTINCT): 9 s against 12 s over 10M
+ * deliveries in SQLite).
+ */
+struct ft_sql_statements {
+    int (*cohort)(struct ft_sql *q, const struct ft_cohort_query *c);
+    void (*flag_type)(struct ft_sql *q, const struct ft_experiment_query *x);
+    void (*drop_units)(struct ft_sql *q);
+    void (*units)(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value);
+    void (*arms)(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value);
+    void (*quarantined)(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value);
+    void (*days)(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value);
+    void (*events)(struct ft_sql *q, const struct ft_metric *m);
+    void (*metric)(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value,
+                   const struct ft_metric *m);
+};
+
+/* SQLite and PostgreSQL: one text for both (sql_queries.c). */
+extern const struct ft_sql_statements ft__sql_shared;
+/* ClickHouse: argMax for the latest state, joins for the metrics (sql_clickhouse.c). */
+extern const struct ft_sql_statements ft__sql_clickhouse;
+
+/*
+ * What differs between the SQL dialects the analyses speak: the statement family and, for the
+ * shared one, the few fragments SQLite and PostgreSQL spell differently (sql.c).
  */
 struct ft_sql_dialect {
     const char *name;        /* the store's dialect (ft_store_dialect) */
+    const struct ft_sql_statements *st;
     const char *day[2];      /* around a µs-since-epoch expression: its 'YYYY-MM-DD' (UTC) */
     const char *real;        /* the floating-point type of CAST */
     const char *temp_schema; /* the schema of temporary tables */
 };
 
-/* The dialect of a store, or NULL when the analyses do not speak it yet. */
+/* The dialect of a store, or NULL when the analyses do not speak it. */
 const struct ft_sql_dialect *ft__sql_dialect(const char *name);
 
 struct ft_sql {
@@ -45,31 +78,5 @@ void ft__sql_day(struct ft_sql *q, const char *expr);
 void ft__sql_param(struct ft_sql *q, struct ft_cell value);
 /* Empties the statement for the next one (the dialect stays). */
 void ft__sql_reset(struct ft_sql *q);
-
-/* The cohort statement. */
-int ft__sql_cohort(struct ft_sql *q, const struct ft_cohort_query *c);
-
-/*
- * The experiment's statements, in the order they run:
- *   flag_type   (feature_type, rows) of the flag's webhooks, most common first; none: unknown
- *   drop_units  drops the temporary table ft_x_units if a run left it
- *   units       creates ft_x_units (identity, arm, mixed, first_seen), one row per identity
- *               exposed in the window; mixed: seen in more than one arm (MIN <> MAX, which
- *               sorts less than COUNT(DISTINCT): 9 s against 12 s over 10M deliveries)
- *   arms        (arm, units, first exposure, last exposure) for units in one arm
- *   quarantined (count) of units seen in several arms
- *   days        (day, arm, units) by day of first exposure
- *   events      (count) of the metric's events
- *   metric      (arm, n, Σx, Σx²) of the metric per arm
- */
-void ft__sql_flag_type(struct ft_sql *q, const struct ft_experiment_query *x);
-void ft__sql_drop_units(struct ft_sql *q);
-void ft__sql_units(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value);
-void ft__sql_arms(struct ft_sql *q);
-void ft__sql_quarantined(struct ft_sql *q);
-void ft__sql_days(struct ft_sql *q);
-void ft__sql_events(struct ft_sql *q, const struct ft_metric *m);
-void ft__sql_metric(struct ft_sql *q, const struct ft_experiment_query *x,
-                    const struct ft_metric *m);
 
 #endif

@@ -65,7 +65,7 @@ static void predicate(struct ft_sql *q, const struct ft_pred *p)
     }
 }
 
-int ft__sql_cohort(struct ft_sql *q, const struct ft_cohort_query *c)
+static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
 {
     bool by_day = c->output == FT_COHORT_BY_DAY;
     ft__sql_add(q, "WITH state AS (SELECT d.identity, d.flags_set, d.traits_set,"
@@ -111,21 +111,21 @@ static void exposure_window(struct ft_sql *q, const struct ft_experiment_query *
     }
 }
 
-void ft__sql_flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
+static void flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
 {
-    ft__sql_add(q, "SELECT feature_type, COUNT(*) FROM ft_flag_set WHERE feature_name = ?"
-                   " GROUP BY feature_type ORDER BY 2 DESC, 1");
+    ft__sql_add(q, "SELECT feature_type, COUNT(*) AS n FROM ft_flag_set WHERE feature_name = ?"
+                   " GROUP BY feature_type ORDER BY n DESC, feature_type");
     ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
 }
 
-void ft__sql_drop_units(struct ft_sql *q)
+static void drop_units(struct ft_sql *q)
 {
     ft__sql_add(q, "DROP TABLE IF EXISTS ");
     ft__sql_add(q, q->d->temp_schema);
     ft__sql_add(q, ".ft_x_units");
 }
 
-void ft__sql_units(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
+static void units(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
 {
     ft__sql_add(q, "CREATE TEMP TABLE ft_x_units AS"
                    " WITH arms AS MATERIALIZED (SELECT set_id, ");
@@ -141,33 +141,37 @@ void ft__sql_units(struct ft_sql *q, const struct ft_experiment_query *x, bool b
 }
 
 /* ft_x_units unqualified: both dialects look in the temporary schema first */
-void ft__sql_arms(struct ft_sql *q)
+static void arms(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
 {
+    (void)x, (void)by_value;
     ft__sql_add(q, "SELECT arm, COUNT(*), MIN(first_seen), MAX(first_seen) FROM ft_x_units"
                    " WHERE NOT mixed GROUP BY arm ORDER BY arm");
 }
 
-void ft__sql_quarantined(struct ft_sql *q)
+static void quarantined(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
 {
+    (void)x, (void)by_value;
     ft__sql_add(q, "SELECT COUNT(*) FROM ft_x_units WHERE mixed");
 }
 
-void ft__sql_days(struct ft_sql *q)
+static void days(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
 {
+    (void)x, (void)by_value;
     ft__sql_add(q, "SELECT ");
     ft__sql_day(q, "first_seen");
     ft__sql_add(q, ", arm, COUNT(*) FROM ft_x_units WHERE NOT mixed GROUP BY 1, 2 ORDER BY 1, 2");
 }
 
-void ft__sql_events(struct ft_sql *q, const struct ft_metric *m)
+static void events(struct ft_sql *q, const struct ft_metric *m)
 {
     ft__sql_add(q, "SELECT COUNT(*) FROM ft_event WHERE event = ?");
     ft__sql_param(q, FT_CELL_S(ft_str_c(m->event)));
 }
 
-void ft__sql_metric(struct ft_sql *q, const struct ft_experiment_query *x,
-                           const struct ft_metric *m)
+static void metric(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value,
+                   const struct ft_metric *m)
 {
+    (void)by_value;
     static const char *const per_unit[] = {
         [FT_METRIC_CONVERSION] = "CASE WHEN EXISTS (SELECT 1",
         [FT_METRIC_COUNT] = "(SELECT COUNT(*)",
@@ -187,3 +191,15 @@ void ft__sql_metric(struct ft_sql *q, const struct ft_experiment_query *x,
     ft__sql_add(q, m->kind == FT_METRIC_CONVERSION ? ") THEN 1 ELSE 0 END" : ")");
     ft__sql_add(q, " AS x FROM ft_x_units u WHERE NOT u.mixed) units GROUP BY arm ORDER BY arm");
 }
+
+const struct ft_sql_statements ft__sql_shared = {
+    .cohort = cohort,
+    .flag_type = flag_type,
+    .drop_units = drop_units,
+    .units = units,
+    .arms = arms,
+    .quarantined = quarantined,
+    .days = days,
+    .events = events,
+    .metric = metric,
+};

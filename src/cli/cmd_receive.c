@@ -28,7 +28,7 @@ void help_receive(void)
          "                         webhook-signature (Standard Webhooks, same secrets)\n"
          "  --webhook-tolerance S  how far webhook-timestamp may be from now (default 300)\n"
          "  --store URL            warehouse: sqlite:PATH (default sqlite:./flagtrail.db) or\n"
-         "                         postgres://USER@HOST:PORT/DB\n"
+         "                         postgres://USER@HOST:PORT/DB or clickhouse://HOST:8123/DB\n"
          "  --spool DIR            durable log (default ./flagtrail-spool)\n"
          "  --spool-max-bytes SIZE backlog bound before 503 (default 1G)\n"
          "  --max-body SIZE        largest body (default 1M)\n"

@@ -666,8 +666,10 @@ int ft_receive_run(const struct ft_receive_config *cfg)
         if (!rc->verifier)
             ft_log(FT_LOG_WARN, "receive.unsigned",
                    "note", "no secret configured: unsigned webhooks are accepted", NULL);
+        char store[512];
         ft_log(FT_LOG_INFO, "receive.listening", "address", ft_http_address(rc->http), "path",
-               cfg->path, "store", cfg->store_url, "spool", cfg->spool_dir, "source",
+               cfg->path, "store", ft_store_redact(cfg->store_url, store, sizeof(store)),
+               "spool", cfg->spool_dir, "source",
                rc->source, "durability", cfg->durability == FT_SPOOL_FSYNC ? "fsync" : "none",
                "version", FT_VERSION, NULL);
         for (;;) {

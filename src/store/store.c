@@ -7,9 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-extern const struct ft_store_ops ft__store_sqlite, ft__store_postgres;
+extern const struct ft_store_ops ft__store_sqlite, ft__store_postgres, ft__store_clickhouse;
 
-static const struct ft_store_ops *const backends[] = {&ft__store_sqlite, &ft__store_postgres};
+static const struct ft_store_ops *const backends[] = {&ft__store_sqlite, &ft__store_postgres,
+                                                      &ft__store_clickhouse};
 
 int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen)
 {
@@ -32,7 +33,9 @@ int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *e
         }
     }
     snprintf(err, errlen,
-             "unknown store '%s' (expected sqlite:PATH or postgres://USER@HOST:PORT/DB)", url);
+             "unknown store '%s' (expected sqlite:PATH, postgres://USER@HOST:PORT/DB or"
+             " clickhouse://HOST:PORT/DB)",
+             url);
     return FT_EINVAL;
 }
 
@@ -70,4 +73,16 @@ const char *ft_store_errmsg(ft_store *st)
 void ft_store_close(ft_store *st)
 {
     if (st) st->ops->close(st);
+}
+
+const char *ft_store_redact(const char *url, char *out, size_t cap)
+{
+    const char *auth = strstr(url, "://");
+    const char *at = NULL; /* the last '@' of the authority: a password may hold a raw '@' */
+    for (const char *p = auth ? auth + 3 : ""; *p && *p != '/'; p++)
+        if (*p == '@') at = p;
+    const char *colon = at ? memchr(auth + 3, ':', (size_t)(at - auth - 3)) : NULL;
+    if (!colon) snprintf(out, cap, "%s", url);
+    else snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
+    return out;
 }

@@ -120,6 +120,10 @@ int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen);
 int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *err,
                         size_t errlen);
 
+/* The URL for logs and messages: a password in it ("scheme://user:secret@host") becomes
+ * "***". Writes at most `cap` bytes (NUL included) and returns `out`. */
+const char *ft_store_redact(const char *url, char *out, size_t cap);
+
 /* The checkpoint of `source` (0 when it never loaded). FT_OK or FT_ESTORE. */
 int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
 

@@ -313,3 +313,17 @@ Test(model, order_does_not_change_a_set_but_content_does)
     ft_arena_free(&a);
     ft_json_doc_free(doc);
 }
+
+Test(store, redact_hides_a_url_password)
+{
+    char out[128];
+    cr_expect_str_eq(ft_store_redact("postgres://u:pw@h:5432/db", out, sizeof(out)),
+                     "postgres://u:***@h:5432/db");
+    cr_expect_str_eq(ft_store_redact("postgres://u@h:5432/db", out, sizeof(out)),
+                     "postgres://u@h:5432/db");
+    cr_expect_str_eq(ft_store_redact("postgres://h:5432/db", out, sizeof(out)),
+                     "postgres://h:5432/db");
+    cr_expect_str_eq(ft_store_redact("sqlite:./a:b@c.db", out, sizeof(out)), "sqlite:./a:b@c.db");
+    cr_expect_str_eq(ft_store_redact("postgres://u:p@ss@h/db", out, sizeof(out)),
+                     "postgres://u:***@h/db");
+}
