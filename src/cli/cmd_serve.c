@@ -14,44 +14,68 @@
 
 void help_serve(void)
 {
-    puts("Usage: flagtrail serve --environment FILE [--environment FILE]... [OPTIONS]\n"
-         "\n"
-         "A Flagsmith-compatible flags API for SDKs (GET /api/v1/flags/, GET and POST\n"
-         "/api/v1/identities/, GET /api/v1/environment-document/), evaluated locally from\n"
-         "environment documents. On every identity call it emits the identity webhook\n"
-         "Flagsmith would send, byte for byte and signed, into a durable outbox that is\n"
-         "delivered with retries for up to a day. SIGHUP reloads the documents.\n"
-         "\n"
-         "  --listen ADDR              default 127.0.0.1:8000\n"
-         "  --environment FILE         an environment document; repeat for several\n"
-         "  --environment-url URL      poll this environment-document endpoint instead\n"
-         "  --environment-key-file F   its server key (or FLAGTRAIL_ENVIRONMENT_KEY)\n"
-         "  --poll-interval SEC        default 10\n"
-         "  --key KEY[=API_KEY]        accept another key (server keys start with ser.);\n"
-         "  --key-file FILE            ... or one a line, keeping server keys off the command line\n"
-         "  --data DIR                 identities, outbox and dead letters (default\n"
-         "                             ./flagtrail-serve)\n"
-         "  --webhook-url URL          where webhooks go (default: the document's webhook_config)\n"
-         "  --webhook-secret-file F    their secret (or FLAGTRAIL_WEBHOOK_SECRET; default: the\n"
-         "                             document's)\n"
-         "  --standard-webhooks        add webhook-id, webhook-timestamp, webhook-signature\n"
-         "  --retry-schedule LIST      delays between attempts (default " FT_DISPATCH_SCHEDULE ",\n"
-         "                             the last repeating)\n"
-         "  --retry-max-age DURATION   give up after this long (default 24h)\n"
-         "  --outbox-max-bytes SIZE    outbox bound; past it webhooks are lost, flags still\n"
-         "                             served (default 1G)\n"
-         "  --sync-interval MS         the outbox is synced this often (default 10)\n"
-         "  --webhook-timeout SEC      per attempt (default 10)\n"
-         "  --endpoint-concurrency N   calls in flight to one endpoint (default 32)\n"
-         "  --threads N, --max-connections N, --drain-timeout SEC\n"
-         "  --log-format text|json, --log-level LEVEL\n"
-         "  -h, --help                 this help");
+    puts(
+        "Usage: flagtrail serve --environment FILE [--environment FILE]... [OPTIONS]\n"
+        "\n"
+        "A Flagsmith-compatible flags API for SDKs (GET /api/v1/flags/, GET and POST\n"
+        "/api/v1/identities/, GET /api/v1/environment-document/), evaluated locally from\n"
+        "environment documents. On every identity call it emits the identity webhook\n"
+        "Flagsmith would send, byte for byte and signed, into a durable outbox that is\n"
+        "delivered with retries for up to a day. SIGHUP reloads the documents.\n"
+        "\n"
+        "  --listen ADDR              default 127.0.0.1:8000\n"
+        "  --environment FILE         an environment document; repeat for several\n"
+        "  --environment-url URL      poll this environment-document endpoint instead\n"
+        "  --environment-key-file F   its server key (or FLAGTRAIL_ENVIRONMENT_KEY)\n"
+        "  --poll-interval SEC        default 10\n"
+        "  --key KEY[=API_KEY]        accept another key (server keys start with ser.);\n"
+        "  --key-file FILE            ... or one a line, keeping server keys off the command line\n"
+        "  --data DIR                 identities, outbox and dead letters (default\n"
+        "                             ./flagtrail-serve)\n"
+        "  --identities URL           where identities and traits live: sqlite:PATH (default\n"
+        "                             DATA/identities.db) or postgres://USER@HOST:PORT/DB,\n"
+        "                             which several serve instances can share\n"
+        "  --webhook-url URL          where webhooks go (default: the document's webhook_config)\n"
+        "  --webhook-secret-file F    their secret (or FLAGTRAIL_WEBHOOK_SECRET; default: the\n"
+        "                             document's)\n"
+        "  --standard-webhooks        add webhook-id, webhook-timestamp, webhook-signature\n"
+        "  --retry-schedule LIST      delays between attempts (default " FT_DISPATCH_SCHEDULE ",\n"
+        "                             the last repeating)\n"
+        "  --retry-max-age DURATION   give up after this long (default 24h)\n"
+        "  --outbox-max-bytes SIZE    outbox bound; past it webhooks are lost, flags still\n"
+        "                             served (default 1G)\n"
+        "  --sync-interval MS         the outbox is synced this often (default 10)\n"
+        "  --webhook-timeout SEC      per attempt (default 10)\n"
+        "  --endpoint-concurrency N   calls in flight to one endpoint (default 32)\n"
+        "  --threads N, --max-connections N, --drain-timeout SEC\n"
+        "  --log-format text|json, --log-level LEVEL\n"
+        "  -h, --help                 this help");
 }
 
 enum {
-    O_LISTEN = 256, O_ENV, O_ENV_URL, O_ENV_KEY_FILE, O_POLL, O_KEY, O_KEY_FILE, O_DATA,
-    O_WEBHOOK_URL, O_WEBHOOK_SECRET_FILE, O_STANDARD, O_SCHEDULE, O_MAX_AGE, O_OUTBOX_MAX,
-    O_SYNC, O_TIMEOUT, O_CONCURRENCY, O_THREADS, O_MAX_CONN, O_DRAIN, O_LOG_FORMAT, O_LOG_LEVEL,
+    O_LISTEN = 256,
+    O_ENV,
+    O_ENV_URL,
+    O_ENV_KEY_FILE,
+    O_POLL,
+    O_KEY,
+    O_KEY_FILE,
+    O_DATA,
+    O_IDENTITIES,
+    O_WEBHOOK_URL,
+    O_WEBHOOK_SECRET_FILE,
+    O_STANDARD,
+    O_SCHEDULE,
+    O_MAX_AGE,
+    O_OUTBOX_MAX,
+    O_SYNC,
+    O_TIMEOUT,
+    O_CONCURRENCY,
+    O_THREADS,
+    O_MAX_CONN,
+    O_DRAIN,
+    O_LOG_FORMAT,
+    O_LOG_LEVEL,
 };
 
 struct settings {
@@ -126,7 +150,8 @@ static int apply(struct settings *st, int c, const char *v)
     case O_ENV_URL: cfg->environment_url = v; break;
     case O_ENV_KEY_FILE: return read_secret(v, NULL, &st->env_key, &st->env_key_len);
     case O_POLL:
-        if (!positive(v, &cfg->poll_interval_s)) return cli_usage("serve", "--poll-interval: %s", v);
+        if (!positive(v, &cfg->poll_interval_s))
+            return cli_usage("serve", "--poll-interval: %s", v);
         break;
     case O_KEY:
         if (cfg->nkeys == sizeof(cfg->keys) / sizeof(cfg->keys[0]))
@@ -135,6 +160,7 @@ static int apply(struct settings *st, int c, const char *v)
         break;
     case O_KEY_FILE: return read_key_file(st, v);
     case O_DATA: cfg->data_dir = v; break;
+    case O_IDENTITIES: cfg->identities = v; break;
     case O_WEBHOOK_URL:
         if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
             return cli_usage("serve", "--webhook-url: an http:// or https:// URL");
@@ -160,10 +186,12 @@ static int apply(struct settings *st, int c, const char *v)
         cfg->outbox_max_bytes = size;
         break;
     case O_SYNC:
-        if (!positive(v, &cfg->sync_interval_ms)) return cli_usage("serve", "--sync-interval: %s", v);
+        if (!positive(v, &cfg->sync_interval_ms))
+            return cli_usage("serve", "--sync-interval: %s", v);
         break;
     case O_TIMEOUT:
-        if (!positive(v, &cfg->webhook_timeout_s)) return cli_usage("serve", "--webhook-timeout: %s", v);
+        if (!positive(v, &cfg->webhook_timeout_s))
+            return cli_usage("serve", "--webhook-timeout: %s", v);
         break;
     case O_CONCURRENCY:
         if (!positive(v, &cfg->endpoint_concurrency))
@@ -173,13 +201,16 @@ static int apply(struct settings *st, int c, const char *v)
         if (!positive(v, &cfg->threads)) return cli_usage("serve", "--threads: %s", v);
         break;
     case O_MAX_CONN:
-        if (!positive(v, &cfg->max_connections)) return cli_usage("serve", "--max-connections: %s", v);
+        if (!positive(v, &cfg->max_connections))
+            return cli_usage("serve", "--max-connections: %s", v);
         break;
     case O_DRAIN:
-        if (!positive(v, &cfg->drain_timeout_s)) return cli_usage("serve", "--drain-timeout: %s", v);
+        if (!positive(v, &cfg->drain_timeout_s))
+            return cli_usage("serve", "--drain-timeout: %s", v);
         break;
     case O_LOG_FORMAT:
-        if (!ft_log_parse_format(v, &st->log_format)) return cli_usage("serve", "--log-format: %s", v);
+        if (!ft_log_parse_format(v, &st->log_format))
+            return cli_usage("serve", "--log-format: %s", v);
         break;
     case O_LOG_LEVEL:
         if (!ft_log_parse_level(v, &st->log_level)) return cli_usage("serve", "--log-level: %s", v);
@@ -200,6 +231,7 @@ int cmd_serve(int argc, char **argv)
         {"key", required_argument, NULL, O_KEY},
         {"key-file", required_argument, NULL, O_KEY_FILE},
         {"data", required_argument, NULL, O_DATA},
+        {"identities", required_argument, NULL, O_IDENTITIES},
         {"webhook-url", required_argument, NULL, O_WEBHOOK_URL},
         {"webhook-secret-file", required_argument, NULL, O_WEBHOOK_SECRET_FILE},
         {"standard-webhooks", no_argument, NULL, O_STANDARD},
@@ -227,7 +259,8 @@ int cmd_serve(int argc, char **argv)
         }
         rc = (c == '?' || c == ':') ? cli_bad_option("serve", c, argv) : apply(&st, c, optarg);
     }
-    if (rc == CLI_OK && optind < argc) rc = cli_usage("serve", "unexpected argument '%s'", argv[optind]);
+    if (rc == CLI_OK && optind < argc)
+        rc = cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (rc == CLI_OK && !st.secret)
         rc = read_secret(NULL, "FLAGTRAIL_WEBHOOK_SECRET", &st.secret, &st.secret_len);
     if (rc == CLI_OK && !st.env_key)

@@ -1,11 +1,12 @@
 /*
- * serve's identity store: identities and their traits, per environment, in SQLite.
+ * serve's identity store: identities and their traits, per environment, in SQLite (one
+ * serve) or PostgreSQL (several serves sharing them).
  *
  * As Flagsmith core does, an identity is created the first time it is asked for, each trait
  * keeps its id for life (an update changes the value, not the id), a trait sent with a null
  * value is deleted, and traits sent as transient (or all traits of a transient identity) are
  * used for that call only: never stored, reported with a null id. One connection serves every
- * thread, a call at a time, each call one transaction; the database runs in WAL mode with
+ * thread, a call at a time, each call one transaction. SQLite runs in WAL mode with
  * synchronous=NORMAL (a power cut may lose the last trait updates, never the file).
  */
 #ifndef FT_SERVE_IDENTITIES_H
@@ -33,8 +34,12 @@ struct ft_identity_state {
     size_t ntraits;
 };
 
-/* Opens (creating) the store at `path`. FT_OK or FT_ESTORE with `err`. */
-int ft_identities_open(const char *path, ft_identities **out, char *err, size_t errlen);
+/*
+ * Opens (creating the tables) the store at `location`: a SQLite file path ("sqlite:PATH" or
+ * PATH) or a PostgreSQL URL ("postgres://USER@HOST:PORT/DB"). FT_OK or FT_ESTORE with `err`
+ * (never a password).
+ */
+int ft_identities_open(const char *location, ft_identities **out, char *err, size_t errlen);
 void ft_identities_close(ft_identities *s);
 
 /*

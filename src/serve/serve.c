@@ -51,9 +51,9 @@ struct serve_worker *ft__serve_worker(struct server *s)
 
 /* --- metrics --- */
 
-static const char *const route_names[S_COUNT] = {"flags", "identities_get", "identities_post",
-                                                 "environment_document", "healthz", "readyz",
-                                                 "metrics", "other"};
+static const char *const route_names[S_COUNT] = {
+    "flags",   "identities_get", "identities_post", "environment_document",
+    "healthz", "readyz",         "metrics",         "other"};
 static const int statuses[S_STATUSES] = {200, 400, 403, 404, 405, 413, 415, 503, 0};
 
 static void on_done(void *ctx, const struct ft_http_done_info *info)
@@ -162,7 +162,9 @@ static int start(struct server *s, char *err, size_t errlen)
     }
     char path[4096];
     snprintf(path, sizeof(path), "%s/identities.db", cfg->data_dir);
-    if ((rc = ft_identities_open(path, &s->identities, err, errlen))) return rc;
+    if ((rc = ft_identities_open(cfg->identities ? cfg->identities : path, &s->identities, err,
+                                 errlen)))
+        return rc;
     struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC,
                                   .max_backlog = cfg->outbox_max_bytes,
                                   .max_record = 64u << 20,

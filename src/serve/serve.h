@@ -21,24 +21,25 @@
 #define FT_SERVE_MAX_FILES 16
 
 struct ft_serve_config {
-    const char *listen;            /* default 127.0.0.1:8000 */
+    const char *listen; /* default 127.0.0.1:8000 */
     const char *environments[FT_SERVE_MAX_FILES];
     size_t nenvironments;
-    const char *environment_url;   /* poll Flagsmith's environment-document endpoint */
-    const char *environment_key;   /* its server key (secret; from a file or the environment) */
+    const char *environment_url; /* poll Flagsmith's environment-document endpoint */
+    const char *environment_key; /* its server key (secret; from a file or the environment) */
     unsigned poll_interval_s;
     const char *keys[FT_SERVE_MAX_FILES * 4]; /* "KEY" or "KEY=API_KEY" */
     size_t nkeys;
-    const char *data_dir;          /* identities.db, outbox/, dead-letters/ */
+    const char *data_dir;   /* identities.db, outbox/, dead-letters/ */
+    const char *identities; /* the identity store (NULL: DATA/identities.db) */
     const char *webhook_url;
-    const char *webhook_secret;    /* secret bytes (from a file or the environment) */
+    const char *webhook_secret; /* secret bytes (from a file or the environment) */
     size_t webhook_secret_len;
     bool standard_webhooks;
     int64_t schedule_us[32];
-    size_t nschedule;              /* 0: the default schedule */
+    size_t nschedule; /* 0: the default schedule */
     int64_t max_age_us;
     uint64_t outbox_max_bytes;
-    unsigned sync_interval_ms;     /* default 10 */
+    unsigned sync_interval_ms; /* default 10 */
     unsigned webhook_timeout_s;
     unsigned endpoint_concurrency;
     unsigned threads, max_connections;

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from conftest import run
+from pgserver import postgres  # noqa: F401
 from receiver import wait_for
 from servehelper import V1, V1_KEY, hooks, serves  # noqa: F401
 
@@ -259,3 +260,45 @@ def test_percentage_allocation_follows_pythons_truthiness(serves, hooks, tmp_pat
         assert "percentage_allocation" not in flags[name], name
     assert "percentage_allocation" in flags["mv_feature"]
     s.stop()
+
+
+def test_two_serves_share_identities_in_postgres(serves, hooks, secret_file, postgres, tmp_path):
+    """--identities postgres://: what one serve stores, the other reads, with the same ids."""
+    url = postgres.new_database()
+    h = hooks()
+    args = ["--environment", str(V1), "--webhook-url", h.url, "--webhook-secret-file",
+            secret_file, "--identities", url]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = serves(args=args, workdir=tmp_path / "a")
+    b = serves(args=args, workdir=tmp_path / "b")
+    assert a.identify("carol", [{"trait_key": "age", "trait_value": "32"},
+                                {"trait_key": "favourite_colour", "trait_value": "blue"}])[0] == 200
+    status, g = b.request("GET", "/api/v1/identities/?identifier=carol")
+    assert status == 200
+    assert {t["trait_key"]: t["trait_value"] for t in g["traits"]} == \
+        {"age": 32, "favourite_colour": "blue"}
+    assert flags_by_name(g["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_override"
+    b.identify("carol", [{"trait_key": "age", "trait_value": 45},
+                         {"trait_key": "favourite_colour", "trait_value": None}])
+    b.identify("carol", [{"trait_key": "tmp", "trait_value": 1, "transient": True}])
+    status, g = a.request("GET", "/api/v1/identities/?identifier=carol")
+    assert [(t["trait_key"], t["trait_value"]) for t in g["traits"]] == [("age", 45)]
+    bodies = wait_for(lambda: (lambda x: x if len(x) == 5 else None)(h.bodies()),
+                      message="five webhooks from the two serves")
+    age_ids = {t["id"] for body in bodies for t in json.loads(body)["traits"]
+               if t["trait_key"] == "age"}
+    assert len(age_ids) == 1 and None not in age_ids, "one trait id across both serves"
+    rows = postgres.query(url, "SELECT identifier FROM ft_serve_identities")
+    assert rows == [("carol",)]
+    assert postgres.query(url, "SELECT trait_key, value FROM ft_serve_traits") == [("age", "45")]
+
+
+def test_identity_store_errors_are_clear(flagtrail, tmp_path):
+    res = run([flagtrail, "serve", "--environment", str(V1), "--data", str(tmp_path / "d"),
+               "--identities", "postgres://nobody:s3cret@127.0.0.1:1/x", "--listen",
+               "127.0.0.1:0"], timeout=60)
+    assert res.returncode == 1
+    assert b"identity store: connecting:" in res.stderr and b"s3cret" not in res.stderr, \
+        res.stderr

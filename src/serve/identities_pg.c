@@ -1,0 +1,262 @@
+/*
+ * The identity store in PostgreSQL (src/serve/identities_int.h), so that several serve
+ * instances share identities and traits: `serve --identities postgres://...`.
+ *
+ * Tables ft_serve_identities and ft_serve_traits (prefixed: the database may hold other
+ * things, the warehouse among them), created under an advisory lock when missing. Statements
+ * are prepared once per connection; a broken connection is reset on the next call, whose
+ * answer is then a 500 while the database is away. Two instances creating one identity at
+ * once both end with the same row (ON CONFLICT DO NOTHING, then read).
+ */
+#include "serve/identities_int.h"
+#include "flagtrail/error.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_LOCK 0x73657276 /* "serv" */
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS ft_serve_identities ("
+    "  id BIGSERIAL PRIMARY KEY, environment TEXT NOT NULL, identifier TEXT NOT NULL,"
+    "  created_at BIGINT NOT NULL, UNIQUE (environment, identifier));"
+    "CREATE TABLE IF NOT EXISTS ft_serve_traits ("
+    "  id BIGSERIAL PRIMARY KEY, identity_id BIGINT NOT NULL, trait_key TEXT NOT NULL,"
+    "  value_type TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (identity_id, trait_key))";
+
+enum { Q_FIND, Q_CREATE, Q_TRAITS, Q_UPSERT, Q_DELETE, Q_COUNT };
+
+static const char *const names[Q_COUNT] = {"find", "create", "traits", "upsert", "delete"};
+static const char *const sql[Q_COUNT] = {
+    [Q_FIND] = "SELECT id FROM ft_serve_identities WHERE environment = $1 AND identifier = $2",
+    [Q_CREATE] = "INSERT INTO ft_serve_identities (environment, identifier, created_at)"
+                 " VALUES ($1, $2, $3) ON CONFLICT (environment, identifier) DO NOTHING",
+    [Q_TRAITS] = "SELECT id, trait_key, value_type, value FROM ft_serve_traits"
+                 " WHERE identity_id = $1 ORDER BY id",
+    [Q_UPSERT] = "INSERT INTO ft_serve_traits (identity_id, trait_key, value_type, value)"
+                 " VALUES ($1, $2, $3, $4) ON CONFLICT (identity_id, trait_key) DO UPDATE"
+                 " SET value_type = excluded.value_type, value = excluded.value",
+    [Q_DELETE] = "DELETE FROM ft_serve_traits WHERE identity_id = $1 AND trait_key = $2",
+};
+
+struct pg {
+    struct ft_idb base;
+    PGconn *conn;
+};
+
+/* libpq's message on one line. */
+static int fail(struct pg *p, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "identity store: %s: %s", what, PQerrorMessage(p->conn));
+    size_t n = strlen(err);
+    for (size_t i = 0; i < n; i++)
+        if (err[i] == '\n' || err[i] == '\t') err[i] = ' ';
+    while (n && err[n - 1] == ' ')
+        err[--n] = '\0';
+    return FT_ESTORE;
+}
+
+static int exec(struct pg *p, const char *text, const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(p->conn, text);
+    ExecStatusType st = PQresultStatus(r);
+    PQclear(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? FT_OK : fail(p, what, err, errlen);
+}
+
+/* Schema (under the lock) and prepared statements for a fresh connection. */
+static int prepare(struct pg *p, char *err, size_t errlen)
+{
+    char lock[96];
+    snprintf(lock, sizeof(lock), "BEGIN; SELECT pg_advisory_xact_lock(%d)", SCHEMA_LOCK);
+    int rc = exec(p, lock, "locking the schema", err, errlen);
+    if (rc == FT_OK) rc = exec(p, schema, "creating the schema", err, errlen);
+    if (rc == FT_OK) rc = exec(p, "COMMIT", "creating the schema", err, errlen);
+    if (rc) {
+        PQclear(PQexec(p->conn, "ROLLBACK"));
+        return rc;
+    }
+    for (int i = 0; i < Q_COUNT && rc == FT_OK; i++) {
+        PGresult *r = PQprepare(p->conn, names[i], sql[i], 0, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = fail(p, "preparing", err, errlen);
+        PQclear(r);
+    }
+    return rc;
+}
+
+static int ensure_connected(struct pg *p, char *err, size_t errlen)
+{
+    if (PQstatus(p->conn) == CONNECTION_OK) return FT_OK;
+    PQreset(p->conn);
+    if (PQstatus(p->conn) != CONNECTION_OK) return fail(p, "reconnecting", err, errlen);
+    return prepare(p, err, errlen);
+}
+
+/* Runs a prepared statement; *out keeps its rows when not NULL. */
+static int run(struct pg *p, int which, int n, const char *const *values, PGresult **out,
+               const char *what, char *err, size_t errlen)
+{
+    PGresult *r = PQexecPrepared(p->conn, names[which], n, values, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        int rc = fail(p, what, err, errlen);
+        PQclear(r);
+        return rc;
+    }
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return FT_OK;
+}
+
+/* A string view as a NUL-terminated parameter, in `arena`. */
+static const char *param(struct ft_arena *arena, struct ft_str s)
+{
+    return ft_arena_strndup(arena, s.ptr ? s.ptr : "", s.len);
+}
+
+static int pg_begin(struct ft_idb *db, char *err, size_t errlen)
+{
+    struct pg *p = (struct pg *)db;
+    int rc = ensure_connected(p, err, errlen);
+    return rc ? rc : exec(p, "BEGIN", "starting a transaction", err, errlen);
+}
+
+static int pg_commit(struct ft_idb *db, char *err, size_t errlen)
+{
+    return exec((struct pg *)db, "COMMIT", "committing", err, errlen);
+}
+
+static void pg_rollback(struct ft_idb *db)
+{
+    struct pg *p = (struct pg *)db;
+    if (PQstatus(p->conn) == CONNECTION_OK) PQclear(PQexec(p->conn, "ROLLBACK"));
+}
+
+static int pg_find(struct ft_idb *db, struct ft_str env, struct ft_str identifier, int64_t *id,
+                   char *err, size_t errlen)
+{
+    struct pg *p = (struct pg *)db;
+    struct ft_arena a;
+    ft_arena_init(&a, 0);
+    const char *v[2] = {param(&a, env), param(&a, identifier)};
+    PGresult *r;
+    int rc = run(p, Q_FIND, 2, v, &r, "finding an identity", err, errlen);
+    ft_arena_free(&a);
+    if (rc) return rc;
+    *id = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return FT_OK;
+}
+
+static int pg_create(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
+                     int64_t created_at, char *err, size_t errlen)
+{
+    struct ft_arena a;
+    ft_arena_init(&a, 0);
+    char when[24];
+    snprintf(when, sizeof(when), "%lld", (long long)created_at);
+    const char *v[3] = {param(&a, env), param(&a, identifier), when};
+    int rc = run((struct pg *)db, Q_CREATE, 3, v, NULL, "creating an identity", err, errlen);
+    ft_arena_free(&a);
+    return rc;
+}
+
+static int pg_traits(struct ft_idb *db, int64_t id, struct ft_arena *arena, struct ft_trait **out,
+                     size_t *n, size_t extra, char *err, size_t errlen)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+    const char *v[1] = {idtext};
+    PGresult *r;
+    int rc = run((struct pg *)db, Q_TRAITS, 1, v, &r, "reading traits", err, errlen);
+    if (rc) return rc;
+    size_t count = (size_t)PQntuples(r);
+    struct ft_trait *t = ft_arena_alloc(arena, sizeof(*t) * (count + extra + 1));
+    for (size_t i = 0; i < count; i++) {
+        int row = (int)i;
+        size_t klen = (size_t)PQgetlength(r, row, 1), vlen = (size_t)PQgetlength(r, row, 3);
+        t[i] = (struct ft_trait){
+            .id = {.null = false, .value = strtoll(PQgetvalue(r, row, 0), NULL, 10)},
+            .key = {ft_arena_strndup(arena, PQgetvalue(r, row, 1), klen), klen},
+            .value = {ft__idb_type_named(PQgetvalue(r, row, 2)),
+                      {ft_arena_strndup(arena, PQgetvalue(r, row, 3), vlen), vlen}},
+            .has_transient = true,
+            .transient = false,
+        };
+    }
+    PQclear(r);
+    *out = t;
+    *n = count;
+    return FT_OK;
+}
+
+static int pg_upsert(struct ft_idb *db, int64_t id, struct ft_str key, const struct ft_value *value,
+                     char *err, size_t errlen)
+{
+    struct ft_arena a;
+    ft_arena_init(&a, 0);
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+    const char *v[4] = {idtext, param(&a, key), ft_value_type_name(value->type),
+                        param(&a, value->text)};
+    int rc = run((struct pg *)db, Q_UPSERT, 4, v, NULL, "storing a trait", err, errlen);
+    ft_arena_free(&a);
+    return rc;
+}
+
+static int pg_remove(struct ft_idb *db, int64_t id, struct ft_str key, char *err, size_t errlen)
+{
+    struct ft_arena a;
+    ft_arena_init(&a, 0);
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+    const char *v[2] = {idtext, param(&a, key)};
+    int rc = run((struct pg *)db, Q_DELETE, 2, v, NULL, "deleting a trait", err, errlen);
+    ft_arena_free(&a);
+    return rc;
+}
+
+static void pg_close(struct ft_idb *db)
+{
+    struct pg *p = (struct pg *)db;
+    PQfinish(p->conn);
+    free(p);
+}
+
+static const struct ft_idb_ops pg_ops = {
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .find = pg_find,
+    .create = pg_create,
+    .traits = pg_traits,
+    .upsert = pg_upsert,
+    .remove = pg_remove,
+    .close = pg_close,
+};
+
+/* The server's notices are not errors: not printed. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+int ft__idb_pg_open(const char *url, struct ft_idb **out, char *err, size_t errlen)
+{
+    struct pg *p = ft_xcalloc(1, sizeof(*p));
+    p->base.ops = &pg_ops;
+    p->conn = PQconnectdb(url);
+    PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
+    int rc = PQstatus(p->conn) == CONNECTION_OK ? prepare(p, err, errlen)
+                                                : fail(p, "connecting", err, errlen);
+    if (rc) {
+        pg_close(&p->base);
+        return rc;
+    }
+    *out = &p->base;
+    return FT_OK;
+}

@@ -1,0 +1,213 @@
+/*
+ * The identity store in SQLite (src/serve/identities_int.h): one file, WAL, synchronous=NORMAL
+ * (a power cut may lose the last trait updates, never the file), prepared statements.
+ */
+#include "serve/identities_int.h"
+#include "flagtrail/error.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char schema[] = "PRAGMA journal_mode = WAL;"
+                             "PRAGMA synchronous = NORMAL;"
+                             "CREATE TABLE IF NOT EXISTS identities ("
+                             "  id INTEGER PRIMARY KEY,"
+                             "  environment TEXT NOT NULL,"
+                             "  identifier TEXT NOT NULL,"
+                             "  created_at INTEGER NOT NULL,"
+                             "  UNIQUE (environment, identifier)"
+                             ");"
+                             "CREATE TABLE IF NOT EXISTS traits ("
+                             "  id INTEGER PRIMARY KEY,"
+                             "  identity_id INTEGER NOT NULL,"
+                             "  trait_key TEXT NOT NULL,"
+                             "  value_type TEXT NOT NULL,"
+                             "  value TEXT NOT NULL,"
+                             "  UNIQUE (identity_id, trait_key)"
+                             ");";
+
+enum { Q_FIND, Q_CREATE, Q_TRAITS, Q_UPSERT, Q_DELETE, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_COUNT };
+
+static const char *const sql[Q_COUNT] = {
+    [Q_FIND] = "SELECT id FROM identities WHERE environment = ? AND identifier = ?",
+    [Q_CREATE] = "INSERT INTO identities (environment, identifier, created_at) VALUES (?, ?, ?)"
+                 " ON CONFLICT (environment, identifier) DO NOTHING",
+    [Q_TRAITS] = "SELECT id, trait_key, value_type, value FROM traits WHERE identity_id = ?"
+                 " ORDER BY id",
+    [Q_UPSERT] = "INSERT INTO traits (identity_id, trait_key, value_type, value)"
+                 " VALUES (?, ?, ?, ?) ON CONFLICT (identity_id, trait_key) DO UPDATE"
+                 " SET value_type = excluded.value_type, value = excluded.value",
+    [Q_DELETE] = "DELETE FROM traits WHERE identity_id = ? AND trait_key = ?",
+    [Q_BEGIN] = "BEGIN",
+    [Q_COMMIT] = "COMMIT",
+    [Q_ROLLBACK] = "ROLLBACK",
+};
+
+struct lite {
+    struct ft_idb base;
+    sqlite3 *db;
+    sqlite3_stmt *q[Q_COUNT];
+};
+
+static int fail(struct lite *l, const char *what, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "identity store: %s: %s", what, sqlite3_errmsg(l->db));
+    return FT_ESTORE;
+}
+
+static int done(struct lite *l, int which, const char *what, char *err, size_t errlen)
+{
+    int rc = sqlite3_step(l->q[which]);
+    sqlite3_reset(l->q[which]);
+    return rc == SQLITE_DONE ? FT_OK : fail(l, what, err, errlen);
+}
+
+static void bind_text(sqlite3_stmt *q, int i, struct ft_str s)
+{
+    sqlite3_bind_text64(q, i, s.ptr ? s.ptr : "", s.len, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static int lite_begin(struct ft_idb *db, char *err, size_t errlen)
+{
+    return done((struct lite *)db, Q_BEGIN, "starting a transaction", err, errlen);
+}
+
+static int lite_commit(struct ft_idb *db, char *err, size_t errlen)
+{
+    return done((struct lite *)db, Q_COMMIT, "committing", err, errlen);
+}
+
+static void lite_rollback(struct ft_idb *db)
+{
+    struct lite *l = (struct lite *)db;
+    if (sqlite3_get_autocommit(l->db)) return;
+    sqlite3_step(l->q[Q_ROLLBACK]);
+    sqlite3_reset(l->q[Q_ROLLBACK]);
+}
+
+static int lite_find(struct ft_idb *db, struct ft_str env, struct ft_str identifier, int64_t *id,
+                     char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_stmt *q = l->q[Q_FIND];
+    bind_text(q, 1, env);
+    bind_text(q, 2, identifier);
+    int rc = sqlite3_step(q);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FT_OK
+                                                 : fail(l, "finding an identity", err, errlen);
+}
+
+static int lite_create(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
+                       int64_t created_at, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_stmt *q = l->q[Q_CREATE];
+    bind_text(q, 1, env);
+    bind_text(q, 2, identifier);
+    sqlite3_bind_int64(q, 3, created_at);
+    return done(l, Q_CREATE, "creating an identity", err, errlen);
+}
+
+static int lite_traits(struct ft_idb *db, int64_t id, struct ft_arena *arena, struct ft_trait **out,
+                       size_t *n, size_t extra, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    size_t cap = 16 + extra, count = 0;
+    struct ft_trait *t = ft_arena_alloc(arena, sizeof(*t) * cap);
+    sqlite3_stmt *q = l->q[Q_TRAITS];
+    sqlite3_bind_int64(q, 1, id);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (count + extra == cap) {
+            struct ft_trait *bigger = ft_arena_alloc(arena, sizeof(*t) * cap * 2);
+            memcpy(bigger, t, sizeof(*t) * count);
+            t = bigger;
+            cap *= 2;
+        }
+        const char *key = (const char *)sqlite3_column_text(q, 1);
+        const char *val = (const char *)sqlite3_column_text(q, 3);
+        size_t klen = (size_t)sqlite3_column_bytes(q, 1), vlen = (size_t)sqlite3_column_bytes(q, 3);
+        t[count++] = (struct ft_trait){
+            .id = {.null = false, .value = sqlite3_column_int64(q, 0)},
+            .key = {ft_arena_strndup(arena, key ? key : "", klen), klen},
+            .value = {ft__idb_type_named((const char *)sqlite3_column_text(q, 2)),
+                      {ft_arena_strndup(arena, val ? val : "", vlen), vlen}},
+            .has_transient = true,
+            .transient = false,
+        };
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return fail(l, "reading traits", err, errlen);
+    *out = t;
+    *n = count;
+    return FT_OK;
+}
+
+static int lite_upsert(struct ft_idb *db, int64_t id, struct ft_str key,
+                       const struct ft_value *value, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_stmt *q = l->q[Q_UPSERT];
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, key);
+    sqlite3_bind_text(q, 3, ft_value_type_name(value->type), -1, SQLITE_STATIC);
+    bind_text(q, 4, value->text);
+    return done(l, Q_UPSERT, "storing a trait", err, errlen);
+}
+
+static int lite_remove(struct ft_idb *db, int64_t id, struct ft_str key, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_stmt *q = l->q[Q_DELETE];
+    sqlite3_bind_int64(q, 1, id);
+    bind_text(q, 2, key);
+    return done(l, Q_DELETE, "deleting a trait", err, errlen);
+}
+
+static void lite_close(struct ft_idb *db)
+{
+    struct lite *l = (struct lite *)db;
+    for (int i = 0; i < Q_COUNT; i++)
+        sqlite3_finalize(l->q[i]);
+    sqlite3_close(l->db);
+    free(l);
+}
+
+static const struct ft_idb_ops lite_ops = {
+    .begin = lite_begin,
+    .commit = lite_commit,
+    .rollback = lite_rollback,
+    .find = lite_find,
+    .create = lite_create,
+    .traits = lite_traits,
+    .upsert = lite_upsert,
+    .remove = lite_remove,
+    .close = lite_close,
+};
+
+int ft__idb_sqlite_open(const char *path, struct ft_idb **out, char *err, size_t errlen)
+{
+    struct lite *l = ft_xcalloc(1, sizeof(*l));
+    l->base.ops = &lite_ops;
+    if (sqlite3_open_v2(path, &l->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_busy_timeout(l->db, 5000); /* another process reading the file */
+    if (sqlite3_exec(l->db, schema, NULL, NULL, NULL) != SQLITE_OK) goto fail;
+    for (int i = 0; i < Q_COUNT; i++)
+        if (sqlite3_prepare_v3(l->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->q[i], NULL) !=
+            SQLITE_OK)
+            goto fail;
+    *out = &l->base;
+    return FT_OK;
+fail:
+    snprintf(err, errlen, "identity store %s: %s", path,
+             l->db ? sqlite3_errmsg(l->db) : "cannot open");
+    lite_close(&l->base);
+    return FT_ESTORE;
+}
