@@ -288,15 +288,23 @@ struct store_result {
     long bytes;
 };
 
-static struct store_result load_into(const char *spool_dir, long n, const char *url)
+/* A new spool at `spool_dir` holding the n webhooks (each load uses its spool up). */
+static ft_spool *fresh_spool(const char *spool_dir, long n, size_t *body_bytes)
 {
     char err[512];
     remove_tree(spool_dir);
     struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
     ft_spool *s;
     if (ft_spool_open(spool_dir, &so, &s, err, sizeof(err))) die(err);
+    fill_spool(s, n, body_bytes);
+    return s;
+}
+
+static struct store_result load_into(const char *spool_dir, long n, const char *url)
+{
+    char err[512];
     size_t body_bytes;
-    fill_spool(s, n, &body_bytes);
+    ft_spool *s = fresh_spool(spool_dir, n, &body_bytes);
     ft_store *st;
     if (ft_store_open(url, &st, err, sizeof(err))) die(err);
     ft_loader *l;
@@ -347,40 +355,16 @@ int main(int argc, char **argv)
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 500000;
     snprintf(dir, sizeof(dir), "/tmp/ft-bench-loader-XXXXXX");
     if (!mkdtemp(dir)) die("mkdtemp");
-    char spool_dir[128], db[128], naive_db[128], err[512];
+    char spool_dir[128], db[128], naive_db[128], url[160];
     snprintf(spool_dir, sizeof(spool_dir), "%s/spool", dir);
     snprintf(db, sizeof(db), "%s/flagtrail.db", dir);
     snprintf(naive_db, sizeof(naive_db), "%s/naive.db", dir);
-
-    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
-    ft_spool *s;
-    if (ft_spool_open(spool_dir, &so, &s, err, sizeof(err))) die(err);
-    size_t body_bytes;
-    fill_spool(s, n, &body_bytes);
-
-    /* flagtrail's loader */
-    ft_store *st;
-    char url[160];
     snprintf(url, sizeof(url), "sqlite:%s", db);
-    if (ft_store_open(url, &st, err, sizeof(err))) die(err);
-    ft_loader *l;
-    struct ft_loader_options lo = {.source = "bench", .max_attempts = 1};
-    if (ft_loader_new(s, st, &lo, &l, err, sizeof(err))) die(err);
-    int64_t t0 = ft_clock_mono_ns();
-    if (ft_loader_drain(l)) die("loader");
-    int64_t t1 = ft_clock_mono_ns();
-    struct ft_loader_stats ls;
-    ft_loader_get_stats(l, &ls);
-    ft_loader_free(l);
-    ft_store_close(st);
-    checkpoint(db);
-    if ((long)ls.deliveries != n) die("not every webhook loaded");
-    ft_spool_close(s);
+    struct store_result ft = load_into(spool_dir, n, url); /* flagtrail's loader */
 
-    /* the naive peer reads the same spool again: refill, the loader released it */
-    remove_tree(spool_dir);
-    if (ft_spool_open(spool_dir, &so, &s, err, sizeof(err))) die(err);
-    fill_spool(s, n, &body_bytes);
+    /* the naive peer reads the same webhooks from a spool of its own */
+    size_t body_bytes;
+    ft_spool *s = fresh_spool(spool_dir, n, &body_bytes);
     long naive_rows;
     int64_t t2 = ft_clock_mono_ns();
     long naive_n = naive_load(s, naive_db, &naive_rows);
@@ -388,9 +372,9 @@ int main(int argc, char **argv)
     ft_spool_close(s);
     if (naive_n != n) die("naive did not load everything");
 
-    double ft_s = (double)(t1 - t0) / 1e9, nv_s = (double)(t3 - t2) / 1e9;
+    double ft_s = ft.seconds, nv_s = (double)(t3 - t2) / 1e9;
     double ft_rate = (double)n / ft_s, nv_rate = (double)n / nv_s;
-    long ft_bytes = file_size(db), nv_bytes = file_size(naive_db);
+    long ft_bytes = ft.bytes, nv_bytes = file_size(naive_db);
     printf("%ld seed-size webhooks (%.0f bytes of JSON each on average), one spool, SQLite WAL "
            "synchronous=FULL, batches of 10000\n\n",
            n, (double)body_bytes / (double)n);
@@ -398,7 +382,7 @@ int main(int argc, char **argv)
     printf("|---|---:|---:|---:|---:|---:|\n");
     printf("| flagtrail (content-addressed sets) | %.0f | %.0f | %llu | %.1f | %.2fx speed, %.2fx "
            "smaller |\n",
-           ft_rate, (double)ls.rows / ft_s, (unsigned long long)ls.rows,
+           ft_rate, (double)ft.rows / ft_s, (unsigned long long)ft.rows,
            (double)ft_bytes / (double)n, ft_rate / nv_rate, (double)nv_bytes / (double)ft_bytes);
     printf("| naive (one row per flag, trait, segment) | %.0f | %.0f | %ld | %.1f | 1.00x |\n",
            nv_rate, (double)naive_rows / nv_s, naive_rows, (double)nv_bytes / (double)n);
