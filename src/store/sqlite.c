@@ -8,6 +8,7 @@
  * retries it later.
  */
 #include "store/store.h"
+#include "store/views.h"
 #include "flagtrail/error.h"
 
 #include <sqlite3.h>
@@ -84,32 +85,7 @@ static const char *const migrations[] = {
     "  source TEXT PRIMARY KEY,"
     "  lsn INTEGER NOT NULL"
     ");"
-    "CREATE VIEW ft_evaluations AS"
-    "  SELECT d.source, d.lsn, d.received_at, d.identity, d.environment_id, d.delivery_id,"
-    "         f.feature_id, f.feature_name, f.feature_type, f.enabled, f.value_type, f.value,"
-    "         f.percentage_allocation, f.identity_override, f.feature_segment,"
-    "         f.feature_state_id"
-    "  FROM ft_delivery d JOIN ft_flag_set f ON f.set_id = d.flags_set;"
-    "CREATE VIEW ft_exposures AS"
-    "  SELECT identity, feature_id, feature_name, enabled, value_type, value,"
-    "         MIN(received_at) AS first_seen, MAX(received_at) AS last_seen,"
-    "         COUNT(*) AS times_seen"
-    "  FROM ft_evaluations"
-    "  GROUP BY identity, feature_id, feature_name, enabled, value_type, value;"
-    "CREATE VIEW ft_identity_latest AS"
-    "  SELECT source, lsn, received_at, environment_id, identity, flags_set, traits_set,"
-    "         segments_set FROM ("
-    "    SELECT d.*, ROW_NUMBER() OVER (PARTITION BY identity"
-    "                                   ORDER BY received_at DESC, source DESC, lsn DESC) AS rn"
-    "    FROM ft_delivery d) WHERE rn = 1;"
-    "CREATE VIEW ft_identity_traits AS"
-    "  SELECT l.identity, t.trait_key, t.trait_id, t.value_type, t.value, t.transient,"
-    "         l.received_at AS as_of"
-    "  FROM ft_identity_latest l JOIN ft_trait_set t ON t.set_id = l.traits_set;"
-    "CREATE VIEW ft_segment_members AS"
-    "  SELECT l.identity, s.segment_id, s.segment_name, l.received_at AS as_of"
-    "  FROM ft_identity_latest l JOIN ft_segment_set s ON s.set_id = l.segments_set"
-    "  WHERE s.member = 1;",
+    FT_STORE_VIEWS,
     /* 2: experiments look up each identity's events from its first exposure on */
     "CREATE INDEX ft_event_by_identity ON ft_event (identity, event, occurred_at);",
     /* 3: ... with the value, so sums and means read the index alone (bench/analyse: the sum
