@@ -72,3 +72,16 @@ void ft__sql_param(struct ft_sql *q, struct ft_cell value)
     if (q->nparams == FT_SQL_MAX_PARAMS) abort(); /* callers bound predicates well below */
     q->params[q->nparams++] = value;
 }
+
+void ft__sql_window(struct ft_sql *q, const char *column, bool has_since, int64_t since,
+                    bool has_until, int64_t until)
+{
+    if (has_since) {
+        ft_buf_printf(&q->text, " AND %s >= ?", column);
+        ft__sql_param(q, FT_CELL_I(since));
+    }
+    if (has_until) {
+        ft_buf_printf(&q->text, " AND %s <= ?", column);
+        ft__sql_param(q, FT_CELL_I(until));
+    }
+}

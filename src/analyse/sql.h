@@ -76,6 +76,9 @@ void ft__sql_add(struct ft_sql *q, const char *text);
 /* Appends the dialect's day of a µs-since-epoch expression. */
 void ft__sql_day(struct ft_sql *q, const char *expr);
 void ft__sql_param(struct ft_sql *q, struct ft_cell value);
+/* Appends " AND column >= ?" and " AND column <= ?" for the bounds that are set. */
+void ft__sql_window(struct ft_sql *q, const char *column, bool has_since, int64_t since,
+                    bool has_until, int64_t until);
 /* Empties the statement for the next one (the dialect stays). */
 void ft__sql_reset(struct ft_sql *q);
 

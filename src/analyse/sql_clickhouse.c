@@ -51,19 +51,6 @@ static void predicate(struct ft_sql *q, const struct ft_pred *p)
     }
 }
 
-static void received_window(struct ft_sql *q, bool has_since, int64_t since, bool has_until,
-                            int64_t until)
-{
-    if (has_since) {
-        ft__sql_add(q, " AND received_at >= ?");
-        ft__sql_param(q, FT_CELL_I(since));
-    }
-    if (has_until) {
-        ft__sql_add(q, " AND received_at <= ?");
-        ft__sql_param(q, FT_CELL_I(until));
-    }
-}
-
 static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
 {
     bool by_day = c->output == FT_COHORT_BY_DAY;
@@ -84,7 +71,7 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
         ft__sql_add(q, " AS day");
     }
     ft__sql_add(q, " FROM ft_delivery WHERE 1 = 1");
-    received_window(q, c->has_since, c->since_us, c->has_until, c->until_us);
+    ft__sql_window(q, "received_at", c->has_since, c->since_us, c->has_until, c->until_us);
     ft__sql_add(q, by_day ? ") GROUP BY identity, day) WHERE 1 = 1"
                           : ") GROUP BY identity) WHERE 1 = 1");
     for (size_t i = 0; i < c->npreds; i++)
@@ -121,7 +108,7 @@ static void units_from(struct ft_sql *q, const struct ft_experiment_query *x, bo
     ft__sql_add(q, "(SELECT identity, min(a) AS arm, min(a) != max(a) AS mixed,"
                    " min(received_at) AS first_seen FROM (SELECT identity, received_at,"
                    " flags_set FROM ft_delivery WHERE 1 = 1");
-    received_window(q, x->has_since, x->since_us, x->has_until, x->until_us);
+    ft__sql_window(q, "received_at", x->has_since, x->since_us, x->has_until, x->until_us);
     ft__sql_add(q, ") ALL INNER JOIN (SELECT set_id AS flags_set, ");
     ft__sql_add(q, by_value ? "ifNull(value, 'null')"
                             : "CASE WHEN enabled = 1 THEN 'on' ELSE 'off' END");

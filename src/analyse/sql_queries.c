@@ -9,19 +9,6 @@
 #include "analyse/sql.h"
 #include "flagtrail/error.h"
 
-static void window(struct ft_sql *q, const struct ft_cohort_query *c)
-{
-    ft__sql_add(q, " WHERE 1 = 1");
-    if (c->has_since) {
-        ft__sql_add(q, " AND d.received_at >= ?");
-        ft__sql_param(q, FT_CELL_I(c->since_us));
-    }
-    if (c->has_until) {
-        ft__sql_add(q, " AND d.received_at <= ?");
-        ft__sql_param(q, FT_CELL_I(c->until_us));
-    }
-}
-
 static void predicate(struct ft_sql *q, const struct ft_pred *p)
 {
     switch (p->kind) {
@@ -82,7 +69,8 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
     }
     ft__sql_add(q, " ORDER BY d.received_at DESC, d.source DESC, d.lsn DESC) AS rn"
                    " FROM ft_delivery d");
-    window(q, c);
+    ft__sql_add(q, " WHERE 1 = 1");
+    ft__sql_window(q, "d.received_at", c->has_since, c->since_us, c->has_until, c->until_us);
     ft__sql_add(q, ") SELECT ");
     switch (c->output) {
     case FT_COHORT_COUNT: ft__sql_add(q, "COUNT(*)"); break;
@@ -98,18 +86,6 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
 }
 
 /* --- experiments --- */
-
-static void exposure_window(struct ft_sql *q, const struct ft_experiment_query *x)
-{
-    if (x->has_since) {
-        ft__sql_add(q, " AND d.received_at >= ?");
-        ft__sql_param(q, FT_CELL_I(x->since_us));
-    }
-    if (x->has_until) {
-        ft__sql_add(q, " AND d.received_at <= ?");
-        ft__sql_param(q, FT_CELL_I(x->until_us));
-    }
-}
 
 static void flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
 {
@@ -136,7 +112,7 @@ static void units(struct ft_sql *q, const struct ft_experiment_query *x, bool by
                    " MIN(a.arm) <> MAX(a.arm) AS mixed, MIN(d.received_at) AS first_seen"
                    " FROM ft_delivery d JOIN arms a ON a.set_id = d.flags_set WHERE 1 = 1");
     ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
-    exposure_window(q, x);
+    ft__sql_window(q, "d.received_at", x->has_since, x->since_us, x->has_until, x->until_us);
     ft__sql_add(q, " GROUP BY d.identity");
 }
 

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_process
 
 _counter = itertools.count(1)
 
@@ -89,15 +89,10 @@ class ChServer:
         return "\n".join(out)
 
     def stop(self, timeout=60):
-        if not self.proc or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-        self.log.close()
+        """Shutdown (SIGTERM) by PID; SIGKILL if it lingers."""
+        if self.proc and self.proc.poll() is None:
+            stop_process(self.proc, signal.SIGTERM, timeout)
+            self.log.close()
 
     def url(self, db):
         return f"clickhouse://127.0.0.1:{self.http_port}/{db}"

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_process
 
 _counter = itertools.count(1)
 
@@ -87,15 +87,9 @@ class PgServer:
 
     def stop(self, timeout=60):
         """Fast shutdown (SIGINT) by PID; SIGKILL if it lingers."""
-        if not self.proc or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=30)
-        self.log.close()
+        if self.proc and self.proc.poll() is None:
+            stop_process(self.proc, signal.SIGINT, timeout)
+            self.log.close()
 
     def url(self, db="postgres"):
         return f"postgres://postgres@127.0.0.1:{self.port}/{db}"
