@@ -222,7 +222,8 @@ static int write_report(const struct options *o, const struct ft_experiment_resu
     char tmp[4200];
     FILE *f = stdout;
     if (o->out) {
-        snprintf(tmp, sizeof(tmp), "%s.tmp", o->out);
+        if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", o->out) >= sizeof(tmp))
+            return cli_fail("experiment", "--out: the path is too long");
         if (!(f = fopen(tmp, "w")))
             return cli_fail("experiment", "cannot write %s: %s", tmp, strerror(errno));
     }
