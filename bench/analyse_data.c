@@ -31,9 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define T0 1795392000000000LL /* 2026-11-23T00:00:00Z */
-#define DAY_US 86400000000LL
-#define CHUNK 250000
+#define T0               1795392000000000LL /* 2026-11-23T00:00:00Z */
+#define DAY_US           86400000000LL
+#define CHUNK            250000
 #define EVENTS_PER_BATCH 1000
 
 static void die(const char *what)
@@ -148,7 +148,9 @@ static void webhooks(struct writer *w, long deliveries, long identities)
         struct ft_payload p;
         ft_arena_reset(&w->arena);
         if (ft_payload_parse(w->doc, body, len, &w->arena, &p, NULL)) die("webhook payload");
-        struct ft_record rec = {.type = FT_RECORD_WEBHOOK, .received_at = t, .has_summary = true,
+        struct ft_record rec = {.type = FT_RECORD_WEBHOOK,
+                                .received_at = t,
+                                .has_summary = true,
                                 .environment = {false, p.flags[0].environment},
                                 .identity = p.identity};
         ft_model_canonicalize(&w->model, &p, &rec.sets[0], &rec.sets[1], &rec.sets[2]);

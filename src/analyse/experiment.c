@@ -194,8 +194,10 @@ static int weigh_arms(struct ft_experiment_result *r, const struct ft_experiment
         r->weights[i] /= total;
     struct ft_stats_error e = {{0}};
     r->srm_status = ft_stats_srm_test(r->units, r->weights, r->narms, &r->srm, &e);
-    if (r->srm_status == FT_OK) r->srm_mismatch = r->srm.p_value < FT_STATS_SRM_ALPHA;
-    else snprintf(r->srm_why, sizeof(r->srm_why), "%s", e.detail);
+    if (r->srm_status == FT_OK)
+        r->srm_mismatch = r->srm.p_value < FT_STATS_SRM_ALPHA;
+    else
+        snprintf(r->srm_why, sizeof(r->srm_why), "%s", e.detail);
     return FT_OK;
 }
 
@@ -295,7 +297,7 @@ static int exposures(ft_store *st, struct ft_sql *q, const struct ft_experiment_
     if (!r->flag_type[0])
         return failf(err, errlen, FT_ENOENT, "no webhook in the warehouse has a flag named %s",
                      x->flag);
-    r->arm_by = x->arm_by != FT_ARM_AUTO ? x->arm_by
+    r->arm_by = x->arm_by != FT_ARM_AUTO                    ? x->arm_by
                 : strcmp(r->flag_type, "MULTIVARIATE") == 0 ? FT_ARM_VALUE
                                                             : FT_ARM_ENABLED;
     bool by_value = r->arm_by == FT_ARM_VALUE;
@@ -329,8 +331,8 @@ int ft_experiment_run(ft_store *st, const struct ft_experiment_query *x,
     ft__sql_init(&q, d);
     int rc = exposures(st, &q, x, r, err, errlen);
     if (rc == FT_OK && r->narms < 2)
-        rc = failf(err, errlen, FT_ENOENT, "flag %s: every exposed identity is in arm %s",
-                   x->flag, r->arms[0]);
+        rc = failf(err, errlen, FT_ENOENT, "flag %s: every exposed identity is in arm %s", x->flag,
+                   r->arms[0]);
     if (rc == FT_OK) rc = order_arms(r, x, err, errlen);
     if (rc == FT_OK) rc = weigh_arms(r, x, err, errlen);
     if (rc == FT_OK) {

@@ -60,8 +60,9 @@ static void srm_warnings(struct warnings *w, const struct ft_experiment_result *
         char split[256] = "";
         size_t len = 0;
         for (size_t i = 0; i < r->narms && len < sizeof(split) - 64; i++)
-            len += (size_t)snprintf(split + len, sizeof(split) - len, "%s%s %" PRId64 " (%.1f%% expected)",
-                                    i ? ", " : "", r->arms[i], r->units[i], 100 * r->weights[i]);
+            len += (size_t)snprintf(split + len, sizeof(split) - len,
+                                    "%s%s %" PRId64 " (%.1f%% expected)", i ? ", " : "", r->arms[i],
+                                    r->units[i], 100 * r->weights[i]);
         add(w,
             "Sample ratio mismatch: the arms' sizes are unlikely under the expected split "
             "(chi-square p = %.3g < %g): %s. Assignment or data collection is suspect; do not "
@@ -73,15 +74,16 @@ static void srm_warnings(struct warnings *w, const struct ft_experiment_result *
             FT_STATS_MIN_EXPECTED);
 }
 
-char **ft_report_warnings(const struct ft_experiment_query *q,
-                          const struct ft_experiment_result *r, size_t *n)
+char **ft_report_warnings(const struct ft_experiment_query *q, const struct ft_experiment_result *r,
+                          size_t *n)
 {
     (void)q;
     struct warnings w = {0};
     srm_warnings(&w, r);
     if (r->quarantined)
         add(&w, "%" PRId64 " identit%s seen in more than one arm %s quarantined (left out).",
-            r->quarantined, r->quarantined == 1 ? "y" : "ies", r->quarantined == 1 ? "was" : "were");
+            r->quarantined, r->quarantined == 1 ? "y" : "ies",
+            r->quarantined == 1 ? "was" : "were");
     for (size_t m = 0; m < r->nmetrics; m++) {
         const struct ft_metric_result *mr = &r->metrics[m];
         for (size_t a = 0; a < r->narms; a++) {
@@ -117,17 +119,22 @@ static void jstr(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
     }
     fputc('"', f);
 }
 
 static void jnum(FILE *f, double v)
 {
-    if (isfinite(v)) fprintf(f, "%.17g", v);
-    else fputs("null", f);
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
 }
 
 static void jtime(FILE *f, bool has, int64_t us)
@@ -218,18 +225,24 @@ static void jcomparison(FILE *f, const struct ft_experiment_query *q, const char
     fputs(", \"frequentist\": {\"absolute\": ", f);
     jwelch(f, &c->abs, freq, c->abs_p_holm);
     fputs(", \"relative\": ", f);
-    if (rel) jwelch(f, &c->rel, freq, c->rel_p_holm);
-    else fputs("null", f);
+    if (rel)
+        jwelch(f, &c->rel, freq, c->rel_p_holm);
+    else
+        fputs("null", f);
     fputs("}, \"bayesian\": {\"absolute\": ", f);
     jbayes(f, &c->bayes_abs);
     fputs(", \"relative\": ", f);
-    if (rel) jbayes(f, &c->bayes_rel);
-    else fputs("null", f);
+    if (rel)
+        jbayes(f, &c->bayes_rel);
+    else
+        fputs("null", f);
     fputs("}, \"sequential\": {\"absolute\": ", f);
     jseq(f, &c->seq_abs, seq, c->abs_p_holm);
     fputs(", \"relative\": ", f);
-    if (rel) jseq(f, &c->seq_rel, seq, c->rel_p_holm);
-    else fputs("null", f);
+    if (rel)
+        jseq(f, &c->seq_rel, seq, c->rel_p_holm);
+    else
+        fputs("null", f);
     fputs("}}", f);
 }
 
@@ -250,7 +263,8 @@ static void jmetric(FILE *f, const struct ft_experiment_query *q,
         fputs(", \"warnings\": [", f);
         int k = 0;
         for (unsigned bit = 1; bit <= FT_STATS_WARN_FEW_EXPECTED; bit <<= 1)
-            if (m->warnings[a] & bit) fprintf(f, "%s\"%s\"", k++ ? ", " : "", ft_report_warning_name(bit));
+            if (m->warnings[a] & bit)
+                fprintf(f, "%s\"%s\"", k++ ? ", " : "", ft_report_warning_name(bit));
         fputs("]}", f);
     }
     fputs("], \"comparisons\": [", f);

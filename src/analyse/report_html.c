@@ -14,10 +14,10 @@
 
 #define CHART_W 760
 #define CHART_H 240
-#define PAD_L 56
-#define PAD_R 16
-#define PAD_T 16
-#define PAD_B 40
+#define PAD_L   56
+#define PAD_R   16
+#define PAD_T   16
+#define PAD_B   40
 
 static const char *const palette[] = {"#4c6ef5", "#f08c00", "#2b8a3e", "#c2255c",
                                       "#7048e8", "#1098ad", "#e8590c", "#5c940d"};
@@ -53,8 +53,10 @@ static void esc(FILE *f, const char *s)
 
 static void num(FILE *f, double v)
 {
-    if (isfinite(v)) fprintf(f, "%.6g", v);
-    else fputs("&ndash;", f);
+    if (isfinite(v))
+        fprintf(f, "%.6g", v);
+    else
+        fputs("&ndash;", f);
 }
 
 static const char *color(size_t arm)
@@ -73,8 +75,8 @@ static void legend(FILE *f, const struct ft_experiment_result *r)
     fputs("</p>\n", f);
 }
 
-static void head(FILE *f, const struct ft_experiment_query *q,
-                 const struct ft_experiment_result *r, int64_t total)
+static void head(FILE *f, const struct ft_experiment_query *q, const struct ft_experiment_result *r,
+                 int64_t total)
 {
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
           "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n<title>",
@@ -87,8 +89,9 @@ static void head(FILE *f, const struct ft_experiment_query *q,
     ft_clock_format_iso(r->last_exposure_us, b);
     fputs("</h1>\n<p class=\"meta\">", f);
     esc(f, r->flag_type);
-    fprintf(f, ", arms by %s, %s method, alpha %g. First exposures from %s to %s: %" PRId64
-               " identities, %" PRId64 " quarantined.</p>\n",
+    fprintf(f,
+            ", arms by %s, %s method, alpha %g. First exposures from %s to %s: %" PRId64
+            " identities, %" PRId64 " quarantined.</p>\n",
             r->arm_by == FT_ARM_VALUE ? "value" : "enabled", ft_report_method_name(q->method),
             q->alpha, a, b, total, r->quarantined);
 }
@@ -101,8 +104,7 @@ static void srm_box(FILE *f, const struct ft_experiment_result *r)
         fputs("</div>\n", f);
         return;
     }
-    fprintf(f,
-            "<div class=\"box %s\" id=\"srm\">%s chi-square %.6g, df %d, p = %.6g%s</div>\n",
+    fprintf(f, "<div class=\"box %s\" id=\"srm\">%s chi-square %.6g, df %d, p = %.6g%s</div>\n",
             r->srm_mismatch ? "srm-bad" : "srm-ok",
             r->srm_mismatch ? "&#9888; Sample ratio mismatch:" : "Sample ratio as expected:",
             r->srm.statistic, r->srm.df, r->srm.p_value,
@@ -144,13 +146,15 @@ static void exposures_chart(FILE *f, const struct ft_experiment_result *r)
     double plot_w = CHART_W - PAD_L - PAD_R, plot_h = CHART_H - PAD_T - PAD_B;
     double group = ndays ? plot_w / (double)ndays : plot_w;
     double bar = group * 0.8 / (double)(r->narms ? r->narms : 1);
-    fprintf(f, "<svg id=\"exposures\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "role=\"img\" aria-label=\"first exposures per arm per day\">\n",
+    fprintf(f,
+            "<svg id=\"exposures\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "role=\"img\" aria-label=\"first exposures per arm per day\">\n",
             CHART_W, CHART_H, CHART_W, CHART_H);
     for (int k = 0; k <= 4; k++) {
         double y = PAD_T + plot_h * (1 - k / 4.0);
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e9ecef\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n",
+        fprintf(f,
+                "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"#e9ecef\"/>"
+                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n",
                 PAD_L, CHART_W - PAD_R, y, y, PAD_L - 6, y + 4, (double)top * k / 4.0);
     }
     size_t day = 0;
@@ -160,8 +164,9 @@ static void exposures_chart(FILE *f, const struct ft_experiment_result *r)
         if (i && strcmp(d->day, r->days[i - 1].day)) day++;
         double x0 = PAD_L + group * (double)day + group * 0.1;
         double h = plot_h * (double)d->units / (double)top;
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-                   "<title>%s ",
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+                "<title>%s ",
                 x0 + bar * (double)d->arm, PAD_T + plot_h - h, bar > 1 ? bar - 0.5 : bar, h,
                 color(d->arm), d->day);
         esc(f, d->arm < r->narms ? r->arms[d->arm] : "");
@@ -221,22 +226,25 @@ static void forest_plot(FILE *f, const struct ft_experiment_query *q,
     hi += span * 0.08;
     int rows = (int)(r->narms > 1 ? r->narms - 1 : 1);
     int h = PAD_T + 28 * rows + 48, x0 = 140, w = CHART_W - x0 - PAD_R - 40;
-#define XPOS(v) (x0 + (double)w * ((v) - lo) / (hi - lo))
-    fprintf(f, "<svg id=\"lift-%zu\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "role=\"img\" aria-label=\"%s lift against control\">\n",
+#define XPOS(v) (x0 + (double)w * ((v)-lo) / (hi - lo))
+    fprintf(f,
+            "<svg id=\"lift-%zu\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "role=\"img\" aria-label=\"%s lift against control\">\n",
             index, CHART_W, h, CHART_W, h, rel ? "relative" : "absolute");
-    fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#868e96\" "
-               "stroke-dasharray=\"4 3\"/>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"#868e96\" "
+            "stroke-dasharray=\"4 3\"/>\n",
             XPOS(0.0), XPOS(0.0), PAD_T - 6, h - 40);
     for (int k = 0; k <= 4; k++) {
         double v = lo + (hi - lo) * k / 4.0;
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%+.3g%s</text>\n",
-                XPOS(v), h - 26, v, rel ? "%" : "");
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%+.3g%s</text>\n", XPOS(v),
+                h - 26, v, rel ? "%" : "");
     }
-    fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s lift against control, "
-               "%d%% interval (%s)</text>\n",
-            x0 + w / 2.0, h - 6, rel ? "relative" : "absolute",
-            (int)lround(100 * (1 - q->alpha)), ft_report_method_name(q->method));
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s lift against control, "
+            "%d%% interval (%s)</text>\n",
+            x0 + w / 2.0, h - 6, rel ? "relative" : "absolute", (int)lround(100 * (1 - q->alpha)),
+            ft_report_method_name(q->method));
     for (size_t a = 1; a < r->narms; a++) {
         int y = PAD_T + 28 * (int)(a - 1) + 10;
         fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", x0 - 10, y + 4);
@@ -245,9 +253,10 @@ static void forest_plot(FILE *f, const struct ft_experiment_query *q,
         if (m->cmp[a].status) continue;
         struct effect e = chosen_effect(q, &m->cmp[a], rel);
         if (!isfinite(e.est) || !isfinite(e.lo) || !isfinite(e.hi)) continue;
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                   "stroke-width=\"3\"/><circle cx=\"%.1f\" cy=\"%d\" r=\"5\" fill=\"%s\">"
-                   "<title>%+.6g%s [%+.6g, %+.6g]</title></circle>\n",
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" stroke=\"%s\" "
+                "stroke-width=\"3\"/><circle cx=\"%.1f\" cy=\"%d\" r=\"5\" fill=\"%s\">"
+                "<title>%+.6g%s [%+.6g, %+.6g]</title></circle>\n",
                 XPOS(e.lo * scale), XPOS(e.hi * scale), y, y, color(a), XPOS(e.est * scale), y,
                 color(a), e.est * scale, rel ? "%" : "", e.lo * scale, e.hi * scale);
     }
@@ -265,8 +274,9 @@ static void metric_section(FILE *f, const struct ft_experiment_query *q,
             ft_metric_kind_name(m->metric.kind), m->events);
     int level = (int)lround(100 * (1 - q->alpha));
     bool bayes = q->method == FT_METHOD_BAYESIAN;
-    fprintf(f, "<table><tr><th>arm</th><th>n</th><th>mean</th><th>variance</th><th>lift</th>"
-               "<th>%d%% interval</th><th>%s</th><th>relative lift</th></tr>\n",
+    fprintf(f,
+            "<table><tr><th>arm</th><th>n</th><th>mean</th><th>variance</th><th>lift</th>"
+            "<th>%d%% interval</th><th>%s</th><th>relative lift</th></tr>\n",
             level, bayes ? "chance to beat" : "p (Holm)");
     for (size_t a = 0; a < r->narms; a++) {
         fputs("<tr><td>", f);
@@ -284,8 +294,10 @@ static void metric_section(FILE *f, const struct ft_experiment_query *q,
         fprintf(f, "</td><td>%+.6g</td><td>[%+.6g, %+.6g]</td><td>", e.est, e.lo, e.hi);
         num(f, bayes ? c->bayes_abs.chance_to_beat : c->abs_p_holm);
         fputs("</td><td>", f);
-        if (c->rel_status) fputs("&ndash;", f);
-        else fprintf(f, "%+.4g%%", 100 * chosen_effect(q, c, true).est);
+        if (c->rel_status)
+            fputs("&ndash;", f);
+        else
+            fprintf(f, "%+.4g%%", 100 * chosen_effect(q, c, true).est);
         fputs("</td></tr>\n", f);
     }
     fputs("</table>\n", f);

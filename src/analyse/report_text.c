@@ -12,9 +12,10 @@
 #include <string.h>
 
 #define MAX_COLS 12
-#define CELL 48
+#define CELL     48
 
-/* A table whose columns are as wide as their widest cell: the first left-aligned, the rest right. */
+/* A table whose columns are as wide as their widest cell: the first left-aligned, the rest right.
+ */
 struct table {
     char (*cells)[MAX_COLS][CELL];
     size_t rows, cols;
@@ -58,8 +59,10 @@ static void print_table(FILE *f, struct table *t)
 
 static const char *num(char *buf, double v)
 {
-    if (!isfinite(v)) snprintf(buf, CELL, "%s", isnan(v) ? "-" : v > 0 ? "inf" : "-inf");
-    else snprintf(buf, CELL, "%.6g", v);
+    if (!isfinite(v))
+        snprintf(buf, CELL, "%s", isnan(v) ? "-" : v > 0 ? "inf" : "-inf");
+    else
+        snprintf(buf, CELL, "%.6g", v);
     return buf;
 }
 
@@ -71,8 +74,10 @@ static const char *signed_num(char *buf, double v, bool percent)
 
 static const char *interval(char *buf, double lo, double hi, bool percent)
 {
-    if (percent) snprintf(buf, CELL, "[%+.4g%%, %+.4g%%]", 100 * lo, 100 * hi);
-    else snprintf(buf, CELL, "[%+.6g, %+.6g]", lo, hi);
+    if (percent)
+        snprintf(buf, CELL, "[%+.4g%%, %+.4g%%]", 100 * lo, 100 * hi);
+    else
+        snprintf(buf, CELL, "[%+.6g, %+.6g]", lo, hi);
     return buf;
 }
 
@@ -85,8 +90,7 @@ static void header(FILE *f, const struct ft_experiment_query *q,
     fprintf(f, "Experiment on flag %s (%s, arms by %s), %s, alpha %g\n", q->flag, r->flag_type,
             r->arm_by == FT_ARM_VALUE ? "value" : "enabled", ft_report_method_name(q->method),
             q->alpha);
-    fprintf(f, "First exposures from %s to %s: %" PRId64 " identities, %" PRId64
-               " quarantined\n\n",
+    fprintf(f, "First exposures from %s to %s: %" PRId64 " identities, %" PRId64 " quarantined\n\n",
             a, b, total, r->quarantined);
 }
 
@@ -99,12 +103,14 @@ static void arms_table(FILE *f, const struct ft_experiment_result *r, int64_t to
         bool named = strcmp(r->arms[i], "control") == 0;
         snprintf(label, sizeof(label), "%s%s", r->arms[i], i || named ? "" : " (control)");
         snprintf(units, sizeof(units), "%" PRId64, r->units[i]);
-        snprintf(share, sizeof(share), "%.2f%%", total ? 100.0 * (double)r->units[i] / (double)total : 0);
+        snprintf(share, sizeof(share), "%.2f%%",
+                 total ? 100.0 * (double)r->units[i] / (double)total : 0);
         snprintf(expected, sizeof(expected), "%.2f%%", 100 * r->weights[i]);
         row(&t, label, units, share, expected);
     }
     print_table(f, &t);
-    if (r->srm_status) fprintf(f, "Sample ratio: not tested (%s)\n", r->srm_why);
+    if (r->srm_status)
+        fprintf(f, "Sample ratio: not tested (%s)\n", r->srm_why);
     else
         fprintf(f, "Sample ratio: chi-square %.6g, df %d, p %.6g: %s\n", r->srm.statistic,
                 r->srm.df, r->srm.p_value, r->srm_mismatch ? "MISMATCH" : "no mismatch");
@@ -143,9 +149,8 @@ static void metric_table(FILE *f, const struct ft_experiment_query *q,
         if (q->method == FT_METHOD_BAYESIAN) {
             const struct ft_stats_bayes *b = &cmp->bayes_abs;
             row(&t, r->arms[a], c[0], c[1], c[2], signed_num(v[0], b->mean, false),
-                interval(v[1], b->ci_low, b->ci_high, false),
-                num(v[2], b->chance_to_beat), num(v[3], b->risk_control),
-                num(v[4], b->risk_treatment),
+                interval(v[1], b->ci_low, b->ci_high, false), num(v[2], b->chance_to_beat),
+                num(v[3], b->risk_control), num(v[4], b->risk_treatment),
                 rel ? signed_num(v[5], cmp->bayes_rel.mean, true) : "-");
             continue;
         }

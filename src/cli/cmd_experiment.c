@@ -78,8 +78,7 @@ static bool parse_weights(char *text, struct options *o)
 static bool parse_time(const char *opt, const char *s, int64_t *out)
 {
     if (ft_clock_parse_iso(s, strlen(s), out)) return true;
-    cli_usage("experiment", "%s: not a time: %s (try 2026-11-24 or 2026-11-24T05:00:00Z)", opt,
-              s);
+    cli_usage("experiment", "%s: not a time: %s (try 2026-11-24 or 2026-11-24T05:00:00Z)", opt, s);
     return false;
 }
 
@@ -88,8 +87,10 @@ static char labels[FT_EXPERIMENT_MAX_ARMS][256];
 
 static const char *label_of(size_t i, struct ft_value v)
 {
-    if (v.type == FT_VALUE_NULL) snprintf(labels[i], sizeof(labels[i]), "null");
-    else snprintf(labels[i], sizeof(labels[i]), "%.*s", (int)v.text.len, v.text.ptr);
+    if (v.type == FT_VALUE_NULL)
+        snprintf(labels[i], sizeof(labels[i]), "null");
+    else
+        snprintf(labels[i], sizeof(labels[i]), "%.*s", (int)v.text.len, v.text.ptr);
     return labels[i];
 }
 
@@ -124,16 +125,30 @@ static int environment_split(struct options *o)
         return cli_fail("experiment", "%s has no feature named %s", o->environment, o->q.flag);
     if (rc) return cli_fail("experiment", "flag %s has too many variants", o->q.flag);
     if (n == 0)
-        return cli_fail("experiment", "%s: feature %s has no variants to take weights from "
-                                      "(give --weights)",
+        return cli_fail("experiment",
+                        "%s: feature %s has no variants to take weights from "
+                        "(give --weights)",
                         o->environment, o->q.flag);
     return CLI_OK;
 }
 
 static int parse(int argc, char **argv, struct options *o)
 {
-    enum { O_FLAG = 256, O_METRIC, O_CONTROL, O_WEIGHTS, O_ENV, O_ARMS, O_SINCE, O_UNTIL,
-           O_METHOD, O_ALPHA, O_FORMAT, O_OUT, O_STORE };
+    enum {
+        O_FLAG = 256,
+        O_METRIC,
+        O_CONTROL,
+        O_WEIGHTS,
+        O_ENV,
+        O_ARMS,
+        O_SINCE,
+        O_UNTIL,
+        O_METHOD,
+        O_ALPHA,
+        O_FORMAT,
+        O_OUT,
+        O_STORE
+    };
     static const struct option opts[] = {
         {"flag", required_argument, NULL, O_FLAG},
         {"metric", required_argument, NULL, O_METRIC},
@@ -167,9 +182,12 @@ static int parse(int argc, char **argv, struct options *o)
         case O_WEIGHTS: o->weights_text = optarg; break;
         case O_ENV: o->environment = optarg; break;
         case O_ARMS:
-            if (strcmp(optarg, "value") == 0) o->q.arm_by = FT_ARM_VALUE;
-            else if (strcmp(optarg, "enabled") == 0) o->q.arm_by = FT_ARM_ENABLED;
-            else return cli_usage("experiment", "--arms-by: value or enabled, got %s", optarg);
+            if (strcmp(optarg, "value") == 0)
+                o->q.arm_by = FT_ARM_VALUE;
+            else if (strcmp(optarg, "enabled") == 0)
+                o->q.arm_by = FT_ARM_ENABLED;
+            else
+                return cli_usage("experiment", "--arms-by: value or enabled, got %s", optarg);
             break;
         case O_SINCE:
             if (!parse_time("--since", optarg, &o->q.since_us)) return CLI_USAGE;
@@ -180,9 +198,12 @@ static int parse(int argc, char **argv, struct options *o)
             o->q.has_until = true;
             break;
         case O_METHOD:
-            if (strcmp(optarg, "frequentist") == 0) o->q.method = FT_METHOD_FREQUENTIST;
-            else if (strcmp(optarg, "bayesian") == 0) o->q.method = FT_METHOD_BAYESIAN;
-            else if (strcmp(optarg, "sequential") == 0) o->q.method = FT_METHOD_SEQUENTIAL;
+            if (strcmp(optarg, "frequentist") == 0)
+                o->q.method = FT_METHOD_FREQUENTIST;
+            else if (strcmp(optarg, "bayesian") == 0)
+                o->q.method = FT_METHOD_BAYESIAN;
+            else if (strcmp(optarg, "sequential") == 0)
+                o->q.method = FT_METHOD_SEQUENTIAL;
             else
                 return cli_usage("experiment",
                                  "--method: frequentist, bayesian or sequential, got %s", optarg);
@@ -191,14 +212,17 @@ static int parse(int argc, char **argv, struct options *o)
             errno = 0;
             o->q.alpha = strtod(optarg, &end);
             if (end == optarg || *end || errno || !(o->q.alpha > 0 && o->q.alpha < 1))
-                return cli_usage("experiment", "--alpha: a number between 0 and 1, got %s",
-                                 optarg);
+                return cli_usage("experiment", "--alpha: a number between 0 and 1, got %s", optarg);
             break;
         case O_FORMAT:
-            if (strcmp(optarg, "table") == 0) o->format = F_TABLE;
-            else if (strcmp(optarg, "json") == 0) o->format = F_JSON;
-            else if (strcmp(optarg, "html") == 0) o->format = F_HTML;
-            else return cli_usage("experiment", "--format: table, json or html, got %s", optarg);
+            if (strcmp(optarg, "table") == 0)
+                o->format = F_TABLE;
+            else if (strcmp(optarg, "json") == 0)
+                o->format = F_JSON;
+            else if (strcmp(optarg, "html") == 0)
+                o->format = F_HTML;
+            else
+                return cli_usage("experiment", "--format: table, json or html, got %s", optarg);
             break;
         case O_OUT: o->out = optarg; break;
         case O_STORE: o->store = optarg; break;
@@ -227,9 +251,12 @@ static int write_report(const struct options *o, const struct ft_experiment_resu
         if (!(f = fopen(tmp, "w")))
             return cli_fail("experiment", "cannot write %s: %s", tmp, strerror(errno));
     }
-    if (o->format == F_JSON) ft_report_json(f, &o->q, r);
-    else if (o->format == F_HTML) ft_report_html(f, &o->q, r);
-    else ft_report_text(f, &o->q, r);
+    if (o->format == F_JSON)
+        ft_report_json(f, &o->q, r);
+    else if (o->format == F_HTML)
+        ft_report_html(f, &o->q, r);
+    else
+        ft_report_text(f, &o->q, r);
     if (!o->out) return fflush(f) == 0 ? CLI_OK : cli_fail("experiment", "cannot write the report");
     bool ok = !ferror(f);
     ok = fclose(f) == 0 && ok;

@@ -29,7 +29,7 @@
 
 #define SCHEMA_VERSION 1
 #define MAX_ERROR_BODY 2048
-#define MAX_LINE (16u << 20) /* a result row longer than this is an error, not memory growth */
+#define MAX_LINE       (16u << 20) /* a result row longer than this is an error, not memory growth */
 
 /* Migration 1, statement by statement (the HTTP interface takes one at a time). */
 static const char *const schema[] = {
@@ -120,12 +120,12 @@ static int failf(struct ch_store *s, const char *fmt, ...)
 /* What a response body is read into: a capped error text, or rows handed to a callback. */
 struct reply {
     CURL *curl;
-    long status;                 /* read with the first bytes of the body */
-    struct ft_buf error;         /* the body when the status is not 200 (capped) */
-    struct ft_buf line;          /* the partial line of a streamed result */
+    long status;         /* read with the first bytes of the body */
+    struct ft_buf error; /* the body when the status is not 200 (capped) */
+    struct ft_buf line;  /* the partial line of a streamed result */
     int (*on_line)(void *arg, char *line, size_t len);
     void *arg;
-    int stopped;                 /* what on_line returned, once non-zero */
+    int stopped; /* what on_line returned, once non-zero */
     bool too_long;
 };
 
@@ -164,8 +164,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
  * given. FT_OK or FT_ESTORE with the reason.
  */
 static int post_to(struct ch_store *s, const char *base, const char *query, const char *body,
-                   size_t len, int (*on_line)(void *, char *, size_t), void *arg,
-                   const char *what)
+                   size_t len, int (*on_line)(void *, char *, size_t), void *arg, const char *what)
 {
     struct ft_buf url;
     ft_buf_init(&url, 0);
@@ -273,7 +272,13 @@ static size_t unescape(char *f, size_t len)
             continue;
         }
         char c = f[++i];
-        f[o++] = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c == '0' ? '\0' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
+        f[o++] = c == 't'   ? '\t'
+                 : c == 'n' ? '\n'
+                 : c == 'r' ? '\r'
+                 : c == '0' ? '\0'
+                 : c == 'b' ? '\b'
+                 : c == 'f' ? '\f'
+                            : c;
     }
     return o;
 }
@@ -283,7 +288,7 @@ enum { COL_TEXT, COL_INT, COL_REAL };
 struct result {
     ft_store_row_fn row;
     void *arg;
-    int line;           /* 0: names, 1: types, then rows */
+    int line; /* 0: names, 1: types, then rows */
     int ncols;
     int kind[32];
 };
@@ -293,7 +298,8 @@ static int column_kind(const char *type, size_t len)
     if (len > 9 && strncmp(type, "Nullable(", 9) == 0) type += 9, len -= 9;
     if ((len >= 3 && strncmp(type, "Int", 3) == 0) || (len >= 4 && strncmp(type, "UInt", 4) == 0))
         return COL_INT;
-    if ((len >= 5 && strncmp(type, "Float", 5) == 0) || (len >= 7 && strncmp(type, "Decimal", 7) == 0))
+    if ((len >= 5 && strncmp(type, "Float", 5) == 0) ||
+        (len >= 7 && strncmp(type, "Decimal", 7) == 0))
         return COL_REAL;
     return COL_TEXT;
 }
@@ -317,9 +323,12 @@ static int on_result_line(void *arg, char *line, size_t len)
                 flen = unescape(p, flen);
                 char save = p[flen];
                 p[flen] = '\0';
-                if (r->kind[n] == COL_INT) cells[n] = FT_CELL_I(strtoll(p, NULL, 10));
-                else if (r->kind[n] == COL_REAL) cells[n] = FT_CELL_D(strtod(p, NULL));
-                else cells[n] = FT_CELL_S(((struct ft_str){p, flen}));
+                if (r->kind[n] == COL_INT)
+                    cells[n] = FT_CELL_I(strtoll(p, NULL, 10));
+                else if (r->kind[n] == COL_REAL)
+                    cells[n] = FT_CELL_D(strtod(p, NULL));
+                else
+                    cells[n] = FT_CELL_S(((struct ft_str){p, flen}));
                 p[flen] = save;
             }
         }
@@ -346,10 +355,8 @@ static int schema_version(struct ch_store *s, int *version)
 {
     *version = 0;
     static const char sql[] = "SELECT max(version) FROM ft_schema";
-    return post(s, NULL, sql, sizeof(sql) - 1, version_line, version,
-                "reading the schema version");
+    return post(s, NULL, sql, sizeof(sql) - 1, version_line, version, "reading the schema version");
 }
-
 
 /* Creates the schema when missing (every statement is IF NOT EXISTS: receivers starting
  * together may run them at once). */
@@ -429,8 +436,7 @@ static int database_exists(struct ch_store *s, bool *exists)
     return rc;
 }
 
-static int ch_open(const char *location, unsigned flags, ft_store **out, char *err,
-                   size_t errlen)
+static int ch_open(const char *location, unsigned flags, ft_store **out, char *err, size_t errlen)
 {
     pthread_once(&curl_once, curl_init);
     struct ch_store *s = ft_xcalloc(1, sizeof(*s));
@@ -443,7 +449,7 @@ static int ch_open(const char *location, unsigned flags, ft_store **out, char *e
                      : failf(s, "cannot start libcurl");
     if (rc == FT_OK) {
         curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 5L);
-        curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L); /* a stalled server, not a */
+        curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);  /* a stalled server, not a */
         curl_easy_setopt(s->curl, CURLOPT_LOW_SPEED_TIME, 120L); /* long query, fails */
         curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -459,10 +465,9 @@ static int ch_open(const char *location, unsigned flags, ft_store **out, char *e
             struct ft_buf sql;
             ft_buf_init(&sql, 0);
             ft_buf_printf(&sql, "CREATE DATABASE IF NOT EXISTS `%s`", s->database);
-            rc = strchr(s->database, '`')
-                     ? failf(s, "a database name without backquotes")
-                     : post_to(s, s->server_url, NULL, sql.data, sql.len, NULL, NULL,
-                               "creating the database");
+            rc = strchr(s->database, '`') ? failf(s, "a database name without backquotes")
+                                          : post_to(s, s->server_url, NULL, sql.data, sql.len, NULL,
+                                                    NULL, "creating the database");
             ft_buf_free(&sql);
             if (rc == FT_OK) rc = migrate(s);
         }

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #define MIGRATION_LOCK 0x666c6167 /* "flag": the advisory lock key of migrations */
-#define MAX_PARAMS 128
+#define MAX_PARAMS     128
 
 /* Migrations, applied in order; ft_schema.version counts those applied. */
 static const char *const migrations[] = {
@@ -52,8 +52,7 @@ static const char *const migrations[] = {
     "  source TEXT NOT NULL, lsn BIGINT NOT NULL, idx INTEGER NOT NULL, identity TEXT NOT NULL,"
     "  event TEXT NOT NULL, value DOUBLE PRECISION, occurred_at BIGINT NOT NULL,"
     "  received_at BIGINT NOT NULL, PRIMARY KEY (source, lsn, idx));"
-    "CREATE TABLE ft_checkpoint (source TEXT PRIMARY KEY, lsn BIGINT NOT NULL);"
-    FT_STORE_VIEWS,
+    "CREATE TABLE ft_checkpoint (source TEXT PRIMARY KEY, lsn BIGINT NOT NULL);" FT_STORE_VIEWS,
     /* 2: experiments look up each identity's events from its first exposure on */
     "CREATE INDEX ft_event_by_identity ON ft_event (identity, event, occurred_at);",
     /* 3: ... with the value, so sums and means read the index alone */
@@ -64,9 +63,8 @@ static const char *const migrations[] = {
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 /* The key order of each table of a batch (src/store/tsv.h), for INSERT ... ORDER BY. */
-static const char *const table_order[FT_TSV_TABLES] = {"set_id, ord", "set_id, ord",
-                                                       "set_id, ord", "source, lsn",
-                                                       "source, lsn, idx"};
+static const char *const table_order[FT_TSV_TABLES] = {"set_id, ord", "set_id, ord", "set_id, ord",
+                                                       "source, lsn", "source, lsn, idx"};
 
 /* PostgreSQL's COPY text format: booleans t/f, bytea as \x and hex (the backslash escaped). */
 static const struct ft_tsv_style copy_style = {"t", "f", "\\\\x"};
@@ -127,8 +125,10 @@ static int exec_params(struct pg_store *s, const char *sql, int n, const char *c
         PQclear(r);
         return rc;
     }
-    if (out) *out = r;
-    else PQclear(r);
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
     return FT_OK;
 }
 
@@ -144,8 +144,8 @@ static int schema_version(struct pg_store *s, int *version)
     PQclear(r);
     *version = -1;
     if (!exists) return FT_OK;
-    if ((rc = exec_params(s, "SELECT version FROM ft_schema", 0, NULL,
-                          "reading the schema version", &r)))
+    if ((rc = exec_params(s, "SELECT version FROM ft_schema", 0, NULL, "reading the schema version",
+                          &r)))
         return rc;
     *version = PQntuples(r) ? atoi(PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
@@ -230,8 +230,7 @@ static void ignore_notice(void *arg, const char *message)
     (void)arg, (void)message;
 }
 
-static int pg_open(const char *location, unsigned flags, ft_store **out, char *err,
-                   size_t errlen)
+static int pg_open(const char *location, unsigned flags, ft_store **out, char *err, size_t errlen)
 {
     struct pg_store *s = ft_xcalloc(1, sizeof(*s));
     s->base.ops = &ft__store_postgres;
@@ -367,9 +366,13 @@ static struct ft_cell cell(const PGresult *r, int row, int col)
     if (PQgetisnull(r, row, col)) return (struct ft_cell){.type = FT_CELL_NULL};
     const char *v = PQgetvalue(r, row, col);
     switch (PQftype(r, col)) {
-    case 16: return FT_CELL_I(v[0] == 't');                        /* bool */
-    case 20: case 21: case 23: return FT_CELL_I(strtoll(v, NULL, 10)); /* int8, int2, int4 */
-    case 700: case 701: case 1700: return FT_CELL_D(strtod(v, NULL)); /* float4/8, numeric */
+    case 16: return FT_CELL_I(v[0] == 't'); /* bool */
+    case 20:
+    case 21:
+    case 23: return FT_CELL_I(strtoll(v, NULL, 10)); /* int8, int2, int4 */
+    case 700:
+    case 701:
+    case 1700: return FT_CELL_D(strtod(v, NULL)); /* float4/8, numeric */
     default: return FT_CELL_S(((struct ft_str){v, (size_t)PQgetlength(r, row, col)}));
     }
 }

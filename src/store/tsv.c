@@ -5,8 +5,8 @@
 
 #include <inttypes.h>
 
-const char *const ft__tsv_table[FT_TSV_TABLES] = {"ft_flag_set", "ft_trait_set",
-                                                  "ft_segment_set", "ft_delivery", "ft_event"};
+const char *const ft__tsv_table[FT_TSV_TABLES] = {"ft_flag_set", "ft_trait_set", "ft_segment_set",
+                                                  "ft_delivery", "ft_event"};
 
 /* One row being written: fields are separated by tabs, the row ends with a newline. */
 struct row {
@@ -67,8 +67,10 @@ static void f_uint(struct row *r, uint64_t v)
 
 static void f_nint(struct row *r, struct ft_nint v)
 {
-    if (v.null) f_null(r);
-    else f_int(r, v.value);
+    if (v.null)
+        f_null(r);
+    else
+        f_int(r, v.value);
 }
 
 static void f_bool(struct row *r, bool v)
@@ -80,15 +82,19 @@ static void f_bool(struct row *r, bool v)
 static void f_value(struct row *r, const struct ft_value *v)
 {
     f_str(r, ft_str_c(ft_value_type_name(v->type)));
-    if (v->type == FT_VALUE_NULL) f_null(r);
-    else f_str(r, v->text);
+    if (v->type == FT_VALUE_NULL)
+        f_null(r);
+    else
+        f_str(r, v->text);
 }
 
 /* A JSON number's text, read by the server as a float; NULL when absent or null. */
 static void f_number(struct row *r, bool present, const struct ft_value *v)
 {
-    if (!present || v->type == FT_VALUE_NULL) f_null(r);
-    else f_str(r, v->text);
+    if (!present || v->type == FT_VALUE_NULL)
+        f_null(r);
+    else
+        f_str(r, v->text);
 }
 
 static void flags(struct row *r, const struct ft_store_set *set)
@@ -119,8 +125,10 @@ static void traits(struct row *r, const struct ft_store_set *set)
         f_nint(r, t->id);
         f_str(r, t->key);
         f_value(r, &t->value);
-        if (t->has_transient) f_bool(r, t->transient);
-        else f_null(r);
+        if (t->has_transient)
+            f_bool(r, t->transient);
+        else
+            f_null(r);
         end_row(r);
     }
 }
@@ -163,8 +171,10 @@ static void event(struct row *r, const char *source, const struct ft_store_event
     f_uint(r, e->idx);
     f_str(r, e->identity);
     f_str(r, e->event);
-    if (e->has_value) ft_buf_printf(field(r), "%.17g", e->value);
-    else f_null(r);
+    if (e->has_value)
+        ft_buf_printf(field(r), "%.17g", e->value);
+    else
+        f_null(r);
     f_int(r, e->occurred_at);
     f_int(r, e->received_at);
     end_row(r);
