@@ -38,6 +38,13 @@ bool ft_str_eq_c(struct ft_str a, const char *s);
 /* memcmp-style order of the bytes (for UTF-8 this is code point order). */
 int ft_str_cmp(struct ft_str a, struct ft_str b);
 
+/*
+ * Copies the message `in` to `out` (at most `cap` bytes, NUL included) on one line: each line
+ * break with the blanks around it becomes "; ", trailing ones are dropped. For the multi-line
+ * messages of servers and libraries (libpq's "...\n\tHINT...\n") in one-line errors and logs.
+ */
+void ft_one_line(const char *in, char *out, size_t cap);
+
 /* --- allocation (aborts on out of memory) --- */
 
 void *ft_xmalloc(size_t size);

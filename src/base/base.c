@@ -65,6 +65,28 @@ void *ft_xrealloc(void *p, size_t size)
     return q;
 }
 
+void ft_one_line(const char *in, char *out, size_t cap)
+{
+    if (!cap) return;
+    size_t n = 0;
+    for (const char *p = in; *p && n + 1 < cap; p++) {
+        if (*p != '\n' && *p != '\r') {
+            out[n++] = *p;
+            continue;
+        }
+        while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+            n--;
+        while (p[1] == ' ' || p[1] == '\t' || p[1] == '\n' || p[1] == '\r')
+            p++;
+        if (!p[1]) break;
+        if (n + 3 >= cap) break; /* no room for the separator and more: stop at the break */
+        out[n++] = ';', out[n++] = ' ';
+    }
+    while (n && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+        n--;
+    out[n] = '\0';
+}
+
 char *ft_xstrdup(const char *s)
 {
     return ft_xstrndup(s, strlen(s));

@@ -5,7 +5,7 @@
  * Tables ft_serve_identities and ft_serve_traits (prefixed: the database may hold other
  * things, the warehouse among them), created under an advisory lock when missing. Statements
  * are prepared once per connection; a broken connection is reset on the next call, whose
- * answer is then a 500 while the database is away. Two instances creating one identity at
+ * answer is then a 503 while the database is away. Two instances creating one identity at
  * once both end with the same row (ON CONFLICT DO NOTHING, then read).
  */
 #include "serve/identities_int.h"
@@ -49,12 +49,9 @@ struct pg {
 /* libpq's message on one line. */
 static int fail(struct pg *p, const char *what, char *err, size_t errlen)
 {
-    snprintf(err, errlen, "identity store: %s: %s", what, PQerrorMessage(p->conn));
-    size_t n = strlen(err);
-    for (size_t i = 0; i < n; i++)
-        if (err[i] == '\n' || err[i] == '\t') err[i] = ' ';
-    while (n && err[n - 1] == ' ')
-        err[--n] = '\0';
+    char raw[512];
+    snprintf(raw, sizeof(raw), "identity store: %s: %s", what, PQerrorMessage(p->conn));
+    ft_one_line(raw, err, errlen);
     return FT_ESTORE;
 }
 

@@ -107,11 +107,11 @@ static int failf(struct ch_store *s, const char *fmt, ...) __attribute__((format
 static int failf(struct ch_store *s, const char *fmt, ...)
 {
     va_list ap;
+    char raw[sizeof(s->err)];
     va_start(ap, fmt);
-    vsnprintf(s->err, sizeof(s->err), fmt, ap);
+    vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    for (char *p = s->err; *p; p++) /* one line */
-        if (*p == '\n' || *p == '\r') *p = ' ';
+    ft_one_line(raw, s->err, sizeof(s->err));
     return FT_ESTORE;
 }
 

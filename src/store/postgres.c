@@ -85,18 +85,7 @@ static int failf(struct pg_store *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
-    /* one line: libpq's "...\n\tHINT...\n" becomes "...; HINT..." */
-    size_t n = 0;
-    for (const char *p = raw; *p && n < sizeof(s->err) - 3; p++) {
-        if (*p != '\n') {
-            s->err[n++] = *p;
-            continue;
-        }
-        while (p[1] == ' ' || p[1] == '\t' || p[1] == '\n')
-            p++;
-        if (p[1]) s->err[n++] = ';', s->err[n++] = ' ';
-    }
-    s->err[n] = '\0';
+    ft_one_line(raw, s->err, sizeof(s->err)); /* libpq's "...\n\tHINT...\n" */
     return FT_ESTORE;
 }
 

@@ -302,3 +302,21 @@ def test_identity_store_errors_are_clear(flagtrail, tmp_path):
     assert res.returncode == 1
     assert b"identity store: connecting:" in res.stderr and b"s3cret" not in res.stderr, \
         res.stderr
+
+
+def test_postgres_identity_store_outage_answers_503_then_recovers(serves, postgres, tmp_path):
+    url = postgres.new_database()
+    s = serves(args=["--environment", str(V1), "--identities", url])
+    assert s.identify("dave", [{"trait_key": "age", "trait_value": 40}])[0] == 200
+    postgres.stop()
+    try:
+        status, answer = s.identify("dave", [{"trait_key": "age", "trait_value": 41}])
+        assert status == 503 and answer == {"detail": "Identity store unavailable"}
+        assert s.request("GET", "/api/v1/flags/")[0] == 200, "flags need no identity store"
+    finally:
+        postgres.start()
+    status, answer = s.identify("dave", [{"trait_key": "age", "trait_value": 42}])
+    assert status == 200
+    assert [(t["trait_key"], t["trait_value"]) for t in answer["traits"]] == [("age", 42)]
+    assert any("identity store: " in e.get("error", "")
+               and "\n" not in e["error"] for e in s.events("serve.identity_store_failed"))

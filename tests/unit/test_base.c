@@ -166,3 +166,18 @@ Test(log, parse_names)
     cr_expect(ft_log_parse_level("warn", &l) && l == FT_LOG_WARN);
     cr_expect_not(ft_log_parse_level("loud", &l));
 }
+
+Test(str, one_line_folds_line_breaks)
+{
+    char out[64];
+    ft_one_line("connection refused\n\tIs the server running?\n", out, sizeof(out));
+    cr_expect_str_eq(out, "connection refused; Is the server running?");
+    ft_one_line("Code: 60 \r\n\r\n  table missing  ", out, sizeof(out));
+    cr_expect_str_eq(out, "Code: 60; table missing");
+    ft_one_line("one line", out, sizeof(out));
+    cr_expect_str_eq(out, "one line");
+    ft_one_line("abcdefgh\nijkl", out, 10); /* cut at the capacity, never past it */
+    cr_expect_str_eq(out, "abcdefgh");
+    ft_one_line("\n\n", out, sizeof(out));
+    cr_expect_str_eq(out, "");
+}
