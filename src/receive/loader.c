@@ -411,6 +411,8 @@ static bool hand_over(ft_loader *l)
     return ok;
 }
 
+#define GATHER_US 5000
+
 static void *reader_main(void *arg)
 {
     ft_loader *l = arg;
@@ -428,8 +430,16 @@ static void *reader_main(void *arg)
         }
         if (finish) break;
         if (!idle) continue;
-        int64_t wait = b->records ? l->opt.batch_wait_us - age_us : 100000;
-        ft_spool_reader_wait(l->reader, wait > 1000 ? wait : 1000);
+        if (!b->records) {
+            ft_spool_reader_wait(l->reader, 100000);
+            continue;
+        }
+        /* A batch is open: gather for a few milliseconds instead of waking at every group
+         * commit, which would take the spool's lock and a context switch per sync. */
+        int64_t wait = l->opt.batch_wait_us - age_us;
+        if (wait > GATHER_US) wait = GATHER_US;
+        struct timespec ts = {0, (wait > 100 ? wait : 100) * 1000};
+        nanosleep(&ts, NULL);
     }
     pthread_mutex_lock(&l->q_lock);
     l->reader_done = true;

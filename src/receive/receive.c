@@ -237,6 +237,8 @@ static void on_durable(void *arg, int status)
     struct ft_http_response resp;
     if (status == FT_OK)
         respond(&resp, 200, JSON("{\"status\":\"accepted\"}"));
+    else if (status == FT_ENOSPC)
+        respond_unavailable(&resp, "{\"error\":\"unavailable\",\"detail\":\"spool full\"}");
     else
         respond_unavailable(&resp, "{\"error\":\"unavailable\",\"detail\":\"spool write failed\"}");
     ft_http_complete(req, &resp);

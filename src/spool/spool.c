@@ -2,13 +2,17 @@
  * The spool (src/spool/spool.h): segment files, group commit, recovery, reading, release.
  *
  * State under `lock`: the segment list (base LSN and end of each, oldest first; the last is
- * active), write_lsn (end of written data), durable_lsn, and the FIFO of waiters (appends are
- * serialized, so waiters are queued in LSN order).
+ * active), write_lsn (end of appended data), durable_lsn, the FIFO of waiters (appends are
+ * serialized, so waiters are queued in LSN order), and the group buffer.
  *
- * Group commit: a syncer thread claims everything written so far, runs fdatasync on its own
- * duplicate of the active segment's descriptor (so a rotation can close the original under
- * it), and on success moves durable_lsn to its claim; whatever was written meanwhile waits
- * for the next sync. The code allows several syncers with overlapping syncs, but one is
+ * Group commit: a record whose writer waits for durability (it passed a callback) is copied
+ * into the group buffer instead of being written: nobody has been told it is stored, so
+ * keeping it in memory until the sync costs no guarantee, and one pwrite per group replaces
+ * one per record. A fire-and-forget record (no callback) is written to the file at once, so
+ * a crash of the process never loses it. The syncer thread claims everything appended so
+ * far, writes the group buffer and runs fdatasync on its own duplicate of the active
+ * segment's descriptor (so a rotation can close the original under it), and on success moves
+ * durable_lsn to its claim; whatever was appended meanwhile waits for the next sync. The code allows several syncers with overlapping syncs, but one is
  * fastest where it was measured: every fdatasync costs CPU (tens of microseconds in a VM),
  * and more syncers mean smaller groups, more syncs and more wakeups for the same writes
  * (seed webhooks, 64 connections: 1 syncer 27k req/s, 2 25k, 4 18k; docs/ARCHITECTURE.md). A
@@ -76,7 +80,18 @@ struct ft_spool {
 
     struct waiter *waiters; /* ring buffer */
     size_t wcap, whead, wcount;
+
+    /* The group buffer: appended records not yet written, the last `group.len` bytes before
+     * write_lsn. The syncer swaps it with `spare` and writes it outside the lock. */
+    struct ft_buf group, spare;
+    bool group_in_flight; /* the syncer is writing a taken group buffer */
 };
+
+/* Past this many buffered bytes, appends that would wait are refused (the disk is not keeping
+ * up); a record larger than a quarter of it is written directly. */
+#define GROUP_MAX ((size_t)32 << 20)
+
+enum { LOOK_AGAIN = 1 }; /* admit(): the lock was released, look at the state again */
 
 static const struct ft_spool_options default_options = {
     .durability = FT_SPOOL_FSYNC,
@@ -399,12 +414,14 @@ static void push_waiter(ft_spool *s, uint64_t end, ft_spool_done_fn done, void *
     s->waiters[(s->whead + s->wcount++) % s->wcap] = (struct waiter){end, done, arg};
 }
 
-/* After a failed fdatasync: drop what was not durable, so the log never holds records whose
- * writers were told they failed. Lock held. The claim is always within the active segment. */
+/* After a failed write or fdatasync: drop what was not durable (the group buffer too), so the
+ * log never holds records whose writers were told they failed. Lock held. The claim is always
+ * within the active segment. */
 static void discard_undurable(ft_spool *s)
 {
     struct segment *act = &s->segs[s->nsegs - 1];
     uint64_t keep = s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER;
+    ft_buf_reset(&s->group);
     if (ftruncate(s->active_fd, (off_t)(keep - act->base)) != 0) {
         s->failed = true;
         return;
@@ -413,6 +430,52 @@ static void discard_undurable(ft_spool *s)
     s->write_lsn = s->claimed_lsn = keep;
     if (s->durable_lsn < keep) s->durable_lsn = keep;
     s->epoch++;
+}
+
+/* Writes `len` bytes of `iov` at `off`, whole. FT_OK; FT_ENOSPC when out of room (ENOSPC,
+ * EDQUOT, EFBIG: retry later); FT_EIO. The caller undoes a partial write. */
+static int pwritev_full(int fd, struct iovec *iov, int n, off_t off, size_t len)
+{
+    size_t done = 0;
+    int first = 0;
+    while (done < len) {
+        ssize_t w = pwritev(fd, iov + first, n - first, off + (off_t)done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            return (w < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) ? FT_ENOSPC
+                                                                                 : FT_EIO;
+        done += (size_t)w;
+        size_t skip = (size_t)w; /* advance the iovec array past what was written */
+        while (first < n && skip >= iov[first].iov_len)
+            skip -= iov[first++].iov_len;
+        if (first < n) {
+            iov[first].iov_base = (char *)iov[first].iov_base + skip;
+            iov[first].iov_len -= skip;
+        }
+    }
+    return FT_OK;
+}
+
+/* The file offset in the active segment where the group buffer's bytes belong. Lock held. */
+static off_t group_offset(const ft_spool *s)
+{
+    const struct segment *act = &s->segs[s->nsegs - 1];
+    return (off_t)(s->write_lsn - s->group.len - act->base);
+}
+
+/* Writes the group buffer now (a rotation or a direct write must not pass it). Lock held. On
+ * failure the undurable records are discarded and the caller notifies their writers. */
+static int flush_group(ft_spool *s)
+{
+    if (!s->group.len) return FT_OK;
+    struct iovec iov = {s->group.data, s->group.len};
+    int rc = pwritev_full(s->active_fd, &iov, 1, group_offset(s), s->group.len);
+    if (rc) {
+        discard_undurable(s);
+        return rc;
+    }
+    ft_buf_reset(&s->group);
+    return FT_OK;
 }
 
 /* Calls the callbacks of writers up to `upto` (all of them when `status` is an error) with
@@ -433,6 +496,28 @@ static void notify(ft_spool *s, uint64_t upto, int status)
     pthread_cond_broadcast(&s->synced);
 }
 
+/* Takes the group buffer for the syncer to write outside the lock: its bytes, and where they
+ * go. Lock held. */
+static struct ft_buf take_group(ft_spool *s, off_t *off)
+{
+    *off = group_offset(s);
+    struct ft_buf chunk = s->group;
+    s->group = s->spare;
+    ft_buf_reset(&s->group);
+    s->spare = (struct ft_buf){0};
+    s->group_in_flight = chunk.len > 0;
+    return chunk;
+}
+
+/* Returns a written group buffer as the spare, dropping it when a burst made it large. */
+static void return_group(ft_spool *s, struct ft_buf *chunk)
+{
+    if (chunk->cap > (4u << 20)) ft_buf_free(chunk);
+    ft_buf_reset(chunk);
+    s->spare = *chunk;
+    s->group_in_flight = false;
+}
+
 static void *syncer_main(void *arg)
 {
     ft_spool *s = arg;
@@ -451,23 +536,29 @@ static void *syncer_main(void *arg)
         }
         uint64_t target = s->claimed_lsn = s->write_lsn;
         unsigned epoch = s->epoch;
+        off_t off;
+        struct ft_buf chunk = take_group(s, &off);
         int fd = dup(s->active_fd);
         s->in_flight++;
         pthread_mutex_unlock(&s->lock);
 
-        int rc = fd < 0 ? -1 : fdatasync(fd);
+        int rc = fd < 0 ? FT_EIO : FT_OK;
+        struct iovec iov = {chunk.data, chunk.len};
+        if (rc == FT_OK && chunk.len) rc = pwritev_full(fd, &iov, 1, off, chunk.len);
+        if (rc == FT_OK && fdatasync(fd) != 0) rc = FT_EIO;
         if (fd >= 0) close(fd);
 
         pthread_mutex_lock(&s->lock);
         s->in_flight--;
+        return_group(s, &chunk);
         if (epoch != s->epoch) {
             /* a failure discarded records after this sync began: it proves nothing */
-        } else if (rc == 0) {
+        } else if (rc == FT_OK) {
             if (target > s->durable_lsn) s->durable_lsn = target;
             notify(s, s->durable_lsn, FT_OK);
         } else {
             discard_undurable(s);
-            notify(s, UINT64_MAX, FT_EIO);
+            notify(s, UINT64_MAX, rc);
         }
         pthread_cond_broadcast(&s->synced);
     }
@@ -476,12 +567,15 @@ static void *syncer_main(void *arg)
 }
 
 /*
- * Starts a new segment at write_lsn, after syncing the active one (a rotation happens once per
- * segment, so this wait is rare). Lock held. On a failed sync nothing rotates and the
- * undurable records are discarded: their writers are told when the caller runs notify().
+ * Starts a new segment at write_lsn, after writing the group buffer and syncing the active
+ * segment (a rotation happens once per segment, so this wait is rare). Lock held, and no group
+ * write in flight. On a failed write or sync nothing rotates and the undurable records are
+ * discarded (the epoch moves): their writers are told when the caller runs notify().
  */
 static int rotate(ft_spool *s)
 {
+    int rc = flush_group(s);
+    if (rc) return rc;
     if (s->opt.durability == FT_SPOOL_FSYNC && fdatasync(s->active_fd) != 0) {
         discard_undurable(s);
         return FT_EIO;
@@ -489,7 +583,7 @@ static int rotate(ft_spool *s)
     if (s->opt.durability == FT_SPOOL_FSYNC && s->write_lsn > s->durable_lsn)
         s->durable_lsn = s->write_lsn;
     int fd;
-    int rc = create_segment(s, s->write_lsn, &fd);
+    rc = create_segment(s, s->write_lsn, &fd);
     if (rc) return rc;
     close(s->active_fd);
     s->active_fd = fd;
@@ -501,38 +595,61 @@ static int rotate(ft_spool *s)
     return FT_OK;
 }
 
-static int write_record(ft_spool *s, const unsigned char *rh, const struct iovec *iov, int iovcnt,
+/* Rotates and tells the writers what it means for them: discarded records failed, synced ones
+ * are durable. Lock held; notify() releases it for a while. */
+static int rotate_and_notify(ft_spool *s)
+{
+    unsigned epoch = s->epoch;
+    int rc = rotate(s);
+    if (epoch != s->epoch) notify(s, UINT64_MAX, rc);
+    else notify(s, s->durable_lsn, FT_OK);
+    return rc;
+}
+
+/* Writes a record to the file now. Lock held; the group buffer was flushed. A failed write is
+ * undone, so the log never holds a partial record. */
+static int write_record(ft_spool *s, unsigned char *rh, const struct iovec *iov, int iovcnt,
                         size_t total)
 {
     struct iovec all[1 + 16];
-    all[0] = (struct iovec){(void *)rh, REC_HEADER};
+    all[0] = (struct iovec){rh, REC_HEADER};
     for (int i = 0; i < iovcnt; i++)
         all[1 + i] = iov[i];
     struct segment *act = &s->segs[s->nsegs - 1];
     off_t off = (off_t)(act->end - act->base);
-    size_t done = 0;
-    int n = iovcnt + 1, first = 0;
-    while (done < total) {
-        ssize_t w = pwritev(s->active_fd, all + first, n - first, off + (off_t)done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            /* out of room (EFBIG: a file size limit) is a retryable condition */
-            int rc = (w < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) ? FT_ENOSPC
-                                                                                     : FT_EIO;
-            if (ftruncate(s->active_fd, off) != 0) s->failed = true;
-            return rc;
-        }
-        done += (size_t)w;
-        /* advance the iovec array past what was written */
-        size_t skip = (size_t)w;
-        while (first < n && skip >= all[first].iov_len)
-            skip -= all[first++].iov_len;
-        if (first < n) {
-            all[first].iov_base = (char *)all[first].iov_base + skip;
-            all[first].iov_len -= skip;
-        }
+    int rc = pwritev_full(s->active_fd, all, iovcnt + 1, off, total);
+    if (rc && ftruncate(s->active_fd, off) != 0) s->failed = true;
+    return rc;
+}
+
+static void buffer_record(ft_spool *s, const unsigned char *rh, const struct iovec *iov,
+                          int iovcnt, size_t total)
+{
+    ft_buf_reserve(&s->group, total);
+    ft_buf_append(&s->group, rh, REC_HEADER);
+    for (int i = 0; i < iovcnt; i++)
+        ft_buf_append(&s->group, iov[i].iov_base, iov[i].iov_len);
+}
+
+/* Whether an append of `total` bytes may go ahead now: FT_OK, an error to return, or
+ * LOOK_AGAIN after rotating, flushing or waiting. Lock held. */
+static int admit(ft_spool *s, size_t total, bool buffered)
+{
+    if (s->stopping) return FT_ECLOSED;
+    if (s->failed) return FT_EIO;
+    if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) return FT_ENOSPC;
+    if (buffered && s->group.len + total > GROUP_MAX) return FT_ENOSPC; /* the disk lags */
+    struct segment *act = &s->segs[s->nsegs - 1];
+    bool full = act->end - act->base + total > s->opt.segment_bytes &&
+                act->end - act->base > SEG_HEADER;
+    if (!full && (buffered || !s->group.len)) return FT_OK;
+    if (s->group_in_flight) { /* a rotation or a direct write must not pass the syncer's write */
+        pthread_cond_wait(&s->synced, &s->lock);
+        return LOOK_AGAIN;
     }
-    return FT_OK;
+    int rc = full ? rotate_and_notify(s) : flush_group(s);
+    if (!full && rc) notify(s, UINT64_MAX, rc);
+    return rc ? rc : LOOK_AGAIN;
 }
 
 int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
@@ -547,22 +664,18 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
     put_le32(rh, (uint32_t)len);
     put_le32(rh + 4, record_crc(rh, iov, iovcnt));
     size_t total = REC_HEADER + len;
+    /* a writer that waits for durability has been promised nothing yet: its record can wait
+     * in memory for the group's write */
+    bool buffered = s->opt.durability == FT_SPOOL_FSYNC && done && total <= GROUP_MAX / 4;
 
     pthread_mutex_lock(&s->lock);
-    int rc = FT_OK;
-    struct segment *act = &s->segs[s->nsegs - 1];
-    if (s->stopping) rc = FT_ECLOSED;
-    else if (s->failed) rc = FT_EIO;
-    else if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) rc = FT_ENOSPC;
-    else if (act->end - act->base + total > s->opt.segment_bytes &&
-             act->end - act->base > SEG_HEADER) {
-        rc = rotate(s);
-        if (rc == FT_OK) notify(s, s->durable_lsn, FT_OK);
-        else if (rc == FT_EIO) notify(s, UINT64_MAX, FT_EIO);
-    }
-    if (rc == FT_OK) rc = write_record(s, rh, iov, iovcnt, total);
+    int rc;
+    while ((rc = admit(s, total, buffered)) == LOOK_AGAIN)
+        ;
+    if (rc == FT_OK && buffered) buffer_record(s, rh, iov, iovcnt, total);
+    else if (rc == FT_OK) rc = write_record(s, rh, iov, iovcnt, total);
     if (rc == FT_OK) {
-        act = &s->segs[s->nsegs - 1];
+        struct segment *act = &s->segs[s->nsegs - 1];
         *lsn = act->end;
         act->end += total;
         s->write_lsn = act->end;
@@ -623,7 +736,7 @@ int ft_spool_release(ft_spool *s, uint64_t lsn)
     /* everything released was read, so it is durable: the rotation's sync has nothing to wait
      * for and no writer to notify */
     if (s->released_lsn == s->write_lsn && act->end - act->base > RECLAIM_BYTES && !s->failed &&
-        !s->stopping && rotate(s) == FT_OK)
+        !s->stopping && !s->group_in_flight && rotate(s) == FT_OK)
         s->released_lsn = s->write_lsn;
     size_t drop = 0;
     while (drop + 1 < s->nsegs && s->segs[drop].end <= s->released_lsn &&
@@ -682,6 +795,8 @@ void ft_spool_close(ft_spool *s)
     pthread_cond_destroy(&s->synced);
     pthread_mutex_destroy(&s->lock);
     free(s->waiters);
+    ft_buf_free(&s->group);
+    ft_buf_free(&s->spare);
     free(s->segs);
     free(s->dir);
     free(s);
@@ -743,15 +858,20 @@ static uint64_t locate(ft_spool_reader *r, struct segment *seg)
     return limit;
 }
 
-/* Makes [lsn, lsn + len) available in the buffer; false on a read error or short file. */
-static bool fill(ft_spool_reader *r, uint64_t lsn, size_t len)
+/*
+ * Makes [lsn, lsn + len) available in the buffer; false on a read error or short file. It reads
+ * ahead only up to `limit`, the durable end: bytes past it may still change (a group being
+ * written, records a failed sync discards), and the buffer must never hold them.
+ */
+static bool fill(ft_spool_reader *r, uint64_t lsn, size_t len, uint64_t limit)
 {
     if (lsn >= r->buf_lsn && lsn + len <= r->buf_lsn + r->buf_len) return true;
     if (len > r->buf_cap) {
         r->buf_cap = len;
         r->buf = ft_xrealloc(r->buf, r->buf_cap);
     }
-    ssize_t got = pread_full(r->fd, r->buf, r->buf_cap, (off_t)(lsn - r->seg_base));
+    size_t want = limit - lsn < r->buf_cap ? (size_t)(limit - lsn) : r->buf_cap;
+    ssize_t got = pread_full(r->fd, r->buf, want, (off_t)(lsn - r->seg_base));
     if (got < 0) return false;
     r->buf_lsn = lsn;
     r->buf_len = (size_t)got;
@@ -777,11 +897,11 @@ int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
     struct segment seg = r->seg;
     if (!limit) return FT_ENOENT;
     if (open_segment(r, seg.base)) return FT_EIO;
-    if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER)) goto corrupt;
+    if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER, limit)) goto corrupt;
     const unsigned char *rh = r->buf + (r->pos - r->buf_lsn);
     uint32_t len = get_le32(rh), crc = get_le32(rh + 4);
     if (len > r->s->opt.max_record || REC_HEADER + (uint64_t)len > limit - r->pos) goto corrupt;
-    if (!fill(r, r->pos, REC_HEADER + len)) goto corrupt;
+    if (!fill(r, r->pos, REC_HEADER + len, limit)) goto corrupt;
     rh = r->buf + (r->pos - r->buf_lsn);
     struct iovec iov = {(void *)(rh + REC_HEADER), len};
     if (record_crc(rh, &iov, 1) != crc) goto corrupt;
