@@ -1,7 +1,8 @@
 /*
  * Fuzz driver for spool recovery and reading, and for the receiver's records: the input is
- * written as the last segment of a spool (its first byte picks the mode: even puts a valid
- * segment header before the rest, odd writes the rest raw), the spool is opened (recovery cuts what is not a valid record),
+ * written as the last segment of a spool (its first byte picks the mode: a format 1 or a
+ * format 2 segment header before the rest, or the rest raw), the spool is opened (recovery
+ * cuts what is not a valid record),
  * every record is read back and decoded as a receiver record, and a new record must then
  * append and read back. Nothing may crash, and recovery must leave a log that reads cleanly.
  */
@@ -32,7 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(seg, sizeof(seg), "%s/%020d.seg", dir, 0);
     FILE *f = fopen(seg, "wb");
     if (size > 0) { /* the first byte picks the mode; the rest is the segment's content */
-        if (data[0] % 2 == 0) fwrite("FTSPOOL1\0\0\0\0\0\0\0\0", 1, 16, f);
+        if (data[0] % 3 == 0) fwrite("FTSPOOL1\0\0\0\0\0\0\0\0", 1, 16, f);
+        if (data[0] % 3 == 1) fwrite("FTSPOOL2\0\0\0\0\0\0\0\0", 1, 16, f);
         fwrite(data + 1, 1, size - 1, f);
     }
     fclose(f);

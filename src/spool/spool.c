@@ -1,9 +1,10 @@
 /*
- * The spool (src/spool/spool.h): segment files, group commit, recovery, reading, release.
+ * The spool (src/spool/spool.h), its writer side: segment files, recovery, group commit,
+ * release and recycling; the reader is in spool_read.c, the on-disk format in spool_int.h.
  *
- * State under `lock`: the segment list (base LSN and end of each, oldest first; the last is
- * active), write_lsn (end of appended data), durable_lsn, the FIFO of waiters (appends are
- * serialized, so waiters are queued in LSN order), and the group buffer.
+ * State under `lock`: the segment list (base LSN, end and format of each, oldest first; the
+ * last is active), write_lsn (end of appended data), durable_lsn, the FIFO of waiters (appends
+ * are serialized, so waiters are queued in LSN order), and the group buffer.
  *
  * Group commit: a record whose writer waits for durability (it passed a callback) is copied
  * into the group buffer instead of being written: nobody has been told it is stored, so
@@ -12,18 +13,18 @@
  * a crash of the process never loses it. The syncer thread claims everything appended so
  * far, writes the group buffer and runs fdatasync on its own duplicate of the active
  * segment's descriptor (so a rotation can close the original under it), and on success moves
- * durable_lsn to its claim; whatever was appended meanwhile waits for the next sync. The code allows several syncers with overlapping syncs, but one is
- * fastest where it was measured: every fdatasync costs CPU (tens of microseconds in a VM),
- * and more syncers mean smaller groups, more syncs and more wakeups for the same writes
- * (seed webhooks, 64 connections: 1 syncer 27k req/s, 2 25k, 4 18k; docs/ARCHITECTURE.md). A
- * rotation syncs the segment it closes before the next one opens, so a claim is always
- * within the active segment. A failed sync bumps an epoch, so an older sync finishing later
- * cannot declare durable what was discarded.
+ * durable_lsn to its claim; whatever was appended meanwhile waits for the next sync. The code
+ * allows several syncers, but one is fastest where it was measured: every fdatasync costs
+ * CPU, and more syncers mean smaller groups and more syncs for the same writes
+ * (docs/ARCHITECTURE.md). A rotation writes and syncs the segment it closes before the next
+ * one opens, so a claim is always within the active segment. A failed write or sync bumps an
+ * epoch, so an older sync finishing later cannot declare durable what was discarded.
+ *
+ * Segments the consumer has passed are kept (at most MAX_SPARES) as "recycle-N" files and
+ * reused by later rotations: syncs into an allocated file write no metadata.
  */
-#include "spool/spool.h"
-#include "base/crc32c.h"
-#include "flagtrail/base.h"
 #include "flagtrail/error.h"
+#include "spool/spool_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -38,54 +39,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define SEG_MAGIC "FTSPOOL1"
-#define SYNCERS 1 /* concurrent fdatasync calls; see the file comment */
-#define SEG_HEADER 16
-#define REC_HEADER 8
-
-struct segment {
-    uint64_t base; /* LSN of the segment file's first byte */
-    uint64_t end;  /* LSN just past its last record */
-};
-
-struct waiter {
-    uint64_t end; /* durable once durable_lsn reaches this */
-    ft_spool_done_fn done;
-    void *arg;
-};
-
-struct ft_spool {
-    char *dir;
-    int dir_fd;
-    int lock_fd;
-    struct ft_spool_options opt;
-
-    pthread_mutex_t lock;
-    pthread_cond_t dirty;   /* syncers: there is something to sync, or stop */
-    pthread_cond_t synced;  /* durable_lsn moved, callbacks ran, or failure */
-    pthread_t syncers[SYNCERS];
-    int nsyncers;
-    bool stopping;
-    bool failed;
-
-    struct segment *segs;
-    size_t nsegs, segs_cap;
-    int active_fd;
-    uint64_t write_lsn, durable_lsn, released_lsn;
-    uint64_t claimed_lsn;   /* highest position a sync in flight (or done) covers */
-    unsigned epoch;         /* bumped when a failed sync discards undurable records */
-    int in_flight;          /* syncs running */
-    int notifying;          /* syncers calling writers' callbacks */
-
-    struct waiter *waiters; /* ring buffer */
-    size_t wcap, whead, wcount;
-
-    /* The group buffer: appended records not yet written, the last `group.len` bytes before
-     * write_lsn. The syncer swaps it with `spare` and writes it outside the lock. */
-    struct ft_buf group, spare;
-    bool group_in_flight; /* the syncer is writing a taken group buffer */
-};
 
 /* Past this many buffered bytes, appends that would wait are refused (the disk is not keeping
  * up); a record larger than a quarter of it is written directly. */
@@ -103,39 +56,9 @@ static const struct ft_spool_options default_options = {
 
 /* --- helpers --- */
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void seg_name(char *out, size_t cap, uint64_t base)
-{
-    snprintf(out, cap, "%020" PRIu64 ".seg", base);
-}
-
 /* Formats "<message>: <strerror(errno)>" into err; returns code. */
 __attribute__((format(printf, 4, 5))) static int errorf(char *err, size_t errlen, int code,
-                                                       const char *fmt, ...)
+                                                        const char *fmt, ...)
 {
     int e = errno;
     if (err && errlen) {
@@ -143,12 +66,13 @@ __attribute__((format(printf, 4, 5))) static int errorf(char *err, size_t errlen
         va_start(ap, fmt);
         int n = vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
-        if (n >= 0 && (size_t)n < errlen) snprintf(err + n, errlen - (size_t)n, ": %s", strerror(e));
+        if (n >= 0 && (size_t)n < errlen)
+            snprintf(err + n, errlen - (size_t)n, ": %s", strerror(e));
     }
     return code;
 }
 
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+ssize_t ft__spool_pread(int fd, void *buf, size_t len, off_t off)
 {
     size_t got = 0;
     while (got < len) {
@@ -161,21 +85,77 @@ static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
     return (ssize_t)got;
 }
 
-static uint32_t record_crc(const unsigned char len_bytes[4], const struct iovec *iov, int n)
-{
-    uint32_t crc = ft_crc32c(0, len_bytes, 4);
-    for (int i = 0; i < n; i++)
-        crc = ft_crc32c(crc, iov[i].iov_base, iov[i].iov_len);
-    return crc;
-}
-
-static void push_segment(ft_spool *s, uint64_t base, uint64_t end)
+static void push_segment(ft_spool *s, uint64_t base, uint64_t end, unsigned version)
 {
     if (s->nsegs == s->segs_cap) {
         s->segs_cap = s->segs_cap ? s->segs_cap * 2 : 16;
         s->segs = ft_xrealloc(s->segs, sizeof(*s->segs) * s->segs_cap);
     }
-    s->segs[s->nsegs++] = (struct segment){base, end};
+    s->segs[s->nsegs++] = (struct segment){base, end, version};
+}
+
+/* The record format of the segment file `fd` at `base`, from its header; 0 when the header is
+ * missing, of another segment, or not a spool's. */
+static unsigned segment_version(int fd, uint64_t base)
+{
+    unsigned char head[SEG_HEADER];
+    if (ft__spool_pread(fd, head, SEG_HEADER, 0) != SEG_HEADER || ft__get_le64(head + 8) != base)
+        return 0;
+    if (memcmp(head, SEG_MAGIC_V2, 8) == 0) return 2;
+    if (memcmp(head, SEG_MAGIC_V1, 8) == 0) return 1;
+    return 0;
+}
+
+/* --- recycling: released segment files are renamed "recycle-N" and reused --- */
+
+static void spare_name(char *out, size_t cap, int i)
+{
+    snprintf(out, cap, "recycle-%d", i);
+}
+
+static void find_spares(ft_spool *s)
+{
+    for (int i = 0; i < MAX_SPARES; i++) {
+        char name[32];
+        spare_name(name, sizeof(name), i);
+        s->has_spare[i] = faccessat(s->dir_fd, name, F_OK, 0) == 0;
+    }
+}
+
+/* Keeps a released segment file for reuse when there is room among the spares, else deletes
+ * it. Lock held. FT_OK or FT_EIO. */
+static int retire_segment(ft_spool *s, uint64_t base)
+{
+    char name[32], spare[32];
+    ft__seg_name(name, sizeof(name), base);
+    for (int i = 0; i < MAX_SPARES; i++) {
+        if (s->has_spare[i]) continue;
+        spare_name(spare, sizeof(spare), i);
+        if (renameat(s->dir_fd, name, s->dir_fd, spare) == 0) {
+            s->has_spare[i] = true;
+            return FT_OK;
+        }
+        break;
+    }
+    return unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT ? FT_EIO : FT_OK;
+}
+
+/* Opens a spare file renamed to `name`, or -1 when there is none. Its old records stay until
+ * overwritten: format 2 seals each record's position into its CRC, so none of them can pass
+ * for a record of the new segment. */
+static int take_spare(ft_spool *s, const char *name)
+{
+    for (int i = 0; i < MAX_SPARES; i++) {
+        if (!s->has_spare[i]) continue;
+        char spare[32];
+        spare_name(spare, sizeof(spare), i);
+        s->has_spare[i] = false;
+        if (renameat(s->dir_fd, spare, s->dir_fd, name) != 0) continue;
+        int fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
+        if (fd >= 0) return fd;
+        unlinkat(s->dir_fd, name, 0);
+    }
+    return -1;
 }
 
 /* --- opening and recovery --- */
@@ -215,15 +195,15 @@ static int list_segments(ft_spool *s, uint64_t **out, size_t *n, char *err, size
 
 /*
  * Scans the segment whose descriptor is `fd` and returns the file offset just past its last
- * valid record; sets *torn when bytes after that offset exist (they are cut by the caller).
+ * valid record; sets *torn when bytes after that offset exist (they are cut by the caller:
+ * a torn record, or the old records of a recycled file).
  */
 static int scan_segment(ft_spool *s, int fd, uint64_t base, off_t *valid_end, bool *torn)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) return FT_EIO;
-    unsigned char head[SEG_HEADER];
-    if (st.st_size < SEG_HEADER || pread_full(fd, head, SEG_HEADER, 0) != SEG_HEADER ||
-        memcmp(head, SEG_MAGIC, 8) != 0 || get_le64(head + 8) != base) {
+    unsigned version = st.st_size < SEG_HEADER ? 0 : segment_version(fd, base);
+    if (!version) {
         *valid_end = 0;
         *torn = true;
         return FT_OK;
@@ -235,22 +215,22 @@ static int scan_segment(ft_spool *s, int fd, uint64_t base, off_t *valid_end, bo
     for (;;) {
         unsigned char rh[REC_HEADER];
         if (st.st_size - off < REC_HEADER) break;
-        if (pread_full(fd, rh, REC_HEADER, off) != REC_HEADER) {
+        if (ft__spool_pread(fd, rh, REC_HEADER, off) != REC_HEADER) {
             rc = FT_EIO;
             break;
         }
-        uint32_t len = get_le32(rh), crc = get_le32(rh + 4);
+        uint32_t len = ft__get_le32(rh), crc = ft__get_le32(rh + 4);
         if (len > s->opt.max_record || (off_t)len > st.st_size - off - REC_HEADER) break;
         if (len > cap) {
             cap = len;
             buf = ft_xrealloc(buf, cap);
         }
-        if (pread_full(fd, buf, len, off + REC_HEADER) != (ssize_t)len) {
+        if (ft__spool_pread(fd, buf, len, off + REC_HEADER) != (ssize_t)len) {
             rc = FT_EIO;
             break;
         }
         struct iovec iov = {buf, len};
-        if (record_crc(rh, &iov, 1) != crc) break;
+        if (ft__crc_seal(ft__crc_body(rh, &iov, 1), version, base + (uint64_t)off) != crc) break;
         off += REC_HEADER + (off_t)len;
     }
     free(buf);
@@ -259,16 +239,21 @@ static int scan_segment(ft_spool *s, int fd, uint64_t base, off_t *valid_end, bo
     return rc;
 }
 
-/* Creates a new, empty segment at `base` and makes its name durable. */
-static int create_segment(ft_spool *s, uint64_t base, int *fd_out)
+/*
+ * Creates a new segment at `base`, in a recycled file when there is one (already allocated and
+ * sized, so the syncs that follow write data, not file metadata: 1.5x faster here), and makes
+ * its name durable. `recycle` false: a new, empty file.
+ */
+static int create_segment(ft_spool *s, uint64_t base, bool recycle, int *fd_out)
 {
     char name[32];
-    seg_name(name, sizeof(name), base);
-    int fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ft__seg_name(name, sizeof(name), base);
+    int fd = recycle ? take_spare(s, name) : -1;
+    if (fd < 0) fd = openat(s->dir_fd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return errno == ENOSPC ? FT_ENOSPC : FT_EIO;
     unsigned char head[SEG_HEADER];
-    memcpy(head, SEG_MAGIC, 8);
-    put_le64(head + 8, base);
+    memcpy(head, SEG_MAGIC_V2, 8);
+    ft__put_le64(head + 8, base);
     if (pwrite(fd, head, SEG_HEADER, 0) != SEG_HEADER ||
         (s->opt.durability == FT_SPOOL_FSYNC && (fdatasync(fd) != 0 || fsync(s->dir_fd) != 0))) {
         int rc = errno == ENOSPC ? FT_ENOSPC : FT_EIO;
@@ -289,21 +274,27 @@ static int recover(ft_spool *s, char *err, size_t errlen)
     if (rc) return rc;
     if (n == 0) {
         free(bases);
-        push_segment(s, 0, SEG_HEADER);
+        push_segment(s, 0, SEG_HEADER, 2);
         s->write_lsn = s->durable_lsn = s->released_lsn = SEG_HEADER;
-        rc = create_segment(s, 0, &s->active_fd);
+        rc = create_segment(s, 0, true, &s->active_fd);
         if (rc) return errorf(err, errlen, rc, "cannot create a segment in %s", s->dir);
         return FT_OK;
     }
     for (size_t i = 0; i + 1 < n; i++) {
         /* a closed segment ends where the next begins; its records were synced before it
-         * closed, and the reader checks every checksum anyway */
-        push_segment(s, bases[i], bases[i + 1]);
+         * closed, and the reader checks every checksum anyway (an unreadable header reads as
+         * format 2, whose checks then fail) */
+        char name[32];
+        ft__seg_name(name, sizeof(name), bases[i]);
+        int fd = openat(s->dir_fd, name, O_RDONLY | O_CLOEXEC);
+        unsigned version = fd >= 0 ? segment_version(fd, bases[i]) : 0;
+        if (fd >= 0) close(fd);
+        push_segment(s, bases[i], bases[i + 1], version ? version : 2);
     }
     uint64_t last = bases[n - 1];
     free(bases);
     char name[32];
-    seg_name(name, sizeof(name), last);
+    ft__seg_name(name, sizeof(name), last);
     int fd = openat(s->dir_fd, name, O_RDWR | O_CLOEXEC);
     if (fd < 0) return errorf(err, errlen, FT_EIO, "cannot open spool segment in %s", s->dir);
     off_t valid;
@@ -312,10 +303,12 @@ static int recover(ft_spool *s, char *err, size_t errlen)
         close(fd);
         return errorf(err, errlen, rc, "cannot read spool segment in %s", s->dir);
     }
+    unsigned version = segment_version(fd, last);
     if (valid < SEG_HEADER) {
         /* not even a header survived: rewrite the segment empty */
         close(fd);
-        if ((rc = create_segment(s, last, &fd)))
+        version = 2;
+        if ((rc = create_segment(s, last, false, &fd)))
             return errorf(err, errlen, rc, "cannot rewrite a segment in %s", s->dir);
         valid = SEG_HEADER;
     } else if (torn && (ftruncate(fd, valid) != 0 ||
@@ -326,7 +319,7 @@ static int recover(ft_spool *s, char *err, size_t errlen)
         close(fd);
         return errorf(err, errlen, FT_EIO, "cannot sync spool segment in %s", s->dir);
     }
-    push_segment(s, last, last + (uint64_t)valid);
+    push_segment(s, last, last + (uint64_t)valid, version);
     s->active_fd = fd;
     s->write_lsn = s->durable_lsn = last + (uint64_t)valid;
     s->released_lsn = s->segs[0].base;
@@ -367,6 +360,7 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
         rc = errorf(err, errlen, FT_EBUSY, "spool %s is in use by another process", dir);
         goto fail;
     }
+    find_spares(s);
     if ((rc = recover(s, err, errlen))) goto fail;
     s->claimed_lsn = s->durable_lsn;
     int want = s->opt.durability == FT_SPOOL_FSYNC ? SYNCERS : 0;
@@ -420,7 +414,8 @@ static void push_waiter(ft_spool *s, uint64_t end, ft_spool_done_fn done, void *
 static void discard_undurable(ft_spool *s)
 {
     struct segment *act = &s->segs[s->nsegs - 1];
-    uint64_t keep = s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER;
+    uint64_t keep =
+        s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER;
     ft_buf_reset(&s->group);
     if (ftruncate(s->active_fd, (off_t)(keep - act->base)) != 0) {
         s->failed = true;
@@ -443,7 +438,7 @@ static int pwritev_full(int fd, struct iovec *iov, int n, off_t off, size_t len)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0)
             return (w < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)) ? FT_ENOSPC
-                                                                                 : FT_EIO;
+                                                                                     : FT_EIO;
         done += (size_t)w;
         size_t skip = (size_t)w; /* advance the iovec array past what was written */
         while (first < n && skip >= iov[first].iov_len)
@@ -583,11 +578,11 @@ static int rotate(ft_spool *s)
     if (s->opt.durability == FT_SPOOL_FSYNC && s->write_lsn > s->durable_lsn)
         s->durable_lsn = s->write_lsn;
     int fd;
-    rc = create_segment(s, s->write_lsn, &fd);
+    rc = create_segment(s, s->write_lsn, true, &fd);
     if (rc) return rc;
     close(s->active_fd);
     s->active_fd = fd;
-    push_segment(s, s->write_lsn, s->write_lsn + SEG_HEADER);
+    push_segment(s, s->write_lsn, s->write_lsn + SEG_HEADER, 2);
     bool was_durable = s->durable_lsn == s->write_lsn;
     s->write_lsn += SEG_HEADER;
     if (was_durable) s->durable_lsn = s->write_lsn;
@@ -601,8 +596,10 @@ static int rotate_and_notify(ft_spool *s)
 {
     unsigned epoch = s->epoch;
     int rc = rotate(s);
-    if (epoch != s->epoch) notify(s, UINT64_MAX, rc);
-    else notify(s, s->durable_lsn, FT_OK);
+    if (epoch != s->epoch)
+        notify(s, UINT64_MAX, rc);
+    else
+        notify(s, s->durable_lsn, FT_OK);
     return rc;
 }
 
@@ -622,8 +619,8 @@ static int write_record(ft_spool *s, unsigned char *rh, const struct iovec *iov,
     return rc;
 }
 
-static void buffer_record(ft_spool *s, const unsigned char *rh, const struct iovec *iov,
-                          int iovcnt, size_t total)
+static void buffer_record(ft_spool *s, const unsigned char *rh, const struct iovec *iov, int iovcnt,
+                          size_t total)
 {
     ft_buf_reserve(&s->group, total);
     ft_buf_append(&s->group, rh, REC_HEADER);
@@ -640,8 +637,8 @@ static int admit(ft_spool *s, size_t total, bool buffered)
     if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) return FT_ENOSPC;
     if (buffered && s->group.len + total > GROUP_MAX) return FT_ENOSPC; /* the disk lags */
     struct segment *act = &s->segs[s->nsegs - 1];
-    bool full = act->end - act->base + total > s->opt.segment_bytes &&
-                act->end - act->base > SEG_HEADER;
+    bool full =
+        act->end - act->base + total > s->opt.segment_bytes && act->end - act->base > SEG_HEADER;
     if (!full && (buffered || !s->group.len)) return FT_OK;
     if (s->group_in_flight) { /* a rotation or a direct write must not pass the syncer's write */
         pthread_cond_wait(&s->synced, &s->lock);
@@ -661,8 +658,8 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
         len += iov[i].iov_len;
     if (len > s->opt.max_record) return FT_ETOOBIG;
     unsigned char rh[REC_HEADER];
-    put_le32(rh, (uint32_t)len);
-    put_le32(rh + 4, record_crc(rh, iov, iovcnt));
+    ft__put_le32(rh, (uint32_t)len);
+    uint32_t crc = ft__crc_body(rh, iov, iovcnt);
     size_t total = REC_HEADER + len;
     /* a writer that waits for durability has been promised nothing yet: its record can wait
      * in memory for the group's write */
@@ -672,8 +669,14 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
     int rc;
     while ((rc = admit(s, total, buffered)) == LOOK_AGAIN)
         ;
-    if (rc == FT_OK && buffered) buffer_record(s, rh, iov, iovcnt, total);
-    else if (rc == FT_OK) rc = write_record(s, rh, iov, iovcnt, total);
+    if (rc == FT_OK) { /* the record's place is known now: seal it into the CRC */
+        const struct segment *act = &s->segs[s->nsegs - 1];
+        ft__put_le32(rh + 4, ft__crc_seal(crc, act->version, act->end));
+    }
+    if (rc == FT_OK && buffered)
+        buffer_record(s, rh, iov, iovcnt, total);
+    else if (rc == FT_OK)
+        rc = write_record(s, rh, iov, iovcnt, total);
     if (rc == FT_OK) {
         struct segment *act = &s->segs[s->nsegs - 1];
         *lsn = act->end;
@@ -705,27 +708,9 @@ int ft_spool_sync(ft_spool *s)
     return rc;
 }
 
-static bool wait_durable(ft_spool *s, uint64_t lsn, int64_t timeout_us)
-{
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_us / 1000000;
-    deadline.tv_nsec += (timeout_us % 1000000) * 1000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&s->lock);
-    while (s->durable_lsn <= lsn && !s->stopping) {
-        if (pthread_cond_timedwait(&s->synced, &s->lock, &deadline) != 0) break;
-    }
-    bool ready = s->durable_lsn > lsn;
-    pthread_mutex_unlock(&s->lock);
-    return ready;
-}
-
-/* Past this much data, a fully released active segment is swapped for a new one so that its
- * space returns to the disk (a caught-up consumer keeps the spool small). */
+/* Past this much data, a fully released active segment is swapped for a new one (a recycled
+ * file when there is one), so that a caught-up consumer keeps the spool small: the active
+ * segment and at most MAX_SPARES files kept for reuse. */
 #define RECLAIM_BYTES (1u << 20)
 
 int ft_spool_release(ft_spool *s, uint64_t lsn)
@@ -743,11 +728,8 @@ int ft_spool_release(ft_spool *s, uint64_t lsn)
            s->segs[drop + 1].base <= s->released_lsn)
         drop++;
     int rc = FT_OK;
-    for (size_t i = 0; i < drop; i++) {
-        char name[32];
-        seg_name(name, sizeof(name), s->segs[i].base);
-        if (unlinkat(s->dir_fd, name, 0) != 0 && errno != ENOENT) rc = FT_EIO;
-    }
+    for (size_t i = 0; i < drop; i++)
+        if (retire_segment(s, s->segs[i].base)) rc = FT_EIO;
     if (drop) {
         memmove(s->segs, s->segs + drop, sizeof(*s->segs) * (s->nsegs - drop));
         s->nsegs -= drop;
@@ -800,128 +782,4 @@ void ft_spool_close(ft_spool *s)
     free(s->segs);
     free(s->dir);
     free(s);
-}
-
-/* --- reading --- */
-
-struct ft_spool_reader {
-    ft_spool *s;
-    uint64_t pos;      /* LSN of the next record */
-    struct segment seg; /* the segment pos is in, and how far it is durable: */
-    uint64_t limit;     /* records below this are readable without asking the spool again */
-    uint64_t seg_base; /* segment the descriptor is open on */
-    int fd;
-    unsigned char *buf; /* read-ahead: bytes [buf_lsn, buf_lsn + buf_len) */
-    size_t buf_cap, buf_len;
-    uint64_t buf_lsn;
-};
-
-int ft_spool_reader_open(ft_spool *s, uint64_t from_lsn, ft_spool_reader **out)
-{
-    ft_spool_reader *r = ft_xcalloc(1, sizeof(*r));
-    r->s = s;
-    r->fd = -1;
-    r->pos = from_lsn;
-    r->buf_cap = 1 << 20;
-    r->buf = ft_xmalloc(r->buf_cap);
-    *out = r;
-    return FT_OK;
-}
-
-void ft_spool_reader_close(ft_spool_reader *r)
-{
-    if (!r) return;
-    if (r->fd >= 0) close(r->fd);
-    free(r->buf);
-    free(r);
-}
-
-/*
- * Finds the segment holding r->pos (moving pos forward over gaps and deleted segments) and
- * returns the durable end within it, or 0 when nothing durable lies at or after pos.
- */
-static uint64_t locate(ft_spool_reader *r, struct segment *seg)
-{
-    ft_spool *s = r->s;
-    uint64_t limit = 0;
-    pthread_mutex_lock(&s->lock);
-    size_t i = 0;
-    while (i < s->nsegs && s->segs[i].end <= r->pos && !(i + 1 == s->nsegs))
-        i++;
-    if (i < s->nsegs) {
-        *seg = s->segs[i];
-        if (r->pos < seg->base + SEG_HEADER) r->pos = seg->base + SEG_HEADER;
-        uint64_t end = seg->end < s->durable_lsn ? seg->end : s->durable_lsn;
-        if (end > r->pos) limit = end;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return limit;
-}
-
-/*
- * Makes [lsn, lsn + len) available in the buffer; false on a read error or short file. It reads
- * ahead only up to `limit`, the durable end: bytes past it may still change (a group being
- * written, records a failed sync discards), and the buffer must never hold them.
- */
-static bool fill(ft_spool_reader *r, uint64_t lsn, size_t len, uint64_t limit)
-{
-    if (lsn >= r->buf_lsn && lsn + len <= r->buf_lsn + r->buf_len) return true;
-    if (len > r->buf_cap) {
-        r->buf_cap = len;
-        r->buf = ft_xrealloc(r->buf, r->buf_cap);
-    }
-    size_t want = limit - lsn < r->buf_cap ? (size_t)(limit - lsn) : r->buf_cap;
-    ssize_t got = pread_full(r->fd, r->buf, want, (off_t)(lsn - r->seg_base));
-    if (got < 0) return false;
-    r->buf_lsn = lsn;
-    r->buf_len = (size_t)got;
-    return (size_t)got >= len;
-}
-
-static int open_segment(ft_spool_reader *r, uint64_t base)
-{
-    if (r->fd >= 0 && r->seg_base == base) return FT_OK;
-    if (r->fd >= 0) close(r->fd);
-    char name[32];
-    seg_name(name, sizeof(name), base);
-    r->fd = openat(r->s->dir_fd, name, O_RDONLY | O_CLOEXEC);
-    r->seg_base = base;
-    r->buf_len = 0;
-    return r->fd >= 0 ? FT_OK : FT_EIO;
-}
-
-int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
-{
-    if (r->pos >= r->limit) r->limit = locate(r, &r->seg);
-    uint64_t limit = r->limit;
-    struct segment seg = r->seg;
-    if (!limit) return FT_ENOENT;
-    if (open_segment(r, seg.base)) return FT_EIO;
-    if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER, limit)) goto corrupt;
-    const unsigned char *rh = r->buf + (r->pos - r->buf_lsn);
-    uint32_t len = get_le32(rh), crc = get_le32(rh + 4);
-    if (len > r->s->opt.max_record || REC_HEADER + (uint64_t)len > limit - r->pos) goto corrupt;
-    if (!fill(r, r->pos, REC_HEADER + len, limit)) goto corrupt;
-    rh = r->buf + (r->pos - r->buf_lsn);
-    struct iovec iov = {(void *)(rh + REC_HEADER), len};
-    if (record_crc(rh, &iov, 1) != crc) goto corrupt;
-    *rec = (struct ft_spool_record){r->pos, r->pos + REC_HEADER + len, rh + REC_HEADER, len};
-    r->pos = rec->next_lsn;
-    return FT_OK;
-corrupt:
-    /* skip the rest of this segment */
-    *rec = (struct ft_spool_record){r->pos, seg.end, NULL, 0};
-    r->pos = seg.end;
-    r->limit = 0;
-    return FT_ECORRUPT;
-}
-
-bool ft_spool_reader_wait(ft_spool_reader *r, int64_t timeout_us)
-{
-    return wait_durable(r->s, r->pos, timeout_us);
-}
-
-uint64_t ft_spool_reader_pos(const ft_spool_reader *r)
-{
-    return r->pos;
 }

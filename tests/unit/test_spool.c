@@ -1,12 +1,14 @@
 /*
  * Unit tests of the spool (src/spool/spool.c): appends and reads, group commit across threads,
  * buffered groups beside direct writes, the reader's read-ahead, torn tails cut at every
- * byte, corrupt records, rotation and release, the backlog bound, a full disk (through
+ * byte, corrupt records, rotation, release and recycled segment files, format 1 segments of
+ * earlier versions, the backlog bound, a full disk (through
  * RLIMIT_FSIZE) for direct and buffered writes, the directory lock.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
+#include "base/crc32c.h"
 #include "flagtrail/error.h"
 #include "spool/spool.h"
 #include "helpers.h"
@@ -412,6 +414,86 @@ Test(spool, rotation_and_release_delete_passed_segments)
     cr_expect(eq(int, read_all(s, pos, 30), 30));
     ft_spool_release(s, UINT64_MAX);
     cr_expect(eq(int, count_segments(), 1), "the active segment stays");
+    ft_spool_close(s);
+}
+
+static int count_spares(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "recycle-", 8) == 0;
+    closedir(d);
+    return n;
+}
+
+/* Records of one size: in a recycled file the new records end exactly where an old one
+ * begins, which only the LSN sealed into each CRC tells apart. */
+Test(spool, recycled_segment_never_reads_its_old_records)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC, .segment_bytes = 256};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 100, 40); /* "rec-100".."rec-139": one size, three segments and more */
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    struct ft_spool_stats st;
+    ft_spool_get_stats(s, &st);
+    cr_assert(ge(u64, st.segments, 3));
+    cr_assert(eq(int, ft_spool_release(s, st.write_lsn), FT_OK));
+    cr_expect(eq(int, count_spares(), 2), "released segments are kept for reuse");
+    uint64_t from = st.write_lsn;
+    ft_spool_get_stats(s, &st);
+    cr_assert(eq(u64, st.segments, 1));
+    /* fill the active segment, then two records in the next one: a recycled file */
+    int n = 0;
+    while (st.segments == 1) {
+        append_n(s, 200 + n++, 1);
+        ft_spool_get_stats(s, &st);
+    }
+    append_n(s, 200 + n, 1);
+    n += 1;
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, count_spares(), 1), "the new segment took a spare");
+    cr_expect(eq(int, read_all(s, from, 200), n));
+    ft_spool_close(s);
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, from, 200), n), "recovery stops where the new records end");
+    ft_spool_get_stats(s, &st);
+    append_n(s, 200 + n, 1);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, read_all(s, from, 200), n + 1));
+    ft_spool_close(s);
+}
+
+/* A spool written by an earlier flagtrail: format 1 segments, whose CRCs do not cover the
+ * position, still read, recover and take new records. */
+Test(spool, format_1_segment_reads_and_appends)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%020d.seg", dir, 0);
+    FILE *f = fopen(path, "wb");
+    cr_assert(f != NULL);
+    fwrite("FTSPOOL1\0\0\0\0\0\0\0\0", 1, 16, f);
+    for (int i = 0; i < 5; i++) {
+        char text[32];
+        int len = snprintf(text, sizeof(text), "rec-%d", i);
+        unsigned char rh[8] = {(unsigned char)len, 0, 0, 0};
+        uint32_t crc = ft_crc32c(ft_crc32c(0, rh, 4), text, (size_t)len);
+        for (int k = 0; k < 4; k++)
+            rh[4 + k] = (unsigned char)(crc >> (8 * k));
+        fwrite(rh, 1, 8, f);
+        fwrite(text, 1, (size_t)len, f);
+    }
+    fwrite("torn", 1, 4, f); /* and a torn tail */
+    fclose(f);
+    ft_spool *s = open_spool(NULL);
+    cr_expect(eq(int, read_all(s, 0, 0), 5));
+    append_n(s, 5, 3);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, read_all(s, 0, 0), 8));
+    ft_spool_close(s);
+    s = open_spool(NULL);
+    cr_expect(eq(int, read_all(s, 0, 0), 8), "and after a reopen");
     ft_spool_close(s);
 }
 
