@@ -6,7 +6,9 @@
  * keeps its id for life (an update changes the value, not the id), a trait sent with a null
  * value is deleted, and traits sent as transient (or all traits of a transient identity) are
  * used for that call only: never stored, reported with a null id. One connection serves every
- * thread, a call at a time, each call one transaction. SQLite runs in WAL mode with
+ * thread. The HTTP handlers submit calls to the store's own thread, which runs the calls
+ * waiting at that moment in one transaction and answers each after the commit (group
+ * commit); ft_identities_resolve is the same one call at a time. SQLite runs in WAL mode with
  * synchronous=NORMAL (a power cut may lose the last trait updates, never the file).
  */
 #ifndef FT_SERVE_IDENTITIES_H
@@ -51,5 +53,33 @@ int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft
                           bool transient, const struct ft_trait_change *changes, size_t nchanges,
                           struct ft_arena *arena, struct ft_identity_state *out, char *err,
                           size_t errlen);
+
+/* A persisted identity's call, answered by the store's thread (ft_identities_submit). */
+struct ft_identity_call {
+    /* filled by the caller; the strings must live until `done` runs */
+    struct ft_str environment, identifier;
+    const struct ft_trait_change *changes;
+    size_t nchanges;
+    struct ft_arena *arena; /* the answer's strings go here */
+    void (*done)(struct ft_identity_call *call); /* on the store's thread; may free the call */
+    /* filled by the store before `done` */
+    int status; /* FT_OK or FT_ESTORE */
+    char err[256];
+    struct ft_identity_state state;
+    struct ft_identity_call *next; /* the store's queue */
+};
+
+/*
+ * Queues a call: the store's thread resolves every call waiting when it turns to them in one
+ * transaction, commits once, then calls each one's `done` (a failed commit fails them all).
+ * No HTTP thread waits for the database and many calls share a commit. Thread-safe.
+ */
+void ft_identities_submit(ft_identities *s, struct ft_identity_call *call);
+
+/* Waits until every call submitted so far is done. */
+void ft_identities_flush(ft_identities *s);
+
+/* Submitted calls answered so far, and the transactions that answered them. */
+void ft_identities_counts(ft_identities *s, uint64_t *calls, uint64_t *commits);
 
 #endif

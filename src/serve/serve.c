@@ -117,6 +117,14 @@ void ft__serve_render_metrics(struct server *s, struct ft_buf *out)
                      "Identity calls answered 503 because the identity store failed.");
     ft_metric_u64(out, "flagtrail_identity_store_errors_total", NULL,
                   atomic_load(&s->identity_errors));
+    uint64_t calls, commits;
+    ft_identities_counts(s->identities, &calls, &commits);
+    ft_metric_header(out, "flagtrail_identity_calls_total", "counter",
+                     "Identity calls the identity store answered.");
+    ft_metric_u64(out, "flagtrail_identity_calls_total", NULL, calls);
+    ft_metric_header(out, "flagtrail_identity_commits_total", "counter",
+                     "Identity store transactions: calls waiting together share one.");
+    ft_metric_u64(out, "flagtrail_identity_commits_total", NULL, commits);
 }
 
 /* --- lifecycle --- */
@@ -213,6 +221,8 @@ static void stop(struct server *s)
     if (s->http) {
         ft_http_quiesce(s->http);
         ft_http_drain(s->http, (int)(drain_us / 1000));
+        /* calls still with the identity store are answered before the server goes */
+        if (s->identities) ft_identities_flush(s->identities);
         ft_http_stop(s->http);
     }
     if (s->outbox) ft_spool_sync(s->outbox);

@@ -127,6 +127,59 @@ def test_traits_persist_with_stable_ids_and_drive_segments(serves, hooks, secret
     s.stop()
 
 
+def test_concurrent_calls_share_commits_and_each_sees_its_own_write(serves, hooks, secret_file):
+    """The identity store answers calls waiting together from one transaction: each call still
+    sees the traits as they stand after its own change, a trait keeps its id, nothing is lost."""
+    import threading
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url,
+                     "--webhook-secret-file", secret_file])
+    n_threads, per_thread = 8, 40
+    problems = []
+
+    def sender(t):
+        try:
+            send(t)
+        except Exception as e:  # a failure in a thread must fail the test
+            problems.append(("exception", t, repr(e)))
+
+    def send(t):
+        for i in range(per_thread):
+            value = t * 1000 + i
+            status, a = s.identify("shared", [{"trait_key": "counter", "trait_value": value}])
+            traits = {x["trait_key"]: x["trait_value"] for x in a["traits"]} if status == 200 else {}
+            if traits != {"counter": value}:
+                problems.append(("shared", t, i, status, a))
+                continue
+            status, a = s.identify(f"solo-{t}", [{"trait_key": "n", "trait_value": i}])
+            if status != 200 or [x["trait_value"] for x in a["traits"]] != [i]:
+                problems.append(("solo", t, i, status, a))
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
+    for t in range(n_threads):
+        status, g = s.request("GET", f"/api/v1/identities/?identifier=solo-{t}")
+        assert [(x["trait_key"], x["trait_value"]) for x in g["traits"]] == [("n", per_thread - 1)]
+    calls = s.metric("flagtrail_identity_calls_total")
+    commits = s.metric("flagtrail_identity_commits_total")
+    assert calls == 2 * n_threads * per_thread + n_threads
+    assert 0 < commits < calls, "calls that waited together shared a commit"
+    bodies = wait_for(lambda: (lambda b: b if len(b) == calls else None)(h.bodies()),
+                      timeout=60, message="a webhook per call")
+    counter_ids = {t["id"] for b in bodies for t in json.loads(b)["traits"]
+                   if t["trait_key"] == "counter"}
+    assert len(counter_ids) == 1 and None not in counter_ids, "one trait, one id, across commits"
+    s.stop()
+    s.start()  # and all of it was committed
+    status, g = s.request("GET", "/api/v1/identities/?identifier=solo-3")
+    assert [(x["trait_key"], x["trait_value"]) for x in g["traits"]] == [("n", per_thread - 1)]
+    s.stop()
+
+
 def python_dumps(body):
     return json.dumps(json.loads(body), sort_keys=True).encode()
 
