@@ -2,12 +2,15 @@
 
 Peers (bench/peers/):
   nginx     `return 200` for POST /webhook: the ceiling, no verification, no storage
+  mhd-floor libmicrohttpd set up as flagtrail's server, answering without doing anything
+  mhd-floor-suspend  the same, each request suspended and resumed from another thread as
+            receive does around its group commit: the floor of receive's design
   flagtrail flagtrail receive, signature + schema + spool with fsync group commit, loader on
   flagtrail-nosync  the same with --durability none: the HTTP path without the disk's latency
   go        Go net/http: HMAC check, json.Unmarshal, append + fsync with group commit
   python    Flagsmith's documented Python verification code + json.loads, stdlib HTTP server
 
-For each payload (the seed webhook, and a large one with 200 flags and 50 traits), each server
+For each payload (the seed webhook, and a 60 KB one with 150 flags and 50 traits), each server
 is started, warmed up for 2 s, loaded for DURATION s by wrk (2 threads, 64 connections, the
 signed body), and stopped. Prints req/s, latency percentiles, peak RSS and ratios to nginx.
 
@@ -24,7 +27,8 @@ import sys
 import tempfile
 import time
 
-from common import CONNECTIONS, ROOT, Server, free_port, nginx, peak_rss_kb, wait_port, wrk
+from common import (CONNECTIONS, ROOT, Server, cpu_seconds, free_port, nginx, peak_rss_kb,
+                    wait_port, wrk)
 
 BUILD = os.path.join(ROOT, sys.argv[1] if len(sys.argv) > 1 else "build/release")
 DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 10
@@ -34,7 +38,7 @@ SECRET = b"benchmark secret"
 def large_payload():
     rng = random.Random(1)
     flags = []
-    for i in range(200):
+    for i in range(150):
         mv = i % 3 == 0
         flags.append({
             "enabled": i % 4 != 0, "environment": 12561,
@@ -66,11 +70,23 @@ def build_go(work):
     return out
 
 
+def build_floor():
+    out = os.path.join(BUILD, "bench", "mhd_floor")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmicrohttpd"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, os.path.join(ROOT, "bench", "peers", "mhd_floor.c"),
+                    *flags, "-lpthread"], check=True)
+    return out
+
+
 def servers(work, port, secret_file):
     flagtrail_dir = os.path.join(work, "flagtrail")
     os.makedirs(flagtrail_dir, exist_ok=True)
     return [
         ("nginx",) + nginx(work, port),
+        ("mhd-floor", [os.path.join(BUILD, "bench", "mhd_floor"), str(port), "plain"], work),
+        ("mhd-floor-suspend", [os.path.join(BUILD, "bench", "mhd_floor"), str(port), "suspend"],
+         work),
         ("flagtrail", [os.path.join(BUILD, "flagtrail"), "receive", "--listen",
                        f"127.0.0.1:{port}", "--secret-file", secret_file, "--durability",
                        "fsync", "--log-level", "warn"], flagtrail_dir),
@@ -112,6 +128,7 @@ def main():
     work = tempfile.mkdtemp(prefix="ft-bench-receive-")
     try:
         build_go(work)
+        build_floor()
         secret_file = os.path.join(work, "secret")
         with open(secret_file, "wb") as f:
             f.write(SECRET + b"\n")
@@ -126,8 +143,11 @@ def main():
         print(f"- disk under the spool: 1 KiB append + fdatasync {sync_us:.0f} us; "
               f"4 MiB appends + fdatasync {mbps:.0f} MB/s, which caps durable large "
               f"webhooks at {mbps * 1e6 / len(payloads['large']):.0f}/s\n")
-        print("| payload | server | req/s | vs nginx | p50 ms | p99 ms | peak RSS MB | errors |")
-        print("|---|---|---:|---:|---:|---:|---:|---|")
+        print("server CPU: the server's own CPU time per request during the run (all its "
+              "threads; wrk shares the two cores)\n")
+        print("| payload | server | req/s | vs nginx | p50 ms | p99 ms | server CPU us/req | "
+              "peak RSS MB | errors |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---|")
         results = {}
         for pname, body in payloads.items():
             body_file = os.path.join(work, f"{pname}.json")
@@ -146,13 +166,16 @@ def main():
                 with Server(name, argv, cwd) as srv:
                     wait_port(port)
                     wrk(port, script, 2)
+                    cpu0 = cpu_seconds(srv.pids())
                     rps, lat, errors, sock = wrk(port, script, DURATION)
+                    cpu_us = (cpu_seconds(srv.pids()) - cpu0) / (rps * DURATION) * 1e6
                     rss = peak_rss_kb(srv.pids()) / 1024
                 results[(pname, name)] = rps
                 ratio = rps / results[(pname, "nginx")]
                 err = f"{errors} non-2xx" if errors else ("none" if not sock else sock)
                 print(f"| {pname} ({len(body)} B) | {name} | {rps:.0f} | {ratio:.2f}x | "
-                      f"{lat['50']:.2f} | {lat['99']:.2f} | {rss:.1f} | {err} |", flush=True)
+                      f"{lat['50']:.2f} | {lat['99']:.2f} | {cpu_us:.1f} | {rss:.1f} | {err} |",
+                      flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
