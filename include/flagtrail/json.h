@@ -118,6 +118,10 @@ bool ft_json_double(const ft_json_doc *doc, const struct ft_json *v, double *out
 /* A short name of a type for messages ("string", "object", "boolean", ...). */
 const char *ft_json_type_name(enum ft_json_type type);
 
+/* Whether `s` is valid UTF-8 (RFC 3629: no overlong forms, surrogates or code points past
+ * U+10FFFF), the rule the reader applies to strings. */
+bool ft_utf8_valid(const char *s, size_t len);
+
 /* --- writer: Python json.dumps(obj, sort_keys=True) bytes --- */
 
 /* Appends a JSON string literal for UTF-8 `s`, escaped as Python's ensure_ascii does. */

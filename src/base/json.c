@@ -176,6 +176,21 @@ static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+bool ft_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    while (p < end) {
+        if (*p < 0x80) {
+            p++;
+            continue;
+        }
+        size_t n = utf8_len(p, end);
+        if (!n) return false;
+        p += n;
+    }
+    return true;
+}
+
 struct lex {
     ft_json_doc *d;
     const unsigned char *s, *end;

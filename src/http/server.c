@@ -376,8 +376,10 @@ static void *acceptor_main(void *arg)
             socklen_t len = sizeof(ss);
             int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
             if (fd < 0) {
-                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                    struct timespec ts = {0, 10 * 1000 * 1000}; /* out of descriptors: back off */
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                    errno != ECONNABORTED) {
+                    /* out of descriptors or memory, or worse: back off rather than spin */
+                    struct timespec ts = {0, 10 * 1000 * 1000};
                     nanosleep(&ts, NULL);
                 }
                 break;

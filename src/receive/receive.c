@@ -615,8 +615,14 @@ static void stop(struct receiver *rc)
         if (!ft_http_drain(rc->http, (int)drain * 1000))
             ft_log(FT_LOG_WARN, "receive.drain_timeout", "what", "requests in flight", NULL);
     }
+    /* A request still on a connection from before the quiesce is answered 503 from here on;
+     * once the sync returns no spool callback runs again, so the server can go. */
+    if (rc->spool) ft_spool_seal(rc->spool);
     if (rc->spool) ft_spool_sync(rc->spool);
-    if (rc->http) ft_http_stop(rc->http);
+    if (rc->http) {
+        ft_http_drain(rc->http, 1000); /* the answers the sync released */
+        ft_http_stop(rc->http);
+    }
     if (rc->loader) ft_loader_stop(rc->loader, ft_clock_mono_ns() / 1000 + (int64_t)drain * 1000000);
     if (rc->loader) {
         struct ft_loader_stats ls;

@@ -351,7 +351,17 @@ static enum ft_http_outcome submit_identity(struct server *s, ft_http_request *r
     p->set = set;
     p->env = env;
     p->server = server;
-    ft_identities_submit(s->identities, &p->call);
+    if (ft_identities_submit(s->identities, &p->call) == FT_OK) return FT_HTTP_PENDING;
+    /* shutting down: the store takes no more calls */
+    struct ft_http_response resp = {.status = 503,
+                                    .body = "{\"detail\": \"Shutting down\"}",
+                                    .len = 27,
+                                    .header_name = "Retry-After",
+                                    .header_value = "1"};
+    ft_http_complete(req, &resp);
+    ft_envset_release(set);
+    ft_arena_free(&p->arena);
+    free(p);
     return FT_HTTP_PENDING;
 }
 
@@ -370,6 +380,10 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
     if (!identifier || !*identifier) {
         /* Flagsmith core answers this with 200 */
         respond_text(resp, 200, "{\"detail\": \"Missing identifier\"}");
+    } else if (!ft_utf8_valid(identifier, strlen(identifier)) ||
+               (feature && !ft_utf8_valid(feature, strlen(feature)))) {
+        /* a query string is decoded bytes: the JSON body's reader checks this for POST */
+        respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
     } else {
         return submit_identity(s, req, set, env, server, ft_str_c(identifier),
                                feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0);

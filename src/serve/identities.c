@@ -28,6 +28,7 @@ struct ft_identities {
     pthread_cond_t q_cond;
     struct ft_identity_call *head, *tail;
     bool busy, stopping, started;
+    bool closed; /* ft_identities_shutdown: calls are refused */
     pthread_t thread;
     uint64_t calls, commits; /* under q_lock */
 };
@@ -198,20 +199,26 @@ int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft
 
 /* --- the store's thread: group commit --- */
 
-void ft_identities_submit(ft_identities *s, struct ft_identity_call *call)
+int ft_identities_submit(ft_identities *s, struct ft_identity_call *call)
 {
     call->next = NULL;
     pthread_mutex_lock(&s->q_lock);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->q_lock);
+        return FT_ECLOSED;
+    }
     if (s->tail) s->tail->next = call;
     else s->head = call;
     s->tail = call;
     pthread_cond_broadcast(&s->q_cond);
     pthread_mutex_unlock(&s->q_lock);
+    return FT_OK;
 }
 
-void ft_identities_flush(ft_identities *s)
+void ft_identities_shutdown(ft_identities *s)
 {
     pthread_mutex_lock(&s->q_lock);
+    s->closed = true;
     while (s->head || s->busy)
         pthread_cond_wait(&s->q_cond, &s->q_lock);
     pthread_mutex_unlock(&s->q_lock);
@@ -229,26 +236,45 @@ static struct ft_identity_call *take_batch(ft_identities *s)
     return batch;
 }
 
-/* Resolves a batch in one transaction, then answers every call in it; returns how many. */
-static uint64_t run_batch(ft_identities *s, struct ft_identity_call *batch)
+/* Resolves the calls from `first` up to `end` (exclusive) in one transaction; each call's
+ * status is set. FT_OK when it committed. Store lock held. */
+static int run_group(struct ft_idb *db, struct ft_identity_call *first,
+                     struct ft_identity_call *end, bool *began)
 {
-    struct ft_idb *db = s->db;
-    char err[sizeof(batch->err)] = "";
-    pthread_mutex_lock(&s->lock);
+    char err[sizeof(first->err)] = "";
     int rc = db->ops->begin(db, err, sizeof(err));
-    for (struct ft_identity_call *c = batch; c && rc == FT_OK; c = c->next) {
+    *began = rc == FT_OK;
+    for (struct ft_identity_call *c = first; c != end && rc == FT_OK; c = c->next) {
         c->state = (struct ft_identity_state){.persisted = true};
         rc = resolve_stored(db, c->environment, c->identifier, c->changes, c->nchanges, c->arena,
                             &c->state, err, sizeof(err));
     }
     if (rc == FT_OK) rc = db->ops->commit(db, err, sizeof(err));
     if (rc != FT_OK) db->ops->rollback(db);
+    for (struct ft_identity_call *c = first; c != end; c = c->next) {
+        c->status = rc;
+        snprintf(c->err, sizeof(c->err), "%s", rc ? err : "");
+    }
+    return rc;
+}
+
+/* Resolves a batch in one transaction or, when that fails, each call in its own, then answers
+ * every call; returns the number of calls and adds the transactions to *commits. */
+static uint64_t run_batch(ft_identities *s, struct ft_identity_call *batch, uint64_t *commits)
+{
+    pthread_mutex_lock(&s->lock);
+    *commits += 1;
+    bool began;
+    if (run_group(s->db, batch, NULL, &began) != FT_OK && began && batch->next) {
+        /* one call failed the group (a database that is away fails at BEGIN, and then every
+         * call has its answer): find out which, one transaction each */
+        for (struct ft_identity_call *c = batch; c && began; c = c->next, *commits += 1)
+            run_group(s->db, c, c->next, &began);
+    }
     pthread_mutex_unlock(&s->lock);
     uint64_t n = 0;
     for (struct ft_identity_call *c = batch, *next; c; c = next, n++) {
         next = c->next; /* done() may free the call */
-        c->status = rc;
-        snprintf(c->err, sizeof(c->err), "%s", rc ? err : "");
         c->done(c);
     }
     return n;
@@ -273,10 +299,10 @@ static void *store_main(void *arg)
         struct ft_identity_call *batch = take_batch(s);
         s->busy = true;
         pthread_mutex_unlock(&s->q_lock);
-        uint64_t n = run_batch(s, batch);
+        uint64_t commits = 0, n = run_batch(s, batch, &commits);
         pthread_mutex_lock(&s->q_lock);
         s->calls += n;
-        s->commits++;
+        s->commits += commits;
         s->busy = false;
         pthread_cond_broadcast(&s->q_cond);
     }

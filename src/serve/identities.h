@@ -71,13 +71,16 @@ struct ft_identity_call {
 
 /*
  * Queues a call: the store's thread resolves every call waiting when it turns to them in one
- * transaction, commits once, then calls each one's `done` (a failed commit fails them all).
- * No HTTP thread waits for the database and many calls share a commit. Thread-safe.
+ * transaction, commits once, then calls each one's `done`. When a call fails inside a group,
+ * the group is rolled back and its calls are run again one transaction each, so a failure
+ * (a bad call, or the database going away) fails only the calls it touches. No HTTP thread
+ * waits for the database and many calls share a commit. Thread-safe. FT_OK, or FT_ECLOSED
+ * after ft_identities_shutdown (the call was not taken and `done` will not run).
  */
-void ft_identities_submit(ft_identities *s, struct ft_identity_call *call);
+int ft_identities_submit(ft_identities *s, struct ft_identity_call *call);
 
-/* Waits until every call submitted so far is done. */
-void ft_identities_flush(ft_identities *s);
+/* Refuses later calls and waits until every call taken is done: after it, no `done` runs. */
+void ft_identities_shutdown(ft_identities *s);
 
 /* Submitted calls answered so far, and the transactions that answered them. */
 void ft_identities_counts(ft_identities *s, uint64_t *calls, uint64_t *commits);

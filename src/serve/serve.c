@@ -221,8 +221,10 @@ static void stop(struct server *s)
     if (s->http) {
         ft_http_quiesce(s->http);
         ft_http_drain(s->http, (int)(drain_us / 1000));
-        /* calls still with the identity store are answered before the server goes */
-        if (s->identities) ft_identities_flush(s->identities);
+        /* calls still with the identity store are answered before the server goes (later
+         * ones get 503), and those answers get a moment to leave */
+        if (s->identities) ft_identities_shutdown(s->identities);
+        ft_http_drain(s->http, 1000);
         ft_http_stop(s->http);
     }
     if (s->outbox) ft_spool_sync(s->outbox);
@@ -235,10 +237,10 @@ static void stop(struct server *s)
         snprintf(pending, sizeof(pending), "%zu", ds.pending);
         ft_log(FT_LOG_INFO, "serve.stopped", "delivered", delivered, "pending", pending, NULL);
     }
+    ft_identities_close(s->identities); /* answered everything above; nothing writes after */
     ft_dispatcher_free(s->dispatcher);
     ft_spool_close(s->dead);
     ft_spool_close(s->outbox);
-    ft_identities_close(s->identities);
     ft_environments_close(s->envs);
     for (struct serve_worker *w = s->workers, *next; w; w = next) {
         next = w->next;

@@ -13,12 +13,13 @@
  * a crash of the process never loses it. The syncer thread claims everything appended so
  * far, writes the group buffer and runs fdatasync on its own duplicate of the active
  * segment's descriptor (so a rotation can close the original under it), and on success moves
- * durable_lsn to its claim; whatever was appended meanwhile waits for the next sync. The code
- * allows several syncers, but one is fastest where it was measured: every fdatasync costs
- * CPU, and more syncers mean smaller groups and more syncs for the same writes
- * (docs/ARCHITECTURE.md). A rotation writes and syncs the segment it closes before the next
- * one opens, so a claim is always within the active segment. A failed write or sync bumps an
- * epoch, so an older sync finishing later cannot declare durable what was discarded.
+ * durable_lsn to its claim; whatever was appended meanwhile waits for the next sync. There is
+ * one syncer (one group buffer in flight at a time): more syncers measured slower, since every
+ * fdatasync costs CPU and more syncers mean smaller groups (docs/ARCHITECTURE.md). A rotation
+ * writes and syncs the segment it closes before the next one opens, so a claim is always
+ * within the active segment. A failed group write cuts that group alone (and what was appended
+ * after it); a failed fdatasync cuts everything not durable. Either way the cut's position is
+ * remembered, so a sync finishing later never declares durable what was cut.
  *
  * Segments the consumer has passed are kept (at most MAX_SPARES) as "recycle-N" files and
  * reused by later rotations: syncs into an allocated file write no metadata.
@@ -273,10 +274,18 @@ static int recover(ft_spool *s, char *err, size_t errlen)
     int rc = list_segments(s, &bases, &n, err, errlen);
     if (rc) return rc;
     if (n == 0) {
+        /* a new log: spares left from an earlier one (its segments deleted by hand) could hold
+         * records sealed at the very positions the new log will use, so they go */
         free(bases);
+        for (int i = 0; i < MAX_SPARES; i++) {
+            char name[32];
+            spare_name(name, sizeof(name), i);
+            if (s->has_spare[i]) unlinkat(s->dir_fd, name, 0);
+            s->has_spare[i] = false;
+        }
         push_segment(s, 0, SEG_HEADER, 2);
         s->write_lsn = s->durable_lsn = s->released_lsn = SEG_HEADER;
-        rc = create_segment(s, 0, true, &s->active_fd);
+        rc = create_segment(s, 0, false, &s->active_fd);
         if (rc) return errorf(err, errlen, rc, "cannot create a segment in %s", s->dir);
         return FT_OK;
     }
@@ -363,6 +372,7 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
     find_spares(s);
     if ((rc = recover(s, err, errlen))) goto fail;
     s->claimed_lsn = s->durable_lsn;
+    s->min_cut = UINT64_MAX;
     int want = s->opt.durability == FT_SPOOL_FSYNC ? SYNCERS : 0;
     for (; s->nsyncers < want; s->nsyncers++) {
         if (pthread_create(&s->syncers[s->nsyncers], NULL, syncer_main, s) != 0) {
@@ -408,23 +418,30 @@ static void push_waiter(ft_spool *s, uint64_t end, ft_spool_done_fn done, void *
     s->waiters[(s->whead + s->wcount++) % s->wcap] = (struct waiter){end, done, arg};
 }
 
-/* After a failed write or fdatasync: drop what was not durable (the group buffer too), so the
- * log never holds records whose writers were told they failed. Lock held. The claim is always
- * within the active segment. */
+/*
+ * Drops every record from `lsn` on (at or past the durable end, within the active segment): the
+ * group buffer, and the file's bytes. The in-memory ends move back even when the truncation
+ * fails (the spool is then failed and takes no more appends), so nothing past `lsn` is ever
+ * read or declared durable. Lock held; the caller tells the writers.
+ */
+static void cut(ft_spool *s, uint64_t lsn)
+{
+    struct segment *act = &s->segs[s->nsegs - 1];
+    ft_buf_reset(&s->group);
+    if (ftruncate(s->active_fd, (off_t)(lsn - act->base)) != 0) s->failed = true;
+    act->end = s->write_lsn = lsn;
+    s->claimed_lsn = s->durable_lsn; /* what stays and is not durable yet needs a sync again */
+    if (s->durable_lsn < lsn && lsn == act->base + SEG_HEADER) s->durable_lsn = lsn;
+    if (s->min_cut > lsn) s->min_cut = lsn;
+    s->epoch++;
+}
+
+/* After a failed fdatasync: the kernel may have dropped any page not yet durable, so all of it
+ * goes, and its writers (who got no answer yet) are failed by the caller. */
 static void discard_undurable(ft_spool *s)
 {
     struct segment *act = &s->segs[s->nsegs - 1];
-    uint64_t keep =
-        s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER;
-    ft_buf_reset(&s->group);
-    if (ftruncate(s->active_fd, (off_t)(keep - act->base)) != 0) {
-        s->failed = true;
-        return;
-    }
-    act->end = keep;
-    s->write_lsn = s->claimed_lsn = keep;
-    if (s->durable_lsn < keep) s->durable_lsn = keep;
-    s->epoch++;
+    cut(s, s->durable_lsn > act->base + SEG_HEADER ? s->durable_lsn : act->base + SEG_HEADER);
 }
 
 /* Writes `len` bytes of `iov` at `off`, whole. FT_OK; FT_ENOSPC when out of room (ENOSPC,
@@ -458,29 +475,30 @@ static off_t group_offset(const ft_spool *s)
     return (off_t)(s->write_lsn - s->group.len - act->base);
 }
 
+static void fail_after(ft_spool *s, uint64_t lsn, int status);
+
 /* Writes the group buffer now (a rotation or a direct write must not pass it). Lock held. On
- * failure the undurable records are discarded and the caller notifies their writers. */
+ * failure the group alone is dropped and its writers are failed (the lock is released while
+ * their callbacks run); records before it stay. */
 static int flush_group(ft_spool *s)
 {
     if (!s->group.len) return FT_OK;
+    uint64_t from = s->write_lsn - s->group.len;
     struct iovec iov = {s->group.data, s->group.len};
     int rc = pwritev_full(s->active_fd, &iov, 1, group_offset(s), s->group.len);
     if (rc) {
-        discard_undurable(s);
+        cut(s, from);
+        fail_after(s, from, rc);
         return rc;
     }
     ft_buf_reset(&s->group);
     return FT_OK;
 }
 
-/* Calls the callbacks of writers up to `upto` (all of them when `status` is an error) with
- * the lock released. Lock held on entry and exit. */
-static void notify(ft_spool *s, uint64_t upto, int status)
+/* Calls the callbacks of `n` popped writers with the lock released. Lock held on entry and
+ * exit. */
+static void run_callbacks(ft_spool *s, struct waiter *done, size_t ndone, int status)
 {
-    struct waiter *done = NULL;
-    size_t ndone = 0;
-    pop_waiters(s, upto, &done, &ndone);
-    if (!ndone) return;
     s->notifying++;
     pthread_mutex_unlock(&s->lock);
     for (size_t i = 0; i < ndone; i++)
@@ -489,6 +507,31 @@ static void notify(ft_spool *s, uint64_t upto, int status)
     pthread_mutex_lock(&s->lock);
     s->notifying--;
     pthread_cond_broadcast(&s->synced);
+}
+
+/* Tells the writers of records up to `upto` (all of them, for an error) how they fared. Lock
+ * held; released while the callbacks run. */
+static void notify(ft_spool *s, uint64_t upto, int status)
+{
+    struct waiter *done = NULL;
+    size_t ndone = 0;
+    pop_waiters(s, upto, &done, &ndone);
+    if (ndone) run_callbacks(s, done, ndone, status);
+}
+
+/* Fails the writers of the records past `lsn` (the tail of the FIFO), which were cut. Lock
+ * held; released while the callbacks run. */
+static void fail_after(ft_spool *s, uint64_t lsn, int status)
+{
+    size_t k = 0;
+    while (k < s->wcount && s->waiters[(s->whead + s->wcount - 1 - k) % s->wcap].end > lsn)
+        k++;
+    if (!k) return;
+    struct waiter *done = ft_xmalloc(sizeof(*done) * k);
+    for (size_t i = 0; i < k; i++)
+        done[i] = s->waiters[(s->whead + s->wcount - k + i) % s->wcap];
+    s->wcount -= k;
+    run_callbacks(s, done, k, status);
 }
 
 /* Takes the group buffer for the syncer to write outside the lock: its bytes, and where they
@@ -530,27 +573,33 @@ static void *syncer_main(void *arg)
             if (s->write_lsn == s->claimed_lsn) continue; /* another syncer took it */
         }
         uint64_t target = s->claimed_lsn = s->write_lsn;
-        unsigned epoch = s->epoch;
+        s->min_cut = UINT64_MAX;
         off_t off;
         struct ft_buf chunk = take_group(s, &off);
         int fd = dup(s->active_fd);
         s->in_flight++;
         pthread_mutex_unlock(&s->lock);
 
-        int rc = fd < 0 ? FT_EIO : FT_OK;
+        int wrc = fd < 0 ? FT_EIO : FT_OK;
         struct iovec iov = {chunk.data, chunk.len};
-        if (rc == FT_OK && chunk.len) rc = pwritev_full(fd, &iov, 1, off, chunk.len);
+        if (wrc == FT_OK && chunk.len) wrc = pwritev_full(fd, &iov, 1, off, chunk.len);
+        int rc = wrc;
         if (rc == FT_OK && fdatasync(fd) != 0) rc = FT_EIO;
         if (fd >= 0) close(fd);
 
         pthread_mutex_lock(&s->lock);
         s->in_flight--;
+        size_t wrote = chunk.len;
         return_group(s, &chunk);
-        if (epoch != s->epoch) {
-            /* a failure discarded records after this sync began: it proves nothing */
-        } else if (rc == FT_OK) {
-            if (target > s->durable_lsn) s->durable_lsn = target;
+        if (rc == FT_OK) {
+            /* unless a cut went below the claim meanwhile, everything up to it is durable */
+            if (target <= s->min_cut && target > s->durable_lsn) s->durable_lsn = target;
             notify(s, s->durable_lsn, FT_OK);
+        } else if (wrc != FT_OK && wrote) {
+            /* the group could not be written (a full disk): it goes, with what came after it;
+             * the records before it stay and are synced next time */
+            cut(s, target - wrote);
+            fail_after(s, target - wrote, wrc);
         } else {
             discard_undurable(s);
             notify(s, UINT64_MAX, rc);
@@ -564,8 +613,9 @@ static void *syncer_main(void *arg)
 /*
  * Starts a new segment at write_lsn, after writing the group buffer and syncing the active
  * segment (a rotation happens once per segment, so this wait is rare). Lock held, and no group
- * write in flight. On a failed write or sync nothing rotates and the undurable records are
- * discarded (the epoch moves): their writers are told when the caller runs notify().
+ * write in flight. On a failed write or sync nothing rotates and what failed is dropped, its
+ * writers told (the lock is released meanwhile); the writers of what the sync made durable are
+ * told by the caller's notify().
  */
 static int rotate(ft_spool *s)
 {
@@ -573,6 +623,7 @@ static int rotate(ft_spool *s)
     if (rc) return rc;
     if (s->opt.durability == FT_SPOOL_FSYNC && fdatasync(s->active_fd) != 0) {
         discard_undurable(s);
+        notify(s, UINT64_MAX, FT_EIO);
         return FT_EIO;
     }
     if (s->opt.durability == FT_SPOOL_FSYNC && s->write_lsn > s->durable_lsn)
@@ -588,19 +639,6 @@ static int rotate(ft_spool *s)
     if (was_durable) s->durable_lsn = s->write_lsn;
     if (s->claimed_lsn < s->durable_lsn) s->claimed_lsn = s->durable_lsn;
     return FT_OK;
-}
-
-/* Rotates and tells the writers what it means for them: discarded records failed, synced ones
- * are durable. Lock held; notify() releases it for a while. */
-static int rotate_and_notify(ft_spool *s)
-{
-    unsigned epoch = s->epoch;
-    int rc = rotate(s);
-    if (epoch != s->epoch)
-        notify(s, UINT64_MAX, rc);
-    else
-        notify(s, s->durable_lsn, FT_OK);
-    return rc;
 }
 
 /* Writes a record to the file now. Lock held; the group buffer was flushed. A failed write is
@@ -632,20 +670,21 @@ static void buffer_record(ft_spool *s, const unsigned char *rh, const struct iov
  * LOOK_AGAIN after rotating, flushing or waiting. Lock held. */
 static int admit(ft_spool *s, size_t total, bool buffered)
 {
-    if (s->stopping) return FT_ECLOSED;
+    if (s->stopping || s->sealed) return FT_ECLOSED;
     if (s->failed) return FT_EIO;
     if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) return FT_ENOSPC;
     if (buffered && s->group.len + total > GROUP_MAX) return FT_ENOSPC; /* the disk lags */
     struct segment *act = &s->segs[s->nsegs - 1];
     bool full =
         act->end - act->base + total > s->opt.segment_bytes && act->end - act->base > SEG_HEADER;
-    if (!full && (buffered || !s->group.len)) return FT_OK;
+    if (!full && buffered) return FT_OK;
+    if (!full && !s->group.len && !s->group_in_flight) return FT_OK;
     if (s->group_in_flight) { /* a rotation or a direct write must not pass the syncer's write */
         pthread_cond_wait(&s->synced, &s->lock);
         return LOOK_AGAIN;
     }
-    int rc = full ? rotate_and_notify(s) : flush_group(s);
-    if (!full && rc) notify(s, UINT64_MAX, rc);
+    int rc = full ? rotate(s) : flush_group(s);
+    notify(s, s->durable_lsn, FT_OK); /* what a rotation's sync made durable */
     return rc ? rc : LOOK_AGAIN;
 }
 
@@ -693,6 +732,13 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+void ft_spool_seal(ft_spool *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->sealed = true;
+    pthread_mutex_unlock(&s->lock);
 }
 
 int ft_spool_sync(ft_spool *s)

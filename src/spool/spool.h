@@ -3,15 +3,17 @@
  * serve (its outbox).
  *
  * A spool is a directory of segment files named by their first position (LSN, a byte position
- * in the log: it only grows). Each segment starts with a 16-byte header ("FTSPOOL1" and its
- * base LSN) followed by records: a 4-byte little-endian length, a 4-byte CRC-32C of the length
- * bytes and the payload, then the payload. Writers append under a mutex; one syncer thread
- * makes everything written so far durable with a single fdatasync (group commit) and then
- * reports to each writer through its callback, so no writer thread blocks on the disk. At open
- * the last segment is scanned and cut at the first incomplete or corrupt record (a torn tail).
- * A consumer reads durable records in order and releases what it has processed; segments
- * wholly below the release point are deleted. A bound on unreleased bytes, and a full disk,
- * make appends fail with FT_ENOSPC (the caller answers 503), never corrupting the log.
+ * in the log: it only grows). Each segment starts with a 16-byte header (a format magic and
+ * its base LSN) followed by records: a 4-byte little-endian length, a 4-byte CRC-32C, then
+ * the payload (spool_int.h has the formats). A writer that waits for durability has its record
+ * buffered and written with its group; one syncer thread makes everything appended so far
+ * durable with a single write and fdatasync (group commit) and then reports to each writer
+ * through its callback, so no writer thread waits for a sync (a rotation, once per segment,
+ * does). At open the last segment is scanned and cut at the first incomplete or corrupt record
+ * (a torn tail). A consumer reads durable records in order and releases what it has
+ * processed; segments wholly below the release point are retired (kept for reuse, or
+ * deleted). A bound on unreleased bytes, and a full disk, make appends fail with FT_ENOSPC
+ * (the caller answers 503), never corrupting the log.
  *
  * Thread safety: appends, release, stats and sync from any thread; a reader from one thread.
  */
@@ -41,8 +43,9 @@ struct ft_spool_options {
 };
 
 /* Called once per append with FT_OK when the record is durable, or an error when it never
- * will be (FT_EIO: the disk failed it; FT_ECLOSED: the spool closed first). Runs on the
- * syncer thread: keep it short and do not call back into the spool. */
+ * will be (FT_ENOSPC: no room on the disk for its group, retry later; FT_EIO: the disk failed
+ * it; FT_ECLOSED: the spool closed first). Runs on the syncer thread, or on an appending
+ * thread that had to write a group: keep it short and do not call back into the spool. */
 typedef void (*ft_spool_done_fn)(void *arg, int status);
 
 /*
@@ -70,6 +73,10 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
 
 /* Blocks until everything appended before the call is durable. FT_OK or FT_EIO. */
 int ft_spool_sync(ft_spool *s);
+
+/* Refuses every later append (FT_ECLOSED), for a shutdown: once ft_spool_sync returns after
+ * this, no callback will run again. */
+void ft_spool_seal(ft_spool *s);
 
 /* The consumer has processed every record before `lsn`: deletes segments wholly below it and
  * frees their bytes from the backlog. */

@@ -24,7 +24,7 @@
 #define REC_HEADER 8
 #define SEG_MAGIC_V1 "FTSPOOL1"
 #define SEG_MAGIC_V2 "FTSPOOL2"
-#define SYNCERS 1 /* concurrent fdatasync calls; see spool.c */
+#define SYNCERS 1 /* must stay 1: one group buffer is in flight at a time (spool.c) */
 #define MAX_SPARES 2 /* released segment files kept for reuse */
 
 struct segment {
@@ -51,6 +51,7 @@ struct ft_spool {
     pthread_t syncers[SYNCERS];
     int nsyncers;
     bool stopping;
+    bool sealed; /* ft_spool_seal: appends are refused */
     bool failed;
 
     struct segment *segs;
@@ -58,7 +59,8 @@ struct ft_spool {
     int active_fd;
     uint64_t write_lsn, durable_lsn, released_lsn;
     uint64_t claimed_lsn; /* highest position a sync in flight (or done) covers */
-    unsigned epoch;       /* bumped when a failed sync discards undurable records */
+    unsigned epoch;       /* bumped whenever records are cut (a failed write or sync) */
+    uint64_t min_cut;     /* lowest cut since the sync in flight claimed (UINT64_MAX: none) */
     int in_flight;        /* syncs running */
     int notifying;        /* syncers calling writers' callbacks */
 

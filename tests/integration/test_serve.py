@@ -48,6 +48,8 @@ def test_flags_and_identities_shapes(serves):
         (404, {"detail": "Given feature not found"})
     # Flagsmith core's wart: a missing identifier is a 200
     assert s.request("GET", "/api/v1/identities/") == (200, {"detail": "Missing identifier"})
+    assert s.request("GET", "/api/v1/identities/?identifier=%FF") == \
+        (400, {"detail": "identifier and feature must be UTF-8"})
     s.stop()
 
 
@@ -177,6 +179,39 @@ def test_concurrent_calls_share_commits_and_each_sees_its_own_write(serves, hook
     s.start()  # and all of it was committed
     status, g = s.request("GET", "/api/v1/identities/?identifier=solo-3")
     assert [(x["trait_key"], x["trait_value"]) for x in g["traits"]] == [("n", per_thread - 1)]
+    s.stop()
+
+
+def test_a_call_the_store_refuses_fails_alone(serves, tmp_path):
+    """Calls that wait together share a transaction; when one of them fails in the database,
+    the others are run again on their own and succeed."""
+    import sqlite3
+    import threading
+    s = serves(args=["--environment", str(V1)])
+    assert s.identify("warm-up")[0] == 200  # the tables exist
+    db = sqlite3.connect(os.path.join(s.workdir, "serve-data", "identities.db"))
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON identities WHEN NEW.identifier LIKE "
+               "'refused-%' BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END")
+    db.commit()
+    db.close()
+    results = []
+
+    def sender(t):
+        for i in range(30):
+            name = f"refused-{t}-{i}" if i % 5 == 0 else f"fine-{t}-{i}"
+            status, _ = s.identify(name, [{"trait_key": "i", "trait_value": i}])
+            results.append((name, status))
+
+    threads = [threading.Thread(target=sender, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 240
+    assert {st for n, st in results if n.startswith("fine-")} == {200}
+    assert {st for n, st in results if n.startswith("refused-")} == {503}
+    status, g = s.request("GET", "/api/v1/identities/?identifier=fine-3-7")
+    assert [(x["trait_key"], x["trait_value"]) for x in g["traits"]] == [("i", 7)]
     s.stop()
 
 

@@ -399,3 +399,14 @@ Test(json, writer_respects_the_buffer_limit)
     cr_expect(out.len <= 8);
     ft_buf_free(&out);
 }
+
+Test(json, utf8_validation_follows_rfc_3629)
+{
+    cr_expect(ft_utf8_valid("plain ascii", 11));
+    cr_expect(ft_utf8_valid("Z\xc3\xbcrich \xe2\x80\x94 \xf0\x9f\x98\x80", 16));
+    cr_expect(not(ft_utf8_valid("\xff", 1)), "never a UTF-8 byte");
+    cr_expect(not(ft_utf8_valid("\xc0\xaf", 2)), "overlong");
+    cr_expect(not(ft_utf8_valid("\xed\xa0\x80", 3)), "a surrogate");
+    cr_expect(not(ft_utf8_valid("\xf4\x90\x80\x80", 4)), "past U+10FFFF");
+    cr_expect(not(ft_utf8_valid("ok\xe2\x80", 4)), "cut short");
+}

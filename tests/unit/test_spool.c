@@ -638,6 +638,54 @@ Test(spool, full_disk_fails_a_waiting_group_then_resumes)
     ft_spool_close(s);
 }
 
+/* A group that cannot be written takes nothing else with it: a record written directly before
+ * it stays, is synced, and reads back. */
+Test(spool, a_failed_group_write_cuts_that_group_alone)
+{
+    ft_spool *s = open_spool(NULL);
+    append_n(s, 0, 10);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    lim = old;
+    lim.rlim_cur = 16 + 10 * (8 + 5) + 8 + 6 + 20; /* room for "rec-10", not for the group */
+    cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    append_n(s, 10, 1); /* fire and forget: written at once */
+    char big[65];
+    memset(big, 'z', 64);
+    big[64] = '\0';
+    atomic_int st;
+    cr_assert(eq(int, append_waiting(s, big, &st), FT_OK));
+    ft_spool_sync(s);
+    for (int i = 0; i < 1000 && atomic_load(&st) == 1; i++)
+        usleep(1000);
+    cr_expect(eq(int, atomic_load(&st), FT_ENOSPC));
+    cr_assert(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    cr_expect(eq(int, ft_spool_sync(s), FT_OK), "what stayed gets synced");
+    struct ft_spool_stats stats;
+    ft_spool_get_stats(s, &stats);
+    cr_expect(eq(u64, stats.durable_lsn, stats.write_lsn));
+    cr_expect(eq(int, read_all(s, 0, 0), 11));
+    append_n(s, 11, 1);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    ft_spool_close(s);
+    s = open_spool(NULL);
+    cr_expect(eq(int, read_all(s, 0, 0), 12), "rec-10 survived the failed group");
+    ft_spool_close(s);
+}
+
+Test(spool, a_sealed_spool_refuses_appends)
+{
+    ft_spool *s = open_spool(NULL);
+    append_n(s, 0, 2);
+    ft_spool_seal(s);
+    cr_expect(eq(int, append_str(s, "late", NULL), FT_ECLOSED));
+    cr_expect(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, read_all(s, 0, 0), 2));
+    ft_spool_close(s);
+}
+
 Test(spool, a_second_opener_is_refused)
 {
     ft_spool *s = open_spool(NULL), *t = NULL;
