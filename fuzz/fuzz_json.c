@@ -4,7 +4,8 @@
  * flagtrail's reader is stricter than cJSON, never looser: whatever it accepts cJSON must
  * accept with the same values, and whatever cJSON accepts that it rejects must be one of
  * cJSON's known leniencies (leading zeros, "1.", unchecked UTF-8, ...). The writer is run on
- * every accepted document and its output must parse again to the same output.
+ * every accepted document and its output must parse again to the same output. ft_utf8_valid
+ * must agree with the reader on the input's bytes as a string.
  */
 #include "flagtrail/error.h"
 #include "flagtrail/json.h"
@@ -131,6 +132,22 @@ static void writer_is_stable(void)
     ft_buf_free(&b);
 }
 
+/* ft_utf8_valid says what the reader says of the same bytes as a string: the input's bytes
+ * (those that need no escape) between quotes. */
+static void utf8_agrees_with_reader(const uint8_t *data, size_t size)
+{
+    char *lit = malloc(size + 2);
+    size_t n = 0;
+    lit[n++] = '"';
+    for (size_t i = 0; i < size; i++)
+        if (data[i] >= 0x20 && data[i] != '"' && data[i] != '\\') lit[n++] = (char)data[i];
+    lit[n++] = '"';
+    struct ft_json_error err;
+    bool reader_ok = ft_json_parse(doc2, lit, n, &err) == FT_OK;
+    CHECK(ft_utf8_valid(lit + 1, n - 2) == reader_ok);
+    free(lit);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!doc) {
@@ -138,6 +155,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         doc2 = ft_json_doc_new(NULL);
     }
     struct ft_json_error err;
+    utf8_agrees_with_reader(data, size);
     int rc = ft_json_parse(doc, (const char *)data, size, &err);
     CHECK(rc == FT_OK || rc == FT_EJSON || rc == FT_EDEPTH || rc == FT_ETOOBIG);
     if (rc != FT_OK) CHECK(err.offset <= size);
