@@ -220,6 +220,25 @@ static int append_waiting(ft_spool *s, const char *text, atomic_int *status)
     return ft_spool_append(s, &iov, 1, on_status, status, &lsn, &durable);
 }
 
+/* Waits (bounded) for a waiting append's callback; returns its status (1: it never ran). */
+static int wait_status(atomic_int *status)
+{
+    for (int i = 0; i < 1000 && atomic_load(status) == 1; i++)
+        usleep(1000);
+    return atomic_load(status);
+}
+
+/* Caps the size of files this process writes (a full disk, through RLIMIT_FSIZE); *old gets
+ * the limit to restore. */
+static void limit_file_size(struct rlimit *old, rlim_t bytes)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, old);
+    struct rlimit lim = *old;
+    lim.rlim_cur = bytes;
+    cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+}
+
 Test(spool, waiting_and_fire_and_forget_appends_keep_their_order)
 {
     ft_spool *s = open_spool(NULL);
@@ -560,12 +579,8 @@ Test(spool, full_disk_fails_cleanly_and_recovers)
     ft_spool *s = open_spool(&opt);
     append_n(s, 0, 10);
     cr_assert(eq(int, ft_spool_sync(s), FT_OK));
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit old, lim;
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = 16 + 10 * (8 + 5) + 30; /* room for a record or two more */
-    cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    struct rlimit old;
+    limit_file_size(&old, 16 + 10 * (8 + 5) + 30); /* room for a record or two more */
     char big[64];
     memset(big, 'z', sizeof(big));
     struct iovec iov = {big, sizeof(big)};
@@ -596,12 +611,8 @@ Test(spool, full_disk_fails_a_waiting_group_then_resumes)
     ft_spool *s = open_spool(NULL);
     append_n(s, 0, 10);
     cr_assert(eq(int, ft_spool_sync(s), FT_OK));
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit old, lim;
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = 16 + 10 * (8 + 5) + 30; /* room for a small record, not a big one */
-    cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    struct rlimit old;
+    limit_file_size(&old, 16 + 10 * (8 + 5) + 30); /* room for a small record, not a big one */
     char big[65];
     memset(big, 'z', 64);
     big[64] = '\0';
@@ -609,9 +620,7 @@ Test(spool, full_disk_fails_a_waiting_group_then_resumes)
     /* a waiting writer's record waits for its group: the failure comes through the callback */
     cr_assert(eq(int, append_waiting(s, big, &st_big), FT_OK));
     ft_spool_sync(s); /* FT_EIO, or FT_OK when the failed group was discarded before it */
-    for (int i = 0; i < 1000 && atomic_load(&st_big) == 1; i++)
-        usleep(1000);
-    cr_expect(eq(int, atomic_load(&st_big), FT_ENOSPC));
+    cr_expect(eq(int, wait_status(&st_big), FT_ENOSPC));
     cr_assert(eq(int, append_waiting(s, "small", &st_small), FT_OK));
     cr_expect(eq(int, ft_spool_sync(s), FT_OK));
     cr_expect(eq(int, atomic_load(&st_small), FT_OK));
@@ -645,12 +654,8 @@ Test(spool, a_failed_group_write_cuts_that_group_alone)
     ft_spool *s = open_spool(NULL);
     append_n(s, 0, 10);
     cr_assert(eq(int, ft_spool_sync(s), FT_OK));
-    signal(SIGXFSZ, SIG_IGN);
-    struct rlimit old, lim;
-    getrlimit(RLIMIT_FSIZE, &old);
-    lim = old;
-    lim.rlim_cur = 16 + 10 * (8 + 5) + 8 + 6 + 20; /* room for "rec-10", not for the group */
-    cr_assert(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    struct rlimit old;
+    limit_file_size(&old, 16 + 10 * (8 + 5) + 8 + 6 + 20); /* room for "rec-10", not the group */
     append_n(s, 10, 1); /* fire and forget: written at once */
     char big[65];
     memset(big, 'z', 64);
@@ -658,9 +663,7 @@ Test(spool, a_failed_group_write_cuts_that_group_alone)
     atomic_int st;
     cr_assert(eq(int, append_waiting(s, big, &st), FT_OK));
     ft_spool_sync(s);
-    for (int i = 0; i < 1000 && atomic_load(&st) == 1; i++)
-        usleep(1000);
-    cr_expect(eq(int, atomic_load(&st), FT_ENOSPC));
+    cr_expect(eq(int, wait_status(&st), FT_ENOSPC));
     cr_assert(setrlimit(RLIMIT_FSIZE, &old) == 0);
     cr_expect(eq(int, ft_spool_sync(s), FT_OK), "what stayed gets synced");
     struct ft_spool_stats stats;
