@@ -25,7 +25,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -500,8 +499,9 @@ int ft_http_start(const struct ft_http_options *opt, ft_http_server **out, char 
         {MHD_OPTION_END, 0, NULL},
     };
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_THREAD_POOL_SIZE, s->opt.threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->opt.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->opt.idle_timeout_s,
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_THREAD_POOL_SIZE, s->opt.threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->opt.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        s->opt.idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024, MHD_OPTION_URI_LOG_CALLBACK,
         on_request_line, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_ARRAY,

@@ -617,8 +617,10 @@ static void stop(struct receiver *rc)
     }
     /* A request still on a connection from before the quiesce is answered 503 from here on;
      * once the sync returns no spool callback runs again, so the server can go. */
-    if (rc->spool) ft_spool_seal(rc->spool);
-    if (rc->spool) ft_spool_sync(rc->spool);
+    if (rc->spool) {
+        ft_spool_seal(rc->spool);
+        ft_spool_sync(rc->spool);
+    }
     if (rc->http) {
         ft_http_drain(rc->http, 1000); /* the answers the sync released */
         ft_http_stop(rc->http);

@@ -508,12 +508,8 @@ static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
                                changes, nchanges);
     /* a transient identity never touches the store */
     struct ft_identity_state st;
-    char err[512];
-    if (ft_identities_resolve(s->identities, ft_str_c(env->api_key), identifier, true, changes,
-                              nchanges, &w->arena, &st, err, sizeof(err)))
-        store_failed(s, err, resp);
-    else
-        identity_answer(s, w, env, server, identifier, (struct ft_str){NULL, 0}, &st, resp);
+    ft_identities_transient(changes, nchanges, &w->arena, &st);
+    identity_answer(s, w, env, server, identifier, (struct ft_str){NULL, 0}, &st, resp);
 out:
     ft_envset_release(set);
     return FT_HTTP_DONE;

@@ -149,7 +149,7 @@ static void add_transient(const struct ft_trait_change *ch, size_t n, bool all, 
     }
 }
 
-/* The persisted part of ft_identities_resolve, in the caller's transaction. */
+/* A persisted identity's call, in the caller's transaction. */
 static int resolve_stored(struct ft_idb *db, struct ft_str environment, struct ft_str identifier,
                           const struct ft_trait_change *changes, size_t nchanges,
                           struct ft_arena *arena, struct ft_identity_state *out, char *err,
@@ -174,27 +174,12 @@ static int resolve_stored(struct ft_idb *db, struct ft_str environment, struct f
     return FT_OK;
 }
 
-int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft_str identifier,
-                          bool transient, const struct ft_trait_change *changes, size_t nchanges,
-                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
-                          size_t errlen)
+void ft_identities_transient(const struct ft_trait_change *changes, size_t nchanges,
+                             struct ft_arena *arena, struct ft_identity_state *out)
 {
-    *out = (struct ft_identity_state){.persisted = !transient};
-    if (transient) {
-        out->traits = ft_arena_alloc(arena, sizeof(*out->traits) * (nchanges ? nchanges : 1));
-        add_transient(changes, nchanges, true, out->traits, &out->ntraits);
-        return FT_OK;
-    }
-    struct ft_idb *db = s->db;
-    pthread_mutex_lock(&s->lock);
-    int rc = db->ops->begin(db, err, errlen);
-    if (rc == FT_OK)
-        rc =
-            resolve_stored(db, environment, identifier, changes, nchanges, arena, out, err, errlen);
-    if (rc == FT_OK) rc = db->ops->commit(db, err, errlen);
-    if (rc != FT_OK) db->ops->rollback(db);
-    pthread_mutex_unlock(&s->lock);
-    return rc;
+    *out = (struct ft_identity_state){.persisted = false};
+    out->traits = ft_arena_alloc(arena, sizeof(*out->traits) * (nchanges ? nchanges : 1));
+    add_transient(changes, nchanges, true, out->traits, &out->ntraits);
 }
 
 /* --- the store's thread: group commit --- */

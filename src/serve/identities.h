@@ -8,7 +8,7 @@
  * used for that call only: never stored, reported with a null id. One connection serves every
  * thread. The HTTP handlers submit calls to the store's own thread, which runs the calls
  * waiting at that moment in one transaction and answers each after the commit (group
- * commit); ft_identities_resolve is the same one call at a time. SQLite runs in WAL mode with
+ * commit). SQLite runs in WAL mode with
  * synchronous=NORMAL (a power cut may lose the last trait updates, never the file).
  */
 #ifndef FT_SERVE_IDENTITIES_H
@@ -44,15 +44,10 @@ struct ft_identity_state {
 int ft_identities_open(const char *location, ft_identities **out, char *err, size_t errlen);
 void ft_identities_close(ft_identities *s);
 
-/*
- * Finds or creates the identity (unless `transient`), applies `changes` (in one transaction
- * when any is stored), and returns its traits. Strings in `out` live in `arena`. FT_OK or
- * FT_ESTORE with `err`. Thread-safe.
- */
-int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft_str identifier,
-                          bool transient, const struct ft_trait_change *changes, size_t nchanges,
-                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
-                          size_t errlen);
+/* A transient identity's state: its traits are this call's, never stored, with null ids. No
+ * store is needed. Strings in `out` are those of `changes` or live in `arena`. */
+void ft_identities_transient(const struct ft_trait_change *changes, size_t nchanges,
+                             struct ft_arena *arena, struct ft_identity_state *out);
 
 /* A persisted identity's call, answered by the store's thread (ft_identities_submit). */
 struct ft_identity_call {

@@ -373,12 +373,12 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
     if ((rc = recover(s, err, errlen))) goto fail;
     s->claimed_lsn = s->durable_lsn;
     s->min_cut = UINT64_MAX;
-    int want = s->opt.durability == FT_SPOOL_FSYNC ? SYNCERS : 0;
-    for (; s->nsyncers < want; s->nsyncers++) {
-        if (pthread_create(&s->syncers[s->nsyncers], NULL, syncer_main, s) != 0) {
-            rc = errorf(err, errlen, FT_EIO, "cannot start the spool syncers for %s", dir);
+    if (s->opt.durability == FT_SPOOL_FSYNC) {
+        if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+            rc = errorf(err, errlen, FT_EIO, "cannot start the spool syncer for %s", dir);
             goto fail;
         }
+        s->has_syncer = true;
     }
     *out = s;
     return FT_OK;
@@ -570,14 +570,13 @@ static void *syncer_main(void *arg)
                                   (s->opt.sync_interval_us % 1000000) * 1000};
             nanosleep(&ts, NULL);
             pthread_mutex_lock(&s->lock);
-            if (s->write_lsn == s->claimed_lsn) continue; /* another syncer took it */
+            if (s->write_lsn == s->claimed_lsn) continue; /* a cut took it back */
         }
         uint64_t target = s->claimed_lsn = s->write_lsn;
         s->min_cut = UINT64_MAX;
         off_t off;
         struct ft_buf chunk = take_group(s, &off);
         int fd = dup(s->active_fd);
-        s->in_flight++;
         pthread_mutex_unlock(&s->lock);
 
         int wrc = fd < 0 ? FT_EIO : FT_OK;
@@ -588,7 +587,6 @@ static void *syncer_main(void *arg)
         if (fd >= 0) close(fd);
 
         pthread_mutex_lock(&s->lock);
-        s->in_flight--;
         size_t wrote = chunk.len;
         return_group(s, &chunk);
         if (rc == FT_OK) {
@@ -747,7 +745,7 @@ int ft_spool_sync(ft_spool *s)
     uint64_t target = s->write_lsn;
     unsigned epoch = s->epoch;
     while ((s->durable_lsn < target || s->notifying > 0) && s->epoch == epoch && !s->failed &&
-           s->nsyncers > 0)
+           s->has_syncer)
         pthread_cond_wait(&s->synced, &s->lock);
     int rc = s->durable_lsn >= target && s->epoch == epoch ? FT_OK : FT_EIO;
     pthread_mutex_unlock(&s->lock);
@@ -807,8 +805,7 @@ void ft_spool_close(ft_spool *s)
     pthread_cond_broadcast(&s->dirty);
     pthread_cond_broadcast(&s->synced);
     pthread_mutex_unlock(&s->lock);
-    for (int i = 0; i < s->nsyncers; i++)
-        pthread_join(s->syncers[i], NULL);
+    if (s->has_syncer) pthread_join(s->syncer, NULL);
     /* the syncers claimed and synced everything; a writer left now waits in vain */
     struct waiter *left = NULL;
     size_t nleft = 0;

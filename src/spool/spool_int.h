@@ -24,7 +24,6 @@
 #define REC_HEADER 8
 #define SEG_MAGIC_V1 "FTSPOOL1"
 #define SEG_MAGIC_V2 "FTSPOOL2"
-#define SYNCERS 1 /* must stay 1: one group buffer is in flight at a time (spool.c) */
 #define MAX_SPARES 2 /* released segment files kept for reuse */
 
 struct segment {
@@ -48,8 +47,8 @@ struct ft_spool {
     pthread_mutex_t lock;
     pthread_cond_t dirty;  /* syncers: there is something to sync, or stop */
     pthread_cond_t synced; /* durable_lsn moved, callbacks ran, or failure */
-    pthread_t syncers[SYNCERS];
-    int nsyncers;
+    pthread_t syncer; /* one: a single group buffer is in flight at a time (spool.c) */
+    bool has_syncer;
     bool stopping;
     bool sealed; /* ft_spool_seal: appends are refused */
     bool failed;
@@ -61,7 +60,6 @@ struct ft_spool {
     uint64_t claimed_lsn; /* highest position a sync in flight (or done) covers */
     unsigned epoch;       /* bumped whenever records are cut (a failed write or sync) */
     uint64_t min_cut;     /* lowest cut since the sync in flight claimed (UINT64_MAX: none) */
-    int in_flight;        /* syncs running */
     int notifying;        /* syncers calling writers' callbacks */
 
     struct waiter *waiters; /* ring buffer */
