@@ -9,7 +9,6 @@
 #include "flagtrail/json.h"
 #include "flagtrail/error.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,9 +96,14 @@ int ft_json_write_str(struct ft_buf *out, const char *str, size_t len)
 
 int ft_json_write_int(struct ft_buf *out, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    return ft_buf_append(out, tmp, (size_t)n);
+    char tmp[24], *end = tmp + sizeof(tmp), *p = end; /* digits from the right; no printf */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    return ft_buf_append(out, p, (size_t)(end - p));
 }
 
 /*

@@ -60,8 +60,8 @@ void ft__serve_write_flag(struct ft_buf *b, const struct ft_env *env,
     ft_buf_append_str(b, ", \"created_date\": \"" UNKNOWN_CREATED_DATE "\", \"description\": null"
                          ", \"initial_value\": ");
     write_nstr(b, fi ? fi->initial_value : (struct ft_str){NULL, 0});
-    ft_buf_printf(b, ", \"default_enabled\": %s, \"type\": ",
-                  fi && fi->default_enabled ? "true" : "false");
+    ft_buf_append_str(b, fi && fi->default_enabled ? ", \"default_enabled\": true, \"type\": "
+                                                   : ", \"default_enabled\": false, \"type\": ");
     ft_json_write_str(b, f->feature_type.ptr, f->feature_type.len);
     ft_buf_append_str(b, "}, \"feature_state_value\": ");
     if (ft_value_write(b, &f->value)) ft_buf_append_str(b, "null");
@@ -71,7 +71,7 @@ void ft__serve_write_flag(struct ft_buf *b, const struct ft_env *env,
     write_nint(b, f->identity);
     ft_buf_append_str(b, ", \"feature_segment\": ");
     write_nint(b, f->feature_segment);
-    ft_buf_printf(b, ", \"enabled\": %s}", f->enabled ? "true" : "false");
+    ft_buf_append_str(b, f->enabled ? ", \"enabled\": true}" : ", \"enabled\": false}");
 }
 
 static void write_flags(struct ft_buf *b, const struct ft_env *env,

@@ -117,18 +117,42 @@ static bool alters(const struct ft_trait_change *ch, const struct ft_trait *cur,
     return !t || !same_value(&t->value, &ch->value);
 }
 
-/* Stores the changes that alter something, inside the caller's transaction. */
-static int store_changes(struct ft_idb *db, int64_t id, const struct ft_trait_change *ch, size_t n,
-                         const struct ft_trait *cur, size_t ncur, char *err, size_t errlen)
+/* Applies one stored change to the traits in memory, as the database now holds them: a new
+ * key goes last (its id is the largest), a removed one leaves the order of the rest. */
+static void apply_change(const struct ft_trait_change *ch, int64_t trait_id, struct ft_trait *cur,
+                         size_t *ncur)
 {
-    int rc = FT_OK;
-    for (size_t i = 0; i < n && rc == FT_OK; i++) {
-        if (!alters(&ch[i], cur, ncur)) continue;
-        rc = ch[i].value.type == FT_VALUE_NULL
-                 ? db->ops->remove(db, id, ch[i].key, err, errlen)
-                 : db->ops->upsert(db, id, ch[i].key, &ch[i].value, err, errlen);
+    struct ft_trait *t = (struct ft_trait *)find_trait(cur, *ncur, ch->key);
+    if (ch->value.type == FT_VALUE_NULL) {
+        size_t k = (size_t)(t - cur);
+        memmove(t, t + 1, sizeof(*t) * (*ncur - k - 1));
+        (*ncur)--;
+    } else if (t) {
+        t->value = ch->value;
+    } else {
+        cur[(*ncur)++] = (struct ft_trait){.id = {.null = false, .value = trait_id},
+                                           .key = ch->key,
+                                           .value = ch->value,
+                                           .has_transient = true,
+                                           .transient = false};
     }
-    return rc;
+}
+
+/* Stores the changes that alter something, inside the caller's transaction, and applies them
+ * to `cur` (which has room for n more). */
+static int store_changes(struct ft_idb *db, int64_t id, const struct ft_trait_change *ch, size_t n,
+                         struct ft_trait *cur, size_t *ncur, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!alters(&ch[i], cur, *ncur)) continue;
+        int64_t trait_id = 0;
+        int rc = ch[i].value.type == FT_VALUE_NULL
+                     ? db->ops->remove(db, id, ch[i].key, err, errlen)
+                     : db->ops->upsert(db, id, ch[i].key, &ch[i].value, &trait_id, err, errlen);
+        if (rc) return rc;
+        apply_change(&ch[i], trait_id, cur, ncur);
+    }
+    return FT_OK;
 }
 
 /* Adds this call's transient traits (replacing stored ones of the same key). */
@@ -160,14 +184,7 @@ static int resolve_stored(struct ft_idb *db, struct ft_str environment, struct f
     struct ft_trait *cur;
     size_t ncur;
     if ((rc = db->ops->traits(db, out->id, arena, &cur, &ncur, nchanges, err, errlen))) return rc;
-    bool changed = false;
-    for (size_t i = 0; i < nchanges && !changed; i++)
-        changed = alters(&changes[i], cur, ncur);
-    if (changed) {
-        if ((rc = store_changes(db, out->id, changes, nchanges, cur, ncur, err, errlen))) return rc;
-        if ((rc = db->ops->traits(db, out->id, arena, &cur, &ncur, nchanges, err, errlen)))
-            return rc;
-    }
+    if ((rc = store_changes(db, out->id, changes, nchanges, cur, &ncur, err, errlen))) return rc;
     add_transient(changes, nchanges, false, cur, &ncur);
     out->traits = cur;
     out->ntraits = ncur;

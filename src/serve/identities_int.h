@@ -23,8 +23,9 @@ struct ft_idb_ops {
     /* The stored traits by id, into `arena`, with room for `extra` more. */
     int (*traits)(struct ft_idb *db, int64_t id, struct ft_arena *arena, struct ft_trait **out,
                   size_t *n, size_t extra, char *err, size_t errlen);
+    /* Stores the trait (a key the identity has keeps its id); *trait_id is the trait's id. */
     int (*upsert)(struct ft_idb *db, int64_t id, struct ft_str key, const struct ft_value *value,
-                  char *err, size_t errlen);
+                  int64_t *trait_id, char *err, size_t errlen);
     int (*remove)(struct ft_idb *db, int64_t id, struct ft_str key, char *err, size_t errlen);
     void (*close)(struct ft_idb *db);
 };

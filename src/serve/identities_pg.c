@@ -37,7 +37,7 @@ static const char *const sql[Q_COUNT] = {
                  " WHERE identity_id = $1 ORDER BY id",
     [Q_UPSERT] = "INSERT INTO ft_serve_traits (identity_id, trait_key, value_type, value)"
                  " VALUES ($1, $2, $3, $4) ON CONFLICT (identity_id, trait_key) DO UPDATE"
-                 " SET value_type = excluded.value_type, value = excluded.value",
+                 " SET value_type = excluded.value_type, value = excluded.value RETURNING id",
     [Q_DELETE] = "DELETE FROM ft_serve_traits WHERE identity_id = $1 AND trait_key = $2",
 };
 
@@ -192,7 +192,7 @@ static int pg_traits(struct ft_idb *db, int64_t id, struct ft_arena *arena, stru
 }
 
 static int pg_upsert(struct ft_idb *db, int64_t id, struct ft_str key, const struct ft_value *value,
-                     char *err, size_t errlen)
+                     int64_t *trait_id, char *err, size_t errlen)
 {
     struct ft_arena a;
     ft_arena_init(&a, 0);
@@ -200,9 +200,13 @@ static int pg_upsert(struct ft_idb *db, int64_t id, struct ft_str key, const str
     snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
     const char *v[4] = {idtext, param(&a, key), ft_value_type_name(value->type),
                         param(&a, value->text)};
-    int rc = run((struct pg *)db, Q_UPSERT, 4, v, NULL, "storing a trait", err, errlen);
+    PGresult *r;
+    int rc = run((struct pg *)db, Q_UPSERT, 4, v, &r, "storing a trait", err, errlen);
     ft_arena_free(&a);
-    return rc;
+    if (rc) return rc;
+    *trait_id = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return FT_OK;
 }
 
 static int pg_remove(struct ft_idb *db, int64_t id, struct ft_str key, char *err, size_t errlen)

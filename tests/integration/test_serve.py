@@ -129,6 +129,34 @@ def test_traits_persist_with_stable_ids_and_drive_segments(serves, hooks, secret
     s.stop()
 
 
+def test_a_call_answers_the_traits_the_store_now_holds(serves, hooks, secret_file):
+    """A call's changes apply in order (a key sent twice keeps the last value); its answer and
+    webhook hold what a later read of the store returns: same ids, same order."""
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url,
+                     "--webhook-secret-file", secret_file])
+    s.identify("carol", [{"trait_key": "plan", "trait_value": "free"},
+                         {"trait_key": "age", "trait_value": 30}])
+    status, a = s.identify("carol", [{"trait_key": "plan", "trait_value": None},
+                                     {"trait_key": "zeta", "trait_value": "z"},
+                                     {"trait_key": "age", "trait_value": 31},
+                                     {"trait_key": "zeta", "trait_value": "zz"}])
+    assert status == 200
+    assert [(t["trait_key"], t["trait_value"]) for t in a["traits"]] == [("age", 31), ("zeta", "zz")]
+    status, g = s.request("GET", "/api/v1/identities/?identifier=carol")
+    assert g["traits"] == a["traits"]
+    bodies = wait_for(lambda: (lambda b: b if len(b) == 3 else None)(h.bodies()),
+                      message="three webhooks")
+    traits = [json.loads(b)["traits"] for b in bodies]
+    first = [w for w in traits if [t["trait_key"] for t in w] == ["plan", "age"]]
+    later = [w for w in traits if [t["trait_key"] for t in w] == ["age", "zeta"]]
+    assert len(first) == 1 and len(later) == 2
+    assert later[0] == later[1], "the changing call's ids are the ones the store holds"
+    assert later[0][0]["id"] == first[0][1]["id"], "an updated trait keeps its id"
+    assert later[0][1]["id"] > first[0][1]["id"], "a new trait comes after the older ones"
+    s.stop()
+
+
 def test_concurrent_calls_share_commits_and_each_sees_its_own_write(serves, hooks, secret_file):
     """The identity store answers calls waiting together from one transaction: each call still
     sees the traits as they stand after its own change, a trait keeps its id, nothing is lost."""

@@ -9,6 +9,7 @@
 #include "helpers.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static ft_json_doc *doc;
@@ -376,6 +377,24 @@ Test(json, writer_numbers_as_python)
         ft_buf_init(&out, 0);
         cr_assert(eq(int, ft_json_write_number(&out, ft_str_c(cases[i].in)), FT_OK));
         cr_expect(eq(str, out.data, (char *)cases[i].out), "for %s", cases[i].in);
+        ft_buf_free(&out);
+    }
+}
+
+Test(json, writer_prints_integers_at_their_limits)
+{
+    const struct {
+        int64_t in;
+        const char *out;
+    } cases[] = {{0, "0"},   {7, "7"},       {-7, "-7"},       {10, "10"},
+                 {-10, "-10"}, {1000000, "1000000"},
+                 {INT64_MAX, "9223372036854775807"},
+                 {INT64_MIN, "-9223372036854775808"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct ft_buf out;
+        ft_buf_init(&out, 0);
+        cr_assert(eq(int, ft_json_write_int(&out, cases[i].in), FT_OK));
+        cr_expect(eq(str, out.data, (char *)cases[i].out));
         ft_buf_free(&out);
     }
 }
