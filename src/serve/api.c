@@ -287,82 +287,26 @@ static void store_failed(struct server *s, const char *err, struct ft_http_respo
                                       .header_value = "1"};
 }
 
-/* An identity call waiting for the store's thread, which answers it after its group commits
- * (identities.h). It owns copies of what it needs from the request: the worker's arena and
- * JSON document serve the worker's next request meanwhile. */
-struct pending_identity {
-    struct ft_identity_call call; /* first: done() gets this back */
-    struct ft_arena arena;
-    struct server *s;
-    ft_http_request *req;
-    struct ft_envset *set; /* holds `env` (the document in force when the call came) */
-    const struct ft_env *env;
-    bool server;
-    struct ft_str feature;
-};
-
-static struct ft_str keep(struct ft_arena *a, struct ft_str v)
+/* A persisted identity's call: the store resolves it at once (identities.h), then the answer. */
+static void stored_identity(struct server *s, struct serve_worker *w, const struct ft_env *env,
+                            bool server, struct ft_str identifier, struct ft_str feature,
+                            const struct ft_trait_change *changes, size_t n,
+                            struct ft_http_response *resp)
 {
-    return v.ptr ? (struct ft_str){ft_arena_strndup(a, v.ptr, v.len), v.len} : v;
-}
-
-static void identity_done(struct ft_identity_call *call)
-{
-    struct pending_identity *p = (struct pending_identity *)call;
-    struct serve_worker *w = ft__serve_worker(p->s);
-    ft_arena_reset(&w->arena);
-    struct ft_http_response resp;
-    if (call->status)
-        store_failed(p->s, call->err, &resp);
+    struct ft_identity_state st;
+    char err[256] = "";
+    int rc = ft_identities_resolve(s->identities, ft_str_c(env->api_key), identifier, changes, n,
+                                   &w->arena, &st, err, sizeof(err));
+    if (rc == FT_ECLOSED)
+        *resp = (struct ft_http_response){.status = 503,
+                                          .body = "{\"detail\": \"Shutting down\"}",
+                                          .len = 27,
+                                          .header_name = "Retry-After",
+                                          .header_value = "1"};
+    else if (rc)
+        store_failed(s, err, resp);
     else
-        identity_answer(p->s, w, p->env, p->server, call->identifier, p->feature, &call->state,
-                        &resp);
-    ft_http_complete(p->req, &resp);
-    ft_envset_release(p->set);
-    ft_arena_free(&p->arena);
-    free(p);
-}
-
-/* Hands a persisted identity's call to the store; the answer comes from identity_done. The
- * envset reference passes to the call. */
-static enum ft_http_outcome submit_identity(struct server *s, ft_http_request *req,
-                                            struct ft_envset *set, const struct ft_env *env,
-                                            bool server, struct ft_str identifier,
-                                            struct ft_str feature,
-                                            const struct ft_trait_change *changes, size_t n)
-{
-    struct pending_identity *p = ft_xcalloc(1, sizeof(*p));
-    ft_arena_init(&p->arena, 0);
-    struct ft_trait_change *own = ft_arena_alloc(&p->arena, sizeof(*own) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++) {
-        own[i] = changes[i];
-        own[i].key = keep(&p->arena, changes[i].key);
-        own[i].value.text = keep(&p->arena, changes[i].value.text);
-    }
-    p->call = (struct ft_identity_call){.environment = ft_str_c(env->api_key),
-                                        .identifier = keep(&p->arena, identifier),
-                                        .changes = own,
-                                        .nchanges = n,
-                                        .arena = &p->arena,
-                                        .done = identity_done};
-    p->feature = keep(&p->arena, feature);
-    p->s = s;
-    p->req = req;
-    p->set = set;
-    p->env = env;
-    p->server = server;
-    if (ft_identities_submit(s->identities, &p->call) == FT_OK) return FT_HTTP_PENDING;
-    /* shutting down: the store takes no more calls */
-    struct ft_http_response resp = {.status = 503,
-                                    .body = "{\"detail\": \"Shutting down\"}",
-                                    .len = 27,
-                                    .header_name = "Retry-After",
-                                    .header_value = "1"};
-    ft_http_complete(req, &resp);
-    ft_envset_release(set);
-    ft_arena_free(&p->arena);
-    free(p);
-    return FT_HTTP_PENDING;
+        identity_answer(s, w, env, server, identifier, feature, &st, resp);
 }
 
 static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
@@ -385,8 +329,8 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
         /* a query string is decoded bytes: the JSON body's reader checks this for POST */
         respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
     } else {
-        return submit_identity(s, req, set, env, server, ft_str_c(identifier),
-                               feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0);
+        stored_identity(s, w, env, server, ft_str_c(identifier),
+                        feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0, resp);
     }
     ft_envset_release(set);
     return FT_HTTP_DONE;
@@ -503,9 +447,11 @@ static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
     struct ft_trait_change *changes = NULL;
     size_t nchanges;
     if (!read_traits(w, ft_json_get(w->doc, root, "traits"), &changes, &nchanges, resp)) goto out;
-    if (!(tr && tr->type == FT_JSON_TRUE))
-        return submit_identity(s, req, set, env, server, identifier, (struct ft_str){NULL, 0},
-                               changes, nchanges);
+    if (!(tr && tr->type == FT_JSON_TRUE)) {
+        stored_identity(s, w, env, server, identifier, (struct ft_str){NULL, 0}, changes, nchanges,
+                        resp);
+        goto out;
+    }
     /* a transient identity never touches the store */
     struct ft_identity_state st;
     ft_identities_transient(changes, nchanges, &w->arena, &st);

@@ -5,32 +5,34 @@
  * One connection behind a mutex. Measured with bench/serve, this beat a connection per HTTP
  * thread by far: with one connection no thread sleeps in SQLite's busy handler waiting for
  * another's write lock (p99 fell from 77 ms), and SQLite's file locks are taken once per
- * transaction instead of once per statement. Submitted calls go further: the store's thread
- * takes every call waiting, runs them in one transaction and commits once, so HTTP threads
- * neither wait for the mutex nor pay a commit per call (docs/ARCHITECTURE.md, serve).
+ * transaction instead of once per statement. A call runs on its HTTP thread, at once, in the
+ * transaction open at that moment (a savepoint each, so a refused call is undone alone); the
+ * store's thread commits that transaction a commit interval after it began. No call waits for
+ * a commit and many share one (docs/ARCHITECTURE.md, serve). A shared backend (PostgreSQL)
+ * commits each call instead: other serves wait on the rows a transaction holds.
  */
 #include "serve/identities_int.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "flagtrail/error.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BATCH_MAX 512 /* calls in one transaction */
+#include <time.h>
 
 struct ft_identities {
-    pthread_mutex_t lock; /* the backend is used under it */
+    pthread_mutex_t lock; /* the backend, the open transaction and the counts */
+    pthread_cond_t cond;  /* the committer waits for a transaction to open */
     struct ft_idb *db;
-
-    pthread_mutex_t q_lock; /* guards the queue and the thread's state */
-    pthread_cond_t q_cond;
-    struct ft_identity_call *head, *tail;
-    bool busy, stopping, started;
-    bool closed; /* ft_identities_shutdown: calls are refused */
+    int64_t interval_ns;  /* 0: each call commits itself */
+    bool in_tx;           /* a transaction is open */
+    int64_t tx_began_ns;
+    uint64_t tx_writers;  /* calls in the open transaction that wrote */
+    bool stopping, closed, started;
     pthread_t thread;
-    uint64_t calls, commits; /* under q_lock */
+    struct ft_identity_counts counts;
 };
 
 static void *store_main(void *arg);
@@ -43,7 +45,8 @@ enum ft_value_type ft__idb_type_named(const char *t)
     return FT_VALUE_STRING;
 }
 
-int ft_identities_open(const char *location, ft_identities **out, char *err, size_t errlen)
+int ft_identities_open(const char *location, int64_t commit_interval_us, ft_identities **out,
+                       char *err, size_t errlen)
 {
     struct ft_idb *db;
     int rc;
@@ -55,15 +58,19 @@ int ft_identities_open(const char *location, ft_identities **out, char *err, siz
     if (rc) return rc;
     ft_identities *s = ft_xcalloc(1, sizeof(*s));
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->q_lock, NULL);
-    pthread_cond_init(&s->q_cond, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &ca);
+    pthread_condattr_destroy(&ca);
     s->db = db;
-    if (pthread_create(&s->thread, NULL, store_main, s) != 0) {
+    s->interval_ns = db->shared ? 0 : commit_interval_us * 1000;
+    if (s->interval_ns > 0 && pthread_create(&s->thread, NULL, store_main, s) != 0) {
         snprintf(err, errlen, "cannot start the identity store's thread");
         ft_identities_close(s);
         return FT_ESTORE;
     }
-    s->started = true;
+    s->started = s->interval_ns > 0;
     *out = s;
     return FT_OK;
 }
@@ -71,29 +78,44 @@ int ft_identities_open(const char *location, ft_identities **out, char *err, siz
 void ft_identities_close(ft_identities *s)
 {
     if (!s) return;
-    if (s->started) { /* the thread finishes the calls queued before it stops */
-        pthread_mutex_lock(&s->q_lock);
+    ft_identities_shutdown(s); /* commits what is open */
+    if (s->started) {
+        pthread_mutex_lock(&s->lock);
         s->stopping = true;
-        pthread_cond_broadcast(&s->q_cond);
-        pthread_mutex_unlock(&s->q_lock);
+        pthread_cond_broadcast(&s->cond);
+        pthread_mutex_unlock(&s->lock);
         pthread_join(s->thread, NULL);
     }
     s->db->ops->close(s->db);
-    pthread_cond_destroy(&s->q_cond);
-    pthread_mutex_destroy(&s->q_lock);
+    pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
 /* --- resolving --- */
 
-static int find_identity(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
-                         int64_t *id, char *err, size_t errlen)
+/* Called before each write of a call: its first takes the call's savepoint (when calls share
+ * the transaction). */
+static int will_write(ft_identities *s, bool *wrote, char *err, size_t errlen)
 {
-    int rc = db->ops->find(db, env, identifier, id, err, errlen);
+    if (*wrote) return FT_OK;
+    *wrote = true;
+    return s->interval_ns ? s->db->ops->savepoint(s->db, err, errlen) : FT_OK;
+}
+
+/* The identity and its stored traits, creating it the first time. */
+static int load_identity(ft_identities *s, struct ft_str env, struct ft_str identifier,
+                         struct ft_arena *arena, size_t extra, int64_t *id, struct ft_trait **cur,
+                         size_t *ncur, bool *wrote, char *err, size_t errlen)
+{
+    struct ft_idb *db = s->db;
+    int rc = db->ops->load(db, env, identifier, arena, extra, id, cur, ncur, err, errlen);
     if (rc || *id) return rc;
-    if ((rc = db->ops->create(db, env, identifier, ft_clock_now_us(), err, errlen))) return rc;
-    return db->ops->find(db, env, identifier, id, err, errlen);
+    if ((rc = will_write(s, wrote, err, errlen))) return rc;
+    if ((rc = db->ops->create(db, env, identifier, ft_clock_now_us(), id, err, errlen)) || *id)
+        return rc; /* new: no traits */
+    /* another serve created it meanwhile */
+    return db->ops->load(db, env, identifier, arena, extra, id, cur, ncur, err, errlen);
 }
 
 static bool same_value(const struct ft_value *a, const struct ft_value *b)
@@ -118,37 +140,54 @@ static bool alters(const struct ft_trait_change *ch, const struct ft_trait *cur,
 }
 
 /* Applies one stored change to the traits in memory, as the database now holds them: a new
- * key goes last (its id is the largest), a removed one leaves the order of the rest. */
+ * trait goes last (its id is the largest), a removed one leaves the order of the rest. */
 static void apply_change(const struct ft_trait_change *ch, int64_t trait_id, struct ft_trait *cur,
                          size_t *ncur)
 {
     struct ft_trait *t = (struct ft_trait *)find_trait(cur, *ncur, ch->key);
-    if (ch->value.type == FT_VALUE_NULL) {
-        size_t k = (size_t)(t - cur);
-        memmove(t, t + 1, sizeof(*t) * (*ncur - k - 1));
-        (*ncur)--;
-    } else if (t) {
+    if (t && ch->value.type != FT_VALUE_NULL && t->id.value == trait_id) {
         t->value = ch->value;
-    } else {
-        cur[(*ncur)++] = (struct ft_trait){.id = {.null = false, .value = trait_id},
-                                           .key = ch->key,
-                                           .value = ch->value,
-                                           .has_transient = true,
-                                           .transient = false};
+        return;
     }
+    if (t) { /* deleted, or gone and stored again under a new id */
+        memmove(t, t + 1, sizeof(*t) * (*ncur - (size_t)(t - cur) - 1));
+        (*ncur)--;
+    }
+    if (ch->value.type == FT_VALUE_NULL) return;
+    cur[(*ncur)++] = (struct ft_trait){.id = {.null = false, .value = trait_id},
+                                       .key = ch->key,
+                                       .value = ch->value,
+                                       .has_transient = true,
+                                       .transient = false};
 }
 
-/* Stores the changes that alter something, inside the caller's transaction, and applies them
- * to `cur` (which has room for n more). */
-static int store_changes(struct ft_idb *db, int64_t id, const struct ft_trait_change *ch, size_t n,
-                         struct ft_trait *cur, size_t *ncur, char *err, size_t errlen)
+/* Stores one change that alters the traits; *trait_id is the id it now has. */
+static int store_change(struct ft_idb *db, int64_t id, const struct ft_trait_change *ch,
+                        const struct ft_trait *t, int64_t *trait_id, char *err, size_t errlen)
+{
+    if (ch->value.type == FT_VALUE_NULL) return db->ops->remove(db, t->id.value, err, errlen);
+    if (t) {
+        bool found;
+        int rc = db->ops->update(db, t->id.value, &ch->value, &found, err, errlen);
+        *trait_id = t->id.value;
+        if (rc || found) return rc;
+    }
+    return db->ops->insert(db, id, ch->key, &ch->value, trait_id, err, errlen);
+}
+
+/* Stores the changes that alter something, inside the open transaction, and applies them to
+ * `cur` (which has room for n more). */
+static int store_changes(ft_identities *s, int64_t id, const struct ft_trait_change *ch, size_t n,
+                         struct ft_trait *cur, size_t *ncur, bool *wrote, char *err,
+                         size_t errlen)
 {
     for (size_t i = 0; i < n; i++) {
         if (!alters(&ch[i], cur, *ncur)) continue;
         int64_t trait_id = 0;
-        int rc = ch[i].value.type == FT_VALUE_NULL
-                     ? db->ops->remove(db, id, ch[i].key, err, errlen)
-                     : db->ops->upsert(db, id, ch[i].key, &ch[i].value, &trait_id, err, errlen);
+        int rc = will_write(s, wrote, err, errlen);
+        if (rc == FT_OK)
+            rc = store_change(s->db, id, &ch[i], find_trait(cur, *ncur, ch[i].key), &trait_id,
+                              err, errlen);
         if (rc) return rc;
         apply_change(&ch[i], trait_id, cur, ncur);
     }
@@ -173,18 +212,19 @@ static void add_transient(const struct ft_trait_change *ch, size_t n, bool all, 
     }
 }
 
-/* A persisted identity's call, in the caller's transaction. */
-static int resolve_stored(struct ft_idb *db, struct ft_str environment, struct ft_str identifier,
+/* A persisted identity's call, in the open transaction; *wrote once it wrote (or tried). */
+static int resolve_stored(ft_identities *s, struct ft_str environment, struct ft_str identifier,
                           const struct ft_trait_change *changes, size_t nchanges,
-                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
-                          size_t errlen)
+                          struct ft_arena *arena, struct ft_identity_state *out, bool *wrote,
+                          char *err, size_t errlen)
 {
-    int rc;
-    if ((rc = find_identity(db, environment, identifier, &out->id, err, errlen))) return rc;
+    *out = (struct ft_identity_state){.persisted = true};
     struct ft_trait *cur;
     size_t ncur;
-    if ((rc = db->ops->traits(db, out->id, arena, &cur, &ncur, nchanges, err, errlen))) return rc;
-    if ((rc = store_changes(db, out->id, changes, nchanges, cur, &ncur, err, errlen))) return rc;
+    int rc = load_identity(s, environment, identifier, arena, nchanges, &out->id, &cur, &ncur,
+                           wrote, err, errlen);
+    if (rc == FT_OK) rc = store_changes(s, out->id, changes, nchanges, cur, &ncur, wrote, err, errlen);
+    if (rc) return rc;
     add_transient(changes, nchanges, false, cur, &ncur);
     out->traits = cur;
     out->ntraits = ncur;
@@ -199,115 +239,106 @@ void ft_identities_transient(const struct ft_trait_change *changes, size_t nchan
     add_transient(changes, nchanges, true, out->traits, &out->ntraits);
 }
 
-/* --- the store's thread: group commit --- */
+/* --- transactions: calls at once, commits on an interval --- */
 
-int ft_identities_submit(ft_identities *s, struct ft_identity_call *call)
+/* Ends the open transaction: commits it, or rolls it back when `commit` is false or the commit
+ * fails. The changes of calls already answered in it are then lost: counted, logged. Lock
+ * held. */
+static int end_tx(ft_identities *s, bool commit, char *err, size_t errlen)
 {
-    call->next = NULL;
-    pthread_mutex_lock(&s->q_lock);
-    if (s->closed) {
-        pthread_mutex_unlock(&s->q_lock);
-        return FT_ECLOSED;
+    int rc = commit ? s->db->ops->commit(s->db, err, errlen) : FT_ESTORE;
+    if (rc) s->db->ops->rollback(s->db);
+    if (rc == FT_OK) {
+        s->counts.commits++;
+    } else if (s->tx_writers) {
+        char n[24];
+        snprintf(n, sizeof(n), "%llu", (unsigned long long)s->tx_writers);
+        ft_log(FT_LOG_ERROR, "serve.identity_changes_lost", "calls", n, "error",
+               commit ? err : "the transaction broke", NULL);
+        s->counts.lost += s->tx_writers;
     }
-    if (s->tail) s->tail->next = call;
-    else s->head = call;
-    s->tail = call;
-    pthread_cond_broadcast(&s->q_cond);
-    pthread_mutex_unlock(&s->q_lock);
-    return FT_OK;
+    s->in_tx = false;
+    s->tx_writers = 0;
+    return rc;
 }
 
-void ft_identities_shutdown(ft_identities *s)
+/* One call inside the open transaction (begun here when none is). Lock held. */
+static int run_call(ft_identities *s, struct ft_str environment, struct ft_str identifier,
+                    const struct ft_trait_change *changes, size_t nchanges, struct ft_arena *arena,
+                    struct ft_identity_state *out, char *err, size_t errlen)
 {
-    pthread_mutex_lock(&s->q_lock);
-    s->closed = true;
-    while (s->head || s->busy)
-        pthread_cond_wait(&s->q_cond, &s->q_lock);
-    pthread_mutex_unlock(&s->q_lock);
-}
-
-/* Takes up to BATCH_MAX waiting calls, in order. q_lock held. */
-static struct ft_identity_call *take_batch(ft_identities *s)
-{
-    struct ft_identity_call *batch = s->head, *last = batch;
-    for (int n = 1; n < BATCH_MAX && last->next; n++)
-        last = last->next;
-    s->head = last->next;
-    if (!s->head) s->tail = NULL;
-    last->next = NULL;
-    return batch;
-}
-
-/* Resolves the calls from `first` up to `end` (exclusive) in one transaction; each call's
- * status is set. FT_OK when it committed. Store lock held. */
-static int run_group(struct ft_idb *db, struct ft_identity_call *first,
-                     struct ft_identity_call *end, bool *began)
-{
-    char err[sizeof(first->err)] = "";
-    int rc = db->ops->begin(db, err, sizeof(err));
-    *began = rc == FT_OK;
-    for (struct ft_identity_call *c = first; c != end && rc == FT_OK; c = c->next) {
-        c->state = (struct ft_identity_state){.persisted = true};
-        rc = resolve_stored(db, c->environment, c->identifier, c->changes, c->nchanges, c->arena,
-                            &c->state, err, sizeof(err));
+    struct ft_idb *db = s->db;
+    int rc;
+    if (!s->in_tx) {
+        if ((rc = db->ops->begin(db, err, errlen))) return rc;
+        s->in_tx = true;
+        s->tx_began_ns = ft_clock_mono_ns();
+        if (s->interval_ns) pthread_cond_signal(&s->cond);
     }
-    if (rc == FT_OK) rc = db->ops->commit(db, err, sizeof(err));
-    if (rc != FT_OK) db->ops->rollback(db);
-    for (struct ft_identity_call *c = first; c != end; c = c->next) {
-        c->status = rc;
-        snprintf(c->err, sizeof(c->err), "%s", rc ? err : "");
+    bool wrote = false;
+    rc = resolve_stored(s, environment, identifier, changes, nchanges, arena, out, &wrote, err,
+                        errlen);
+    if (s->interval_ns == 0) return end_tx(s, rc == FT_OK, err, errlen); /* its own */
+    if (rc == FT_OK && wrote && (rc = db->ops->release(db, err, errlen)) == FT_OK)
+        s->tx_writers++;
+    if (rc != FT_OK) {
+        char ignored[128];
+        if (db->ops->broken(db) || (wrote && db->ops->undo(db, ignored, sizeof(ignored))))
+            end_tx(s, false, err, errlen); /* the transaction is gone: its calls' changes too */
     }
     return rc;
 }
 
-/* Resolves a batch in one transaction or, when that fails, each call in its own, then answers
- * every call; returns the number of calls and adds the transactions to *commits. */
-static uint64_t run_batch(ft_identities *s, struct ft_identity_call *batch, uint64_t *commits)
+int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft_str identifier,
+                          const struct ft_trait_change *changes, size_t nchanges,
+                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
+                          size_t errlen)
 {
     pthread_mutex_lock(&s->lock);
-    *commits += 1;
-    bool began;
-    if (run_group(s->db, batch, NULL, &began) != FT_OK && began && batch->next) {
-        /* one call failed the group (a database that is away fails at BEGIN, and then every
-         * call has its answer): find out which, one transaction each */
-        for (struct ft_identity_call *c = batch; c && began; c = c->next, *commits += 1)
-            run_group(s->db, c, c->next, &began);
+    int rc = FT_ECLOSED;
+    if (!s->closed) {
+        rc = run_call(s, environment, identifier, changes, nchanges, arena, out, err, errlen);
+        s->counts.calls++;
     }
     pthread_mutex_unlock(&s->lock);
-    uint64_t n = 0;
-    for (struct ft_identity_call *c = batch, *next; c; c = next, n++) {
-        next = c->next; /* done() may free the call */
-        c->done(c);
-    }
-    return n;
+    return rc;
 }
 
-void ft_identities_counts(ft_identities *s, uint64_t *calls, uint64_t *commits)
+void ft_identities_shutdown(ft_identities *s)
 {
-    pthread_mutex_lock(&s->q_lock);
-    *calls = s->calls;
-    *commits = s->commits;
-    pthread_mutex_unlock(&s->q_lock);
+    char err[256];
+    pthread_mutex_lock(&s->lock);
+    s->closed = true;
+    if (s->in_tx) end_tx(s, true, err, sizeof(err));
+    pthread_mutex_unlock(&s->lock);
 }
 
+void ft_identities_counts(ft_identities *s, struct ft_identity_counts *out)
+{
+    pthread_mutex_lock(&s->lock);
+    *out = s->counts;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* The committer: each transaction is committed the interval after it began. */
 static void *store_main(void *arg)
 {
     ft_identities *s = arg;
-    pthread_mutex_lock(&s->q_lock);
-    for (;;) {
-        while (!s->head && !s->stopping)
-            pthread_cond_wait(&s->q_cond, &s->q_lock);
-        if (!s->head) break; /* stopping, and nothing is left */
-        struct ft_identity_call *batch = take_batch(s);
-        s->busy = true;
-        pthread_mutex_unlock(&s->q_lock);
-        uint64_t commits = 0, n = run_batch(s, batch, &commits);
-        pthread_mutex_lock(&s->q_lock);
-        s->calls += n;
-        s->commits += commits;
-        s->busy = false;
-        pthread_cond_broadcast(&s->q_cond);
+    char err[256];
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        if (!s->in_tx) {
+            pthread_cond_wait(&s->cond, &s->lock);
+            continue;
+        }
+        int64_t due = s->tx_began_ns + s->interval_ns;
+        if (ft_clock_mono_ns() < due) {
+            struct timespec ts = {due / 1000000000, due % 1000000000};
+            pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+            continue; /* the transaction may have ended meanwhile (shutdown, a broken call) */
+        }
+        end_tx(s, true, err, sizeof(err));
     }
-    pthread_mutex_unlock(&s->q_lock);
+    pthread_mutex_unlock(&s->lock);
     return NULL;
 }

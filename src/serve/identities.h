@@ -6,10 +6,12 @@
  * keeps its id for life (an update changes the value, not the id), a trait sent with a null
  * value is deleted, and traits sent as transient (or all traits of a transient identity) are
  * used for that call only: never stored, reported with a null id. One connection serves every
- * thread. The HTTP handlers submit calls to the store's own thread, which runs the calls
- * waiting at that moment in one transaction and answers each after the commit (group
- * commit). SQLite runs in WAL mode with
- * synchronous=NORMAL (a power cut may lose the last trait updates, never the file).
+ * thread. A call runs at once on its caller's thread, inside the transaction open at that
+ * moment; the store's thread commits it the commit interval after it began, so calls share
+ * commits and none waits for one: a crash may lose the trait changes of that last interval
+ * (counted and logged when a commit fails). SQLite runs in WAL mode with synchronous=NORMAL (a
+ * power cut may lose the last trait updates, never the file). PostgreSQL, which several
+ * serves share, commits each call in its own transaction.
  */
 #ifndef FT_SERVE_IDENTITIES_H
 #define FT_SERVE_IDENTITIES_H
@@ -38,10 +40,13 @@ struct ft_identity_state {
 
 /*
  * Opens (creating the tables) the store at `location`: a SQLite file path ("sqlite:PATH" or
- * PATH) or a PostgreSQL URL ("postgres://USER@HOST:PORT/DB"). FT_OK or FT_ESTORE with `err`
- * (never a password).
+ * PATH) or a PostgreSQL URL ("postgres://USER@HOST:PORT/DB"). A transaction is committed
+ * `commit_interval_us` after it began (0: each call commits before it returns). FT_OK or
+ * FT_ESTORE with `err` (never a password).
  */
-int ft_identities_open(const char *location, ft_identities **out, char *err, size_t errlen);
+int ft_identities_open(const char *location, int64_t commit_interval_us, ft_identities **out,
+                       char *err, size_t errlen);
+/* Commits what is open and closes. */
 void ft_identities_close(ft_identities *s);
 
 /* A transient identity's state: its traits are this call's, never stored, with null ids. No
@@ -49,35 +54,27 @@ void ft_identities_close(ft_identities *s);
 void ft_identities_transient(const struct ft_trait_change *changes, size_t nchanges,
                              struct ft_arena *arena, struct ft_identity_state *out);
 
-/* A persisted identity's call, answered by the store's thread (ft_identities_submit). */
-struct ft_identity_call {
-    /* filled by the caller; the strings must live until `done` runs */
-    struct ft_str environment, identifier;
-    const struct ft_trait_change *changes;
-    size_t nchanges;
-    struct ft_arena *arena; /* the answer's strings go here */
-    void (*done)(struct ft_identity_call *call); /* on the store's thread; may free the call */
-    /* filled by the store before `done` */
-    int status; /* FT_OK or FT_ESTORE */
-    char err[256];
-    struct ft_identity_state state;
-    struct ft_identity_call *next; /* the store's queue */
-};
-
 /*
- * Queues a call: the store's thread resolves every call waiting when it turns to them in one
- * transaction, commits once, then calls each one's `done`. When a call fails inside a group,
- * the group is rolled back and its calls are run again one transaction each, so a failure
- * (a bad call, or the database going away) fails only the calls it touches. No HTTP thread
- * waits for the database and many calls share a commit. Thread-safe. FT_OK, or FT_ECLOSED
- * after ft_identities_shutdown (the call was not taken and `done` will not run).
+ * A persisted identity's call: finds the identity (creating it the first time), stores the
+ * changes that alter its traits, and gives its traits as they now are, this call's transient
+ * ones last. Runs at once, under the store's lock, in a savepoint of the open transaction: a
+ * call the database refuses is undone alone. Strings in `out` are those of `changes` or live
+ * in `arena`. Thread-safe. FT_OK; FT_ESTORE with `err`; FT_ECLOSED after
+ * ft_identities_shutdown.
  */
-int ft_identities_submit(ft_identities *s, struct ft_identity_call *call);
+int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft_str identifier,
+                          const struct ft_trait_change *changes, size_t nchanges,
+                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
+                          size_t errlen);
 
-/* Refuses later calls and waits until every call taken is done: after it, no `done` runs. */
+/* Refuses later calls (FT_ECLOSED) and commits the open transaction. */
 void ft_identities_shutdown(ft_identities *s);
 
-/* Submitted calls answered so far, and the transactions that answered them. */
-void ft_identities_counts(ft_identities *s, uint64_t *calls, uint64_t *commits);
+struct ft_identity_counts {
+    uint64_t calls;   /* calls resolved */
+    uint64_t commits; /* transactions committed: calls close together share one */
+    uint64_t lost;    /* calls whose changes were answered, then lost with their transaction */
+};
+void ft_identities_counts(ft_identities *s, struct ft_identity_counts *out);
 
 #endif

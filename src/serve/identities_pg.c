@@ -6,7 +6,7 @@
  * things, the warehouse among them), created under an advisory lock when missing. Statements
  * are prepared once per connection; a broken connection is reset on the next call, whose
  * answer is then a 503 while the database is away. Two instances creating one identity at
- * once both end with the same row (ON CONFLICT DO NOTHING, then read).
+ * once both end with the same row (ON CONFLICT DO NOTHING, then read again).
  */
 #include "serve/identities_int.h"
 #include "flagtrail/error.h"
@@ -26,19 +26,21 @@ static const char schema[] =
     "  id BIGSERIAL PRIMARY KEY, identity_id BIGINT NOT NULL, trait_key TEXT NOT NULL,"
     "  value_type TEXT NOT NULL, value TEXT NOT NULL, UNIQUE (identity_id, trait_key))";
 
-enum { Q_FIND, Q_CREATE, Q_TRAITS, Q_UPSERT, Q_DELETE, Q_COUNT };
+enum { Q_LOAD, Q_CREATE, Q_INSERT, Q_UPDATE, Q_DELETE, Q_COUNT };
 
-static const char *const names[Q_COUNT] = {"find", "create", "traits", "upsert", "delete"};
+static const char *const names[Q_COUNT] = {"load", "create", "insert", "update", "delete"};
 static const char *const sql[Q_COUNT] = {
-    [Q_FIND] = "SELECT id FROM ft_serve_identities WHERE environment = $1 AND identifier = $2",
+    [Q_LOAD] = "SELECT i.id, t.id, t.trait_key, t.value_type, t.value FROM ft_serve_identities i"
+               " LEFT JOIN ft_serve_traits t ON t.identity_id = i.id"
+               " WHERE i.environment = $1 AND i.identifier = $2 ORDER BY t.id",
     [Q_CREATE] = "INSERT INTO ft_serve_identities (environment, identifier, created_at)"
-                 " VALUES ($1, $2, $3) ON CONFLICT (environment, identifier) DO NOTHING",
-    [Q_TRAITS] = "SELECT id, trait_key, value_type, value FROM ft_serve_traits"
-                 " WHERE identity_id = $1 ORDER BY id",
-    [Q_UPSERT] = "INSERT INTO ft_serve_traits (identity_id, trait_key, value_type, value)"
+                 " VALUES ($1, $2, $3) ON CONFLICT (environment, identifier) DO NOTHING"
+                 " RETURNING id",
+    [Q_INSERT] = "INSERT INTO ft_serve_traits (identity_id, trait_key, value_type, value)"
                  " VALUES ($1, $2, $3, $4) ON CONFLICT (identity_id, trait_key) DO UPDATE"
                  " SET value_type = excluded.value_type, value = excluded.value RETURNING id",
-    [Q_DELETE] = "DELETE FROM ft_serve_traits WHERE identity_id = $1 AND trait_key = $2",
+    [Q_UPDATE] = "UPDATE ft_serve_traits SET value_type = $1, value = $2 WHERE id = $3",
+    [Q_DELETE] = "DELETE FROM ft_serve_traits WHERE id = $1",
 };
 
 struct pg {
@@ -133,54 +135,36 @@ static void pg_rollback(struct ft_idb *db)
     if (PQstatus(p->conn) == CONNECTION_OK) PQclear(PQexec(p->conn, "ROLLBACK"));
 }
 
-static int pg_find(struct ft_idb *db, struct ft_str env, struct ft_str identifier, int64_t *id,
-                   char *err, size_t errlen)
+/* The first column of a one-row result as an id; 0 without a row. */
+static int64_t first_id(PGresult *r)
 {
-    struct pg *p = (struct pg *)db;
-    struct ft_arena a;
-    ft_arena_init(&a, 0);
-    const char *v[2] = {param(&a, env), param(&a, identifier)};
-    PGresult *r;
-    int rc = run(p, Q_FIND, 2, v, &r, "finding an identity", err, errlen);
-    ft_arena_free(&a);
-    if (rc) return rc;
-    *id = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
-    PQclear(r);
-    return FT_OK;
+    return PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
 }
 
-static int pg_create(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
-                     int64_t created_at, char *err, size_t errlen)
+static struct ft_str value_str(PGresult *r, int row, int col, struct ft_arena *arena)
 {
-    struct ft_arena a;
-    ft_arena_init(&a, 0);
-    char when[24];
-    snprintf(when, sizeof(when), "%lld", (long long)created_at);
-    const char *v[3] = {param(&a, env), param(&a, identifier), when};
-    int rc = run((struct pg *)db, Q_CREATE, 3, v, NULL, "creating an identity", err, errlen);
-    ft_arena_free(&a);
-    return rc;
+    size_t len = (size_t)PQgetlength(r, row, col);
+    return (struct ft_str){ft_arena_strndup(arena, PQgetvalue(r, row, col), len), len};
 }
 
-static int pg_traits(struct ft_idb *db, int64_t id, struct ft_arena *arena, struct ft_trait **out,
-                     size_t *n, size_t extra, char *err, size_t errlen)
+static int pg_load(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
+                   struct ft_arena *arena, size_t extra, int64_t *id, struct ft_trait **out,
+                   size_t *n, char *err, size_t errlen)
 {
-    char idtext[24];
-    snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
-    const char *v[1] = {idtext};
+    const char *v[2] = {param(arena, env), param(arena, identifier)};
     PGresult *r;
-    int rc = run((struct pg *)db, Q_TRAITS, 1, v, &r, "reading traits", err, errlen);
+    int rc = run((struct pg *)db, Q_LOAD, 2, v, &r, "reading an identity", err, errlen);
     if (rc) return rc;
-    size_t count = (size_t)PQntuples(r);
-    struct ft_trait *t = ft_arena_alloc(arena, sizeof(*t) * (count + extra + 1));
-    for (size_t i = 0; i < count; i++) {
-        int row = (int)i;
-        size_t klen = (size_t)PQgetlength(r, row, 1), vlen = (size_t)PQgetlength(r, row, 3);
-        t[i] = (struct ft_trait){
-            .id = {.null = false, .value = strtoll(PQgetvalue(r, row, 0), NULL, 10)},
-            .key = {ft_arena_strndup(arena, PQgetvalue(r, row, 1), klen), klen},
-            .value = {ft__idb_type_named(PQgetvalue(r, row, 2)),
-                      {ft_arena_strndup(arena, PQgetvalue(r, row, 3), vlen), vlen}},
+    int rows = PQntuples(r);
+    struct ft_trait *t = ft_arena_alloc(arena, sizeof(*t) * ((size_t)rows + extra + 1));
+    size_t count = 0;
+    *id = rows ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    for (int row = 0; row < rows; row++) {
+        if (PQgetisnull(r, row, 1)) continue; /* an identity without traits */
+        t[count++] = (struct ft_trait){
+            .id = {.null = false, .value = strtoll(PQgetvalue(r, row, 1), NULL, 10)},
+            .key = value_str(r, row, 2, arena),
+            .value = {ft__idb_type_named(PQgetvalue(r, row, 3)), value_str(r, row, 4, arena)},
             .has_transient = true,
             .transient = false,
         };
@@ -191,7 +175,24 @@ static int pg_traits(struct ft_idb *db, int64_t id, struct ft_arena *arena, stru
     return FT_OK;
 }
 
-static int pg_upsert(struct ft_idb *db, int64_t id, struct ft_str key, const struct ft_value *value,
+static int pg_create(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
+                     int64_t created_at, int64_t *id, char *err, size_t errlen)
+{
+    struct ft_arena a;
+    ft_arena_init(&a, 0);
+    char when[24];
+    snprintf(when, sizeof(when), "%lld", (long long)created_at);
+    const char *v[3] = {param(&a, env), param(&a, identifier), when};
+    PGresult *r;
+    int rc = run((struct pg *)db, Q_CREATE, 3, v, &r, "creating an identity", err, errlen);
+    ft_arena_free(&a);
+    if (rc) return rc;
+    *id = first_id(r);
+    PQclear(r);
+    return FT_OK;
+}
+
+static int pg_insert(struct ft_idb *db, int64_t id, struct ft_str key, const struct ft_value *value,
                      int64_t *trait_id, char *err, size_t errlen)
 {
     struct ft_arena a;
@@ -201,24 +202,37 @@ static int pg_upsert(struct ft_idb *db, int64_t id, struct ft_str key, const str
     const char *v[4] = {idtext, param(&a, key), ft_value_type_name(value->type),
                         param(&a, value->text)};
     PGresult *r;
-    int rc = run((struct pg *)db, Q_UPSERT, 4, v, &r, "storing a trait", err, errlen);
+    int rc = run((struct pg *)db, Q_INSERT, 4, v, &r, "storing a trait", err, errlen);
     ft_arena_free(&a);
     if (rc) return rc;
-    *trait_id = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    *trait_id = first_id(r);
     PQclear(r);
     return FT_OK;
 }
 
-static int pg_remove(struct ft_idb *db, int64_t id, struct ft_str key, char *err, size_t errlen)
+static int pg_update(struct ft_idb *db, int64_t trait_id, const struct ft_value *value,
+                     bool *found, char *err, size_t errlen)
 {
     struct ft_arena a;
     ft_arena_init(&a, 0);
     char idtext[24];
-    snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
-    const char *v[2] = {idtext, param(&a, key)};
-    int rc = run((struct pg *)db, Q_DELETE, 2, v, NULL, "deleting a trait", err, errlen);
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)trait_id);
+    const char *v[3] = {ft_value_type_name(value->type), param(&a, value->text), idtext};
+    PGresult *r;
+    int rc = run((struct pg *)db, Q_UPDATE, 3, v, &r, "storing a trait", err, errlen);
     ft_arena_free(&a);
-    return rc;
+    if (rc) return rc;
+    *found = strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    return FT_OK;
+}
+
+static int pg_remove(struct ft_idb *db, int64_t trait_id, char *err, size_t errlen)
+{
+    char idtext[24];
+    snprintf(idtext, sizeof(idtext), "%lld", (long long)trait_id);
+    const char *v[1] = {idtext};
+    return run((struct pg *)db, Q_DELETE, 1, v, NULL, "deleting a trait", err, errlen);
 }
 
 static void pg_close(struct ft_idb *db)
@@ -232,10 +246,10 @@ static const struct ft_idb_ops pg_ops = {
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
-    .find = pg_find,
+    .load = pg_load,
     .create = pg_create,
-    .traits = pg_traits,
-    .upsert = pg_upsert,
+    .insert = pg_insert,
+    .update = pg_update,
     .remove = pg_remove,
     .close = pg_close,
 };
@@ -250,6 +264,7 @@ int ft__idb_pg_open(const char *url, struct ft_idb **out, char *err, size_t errl
 {
     struct pg *p = ft_xcalloc(1, sizeof(*p));
     p->base.ops = &pg_ops;
+    p->base.shared = true; /* each call commits alone: no savepoints */
     p->conn = PQconnectdb(url);
     PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     int rc = PQstatus(p->conn) == CONNECTION_OK ? prepare(p, err, errlen)

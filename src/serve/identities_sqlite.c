@@ -28,21 +28,42 @@ static const char schema[] = "PRAGMA journal_mode = WAL;"
                              "  UNIQUE (identity_id, trait_key)"
                              ");";
 
-enum { Q_FIND, Q_CREATE, Q_TRAITS, Q_UPSERT, Q_DELETE, Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_COUNT };
+enum {
+    Q_LOAD,
+    Q_CREATE,
+    Q_INSERT,
+    Q_UPDATE,
+    Q_DELETE,
+    Q_BEGIN,
+    Q_COMMIT,
+    Q_ROLLBACK,
+    Q_SAVEPOINT,
+    Q_RELEASE,
+    Q_UNDO,
+    Q_COUNT
+};
 
 static const char *const sql[Q_COUNT] = {
-    [Q_FIND] = "SELECT id FROM identities WHERE environment = ? AND identifier = ?",
+    /* one statement for the identity and its traits (in the unique index's order: sorted by id
+     * here, cheaper than SQLite's sorter); an identity without traits is one row of NULLs */
+    [Q_LOAD] = "SELECT i.id, t.id, t.trait_key, t.value_type, t.value FROM identities i"
+               " LEFT JOIN traits t ON t.identity_id = i.id"
+               " WHERE i.environment = ? AND i.identifier = ?",
     [Q_CREATE] = "INSERT INTO identities (environment, identifier, created_at) VALUES (?, ?, ?)"
-                 " ON CONFLICT (environment, identifier) DO NOTHING",
-    /* in the unique index's order: sorted by id here, cheaper than SQLite's sorter */
-    [Q_TRAITS] = "SELECT id, trait_key, value_type, value FROM traits WHERE identity_id = ?",
-    [Q_UPSERT] = "INSERT INTO traits (identity_id, trait_key, value_type, value)"
+                 " ON CONFLICT (environment, identifier) DO NOTHING RETURNING id",
+    [Q_INSERT] = "INSERT INTO traits (identity_id, trait_key, value_type, value)"
                  " VALUES (?, ?, ?, ?) ON CONFLICT (identity_id, trait_key) DO UPDATE"
                  " SET value_type = excluded.value_type, value = excluded.value RETURNING id",
-    [Q_DELETE] = "DELETE FROM traits WHERE identity_id = ? AND trait_key = ?",
-    [Q_BEGIN] = "BEGIN",
+    [Q_UPDATE] = "UPDATE traits SET value_type = ?, value = ? WHERE id = ?",
+    [Q_DELETE] = "DELETE FROM traits WHERE id = ?",
+    /* the write lock from the start: a transaction stays open for the commit interval, and a
+     * deferred one would fail with SQLITE_BUSY_SNAPSHOT if another process wrote meanwhile */
+    [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
+    [Q_SAVEPOINT] = "SAVEPOINT call",
+    [Q_RELEASE] = "RELEASE call",
+    [Q_UNDO] = "ROLLBACK TO call",
 };
 
 struct lite {
@@ -87,95 +108,135 @@ static void lite_rollback(struct ft_idb *db)
     sqlite3_reset(l->q[Q_ROLLBACK]);
 }
 
-static int lite_find(struct ft_idb *db, struct ft_str env, struct ft_str identifier, int64_t *id,
-                     char *err, size_t errlen)
+static bool lite_broken(struct ft_idb *db)
 {
-    struct lite *l = (struct lite *)db;
-    sqlite3_stmt *q = l->q[Q_FIND];
-    bind_text(q, 1, env);
-    bind_text(q, 2, identifier);
+    return sqlite3_get_autocommit(((struct lite *)db)->db) != 0;
+}
+
+static int lite_savepoint(struct ft_idb *db, char *err, size_t errlen)
+{
+    return done((struct lite *)db, Q_SAVEPOINT, "starting a call", err, errlen);
+}
+
+static int lite_release(struct ft_idb *db, char *err, size_t errlen)
+{
+    return done((struct lite *)db, Q_RELEASE, "ending a call", err, errlen);
+}
+
+static int lite_undo(struct ft_idb *db, char *err, size_t errlen)
+{
+    int rc = done((struct lite *)db, Q_UNDO, "undoing a call", err, errlen);
+    return rc ? rc : lite_release(db, err, errlen);
+}
+
+/* Steps a statement that returns at most one id: *id is 0 without a row. */
+static int step_id(struct lite *l, int which, int64_t *id, const char *what, char *err,
+                   size_t errlen)
+{
+    sqlite3_stmt *q = l->q[which];
     int rc = sqlite3_step(q);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    if (rc == SQLITE_ROW) rc = sqlite3_step(q);
     sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? FT_OK
-                                                 : fail(l, "finding an identity", err, errlen);
+    return rc == SQLITE_DONE ? FT_OK : fail(l, what, err, errlen);
 }
 
-static int lite_create(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
-                       int64_t created_at, char *err, size_t errlen)
+static struct ft_str column_str(sqlite3_stmt *q, int col, struct ft_arena *arena)
 {
-    struct lite *l = (struct lite *)db;
-    sqlite3_stmt *q = l->q[Q_CREATE];
-    bind_text(q, 1, env);
-    bind_text(q, 2, identifier);
-    sqlite3_bind_int64(q, 3, created_at);
-    return done(l, Q_CREATE, "creating an identity", err, errlen);
+    const char *text = (const char *)sqlite3_column_text(q, col);
+    size_t len = (size_t)sqlite3_column_bytes(q, col);
+    return (struct ft_str){ft_arena_strndup(arena, text ? text : "", len), len};
 }
 
-static int lite_traits(struct ft_idb *db, int64_t id, struct ft_arena *arena, struct ft_trait **out,
-                       size_t *n, size_t extra, char *err, size_t errlen)
+static void sort_by_id(struct ft_trait *t, size_t n)
 {
-    struct lite *l = (struct lite *)db;
-    size_t cap = 16 + extra, count = 0;
-    struct ft_trait *t = ft_arena_alloc(arena, sizeof(*t) * cap);
-    sqlite3_stmt *q = l->q[Q_TRAITS];
-    sqlite3_bind_int64(q, 1, id);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (count + extra == cap) {
-            struct ft_trait *bigger = ft_arena_alloc(arena, sizeof(*t) * cap * 2);
-            memcpy(bigger, t, sizeof(*t) * count);
-            t = bigger;
-            cap *= 2;
-        }
-        const char *key = (const char *)sqlite3_column_text(q, 1);
-        const char *val = (const char *)sqlite3_column_text(q, 3);
-        size_t klen = (size_t)sqlite3_column_bytes(q, 1), vlen = (size_t)sqlite3_column_bytes(q, 3);
-        t[count++] = (struct ft_trait){
-            .id = {.null = false, .value = sqlite3_column_int64(q, 0)},
-            .key = {ft_arena_strndup(arena, key ? key : "", klen), klen},
-            .value = {ft__idb_type_named((const char *)sqlite3_column_text(q, 2)),
-                      {ft_arena_strndup(arena, val ? val : "", vlen), vlen}},
-            .has_transient = true,
-            .transient = false,
-        };
-    }
-    sqlite3_reset(q);
-    if (rc != SQLITE_DONE) return fail(l, "reading traits", err, errlen);
-    for (size_t i = 1; i < count; i++) { /* by id; an identity has few traits */
+    for (size_t i = 1; i < n; i++) { /* an identity has few traits */
         struct ft_trait cur = t[i];
         size_t k = i;
         for (; k > 0 && t[k - 1].id.value > cur.id.value; k--)
             t[k] = t[k - 1];
         t[k] = cur;
     }
+}
+
+static int lite_load(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
+                     struct ft_arena *arena, size_t extra, int64_t *id, struct ft_trait **out,
+                     size_t *n, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    size_t cap = 16 + extra, count = 0;
+    struct ft_trait *t = ft_arena_alloc(arena, sizeof(*t) * cap);
+    sqlite3_stmt *q = l->q[Q_LOAD];
+    bind_text(q, 1, env);
+    bind_text(q, 2, identifier);
+    *id = 0;
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        *id = sqlite3_column_int64(q, 0);
+        if (sqlite3_column_type(q, 1) == SQLITE_NULL) continue; /* no traits */
+        if (count + extra == cap) {
+            struct ft_trait *bigger = ft_arena_alloc(arena, sizeof(*t) * cap * 2);
+            memcpy(bigger, t, sizeof(*t) * count);
+            t = bigger;
+            cap *= 2;
+        }
+        t[count++] = (struct ft_trait){
+            .id = {.null = false, .value = sqlite3_column_int64(q, 1)},
+            .key = column_str(q, 2, arena),
+            .value = {ft__idb_type_named((const char *)sqlite3_column_text(q, 3)),
+                      column_str(q, 4, arena)},
+            .has_transient = true,
+            .transient = false,
+        };
+    }
+    sqlite3_reset(q);
+    if (rc != SQLITE_DONE) return fail(l, "reading an identity", err, errlen);
+    sort_by_id(t, count);
     *out = t;
     *n = count;
     return FT_OK;
 }
 
-static int lite_upsert(struct ft_idb *db, int64_t id, struct ft_str key,
+static int lite_create(struct ft_idb *db, struct ft_str env, struct ft_str identifier,
+                       int64_t created_at, int64_t *id, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_stmt *q = l->q[Q_CREATE];
+    bind_text(q, 1, env);
+    bind_text(q, 2, identifier);
+    sqlite3_bind_int64(q, 3, created_at);
+    return step_id(l, Q_CREATE, id, "creating an identity", err, errlen);
+}
+
+static int lite_insert(struct ft_idb *db, int64_t id, struct ft_str key,
                        const struct ft_value *value, int64_t *trait_id, char *err, size_t errlen)
 {
     struct lite *l = (struct lite *)db;
-    sqlite3_stmt *q = l->q[Q_UPSERT];
+    sqlite3_stmt *q = l->q[Q_INSERT];
     sqlite3_bind_int64(q, 1, id);
     bind_text(q, 2, key);
     sqlite3_bind_text(q, 3, ft_value_type_name(value->type), -1, SQLITE_STATIC);
     bind_text(q, 4, value->text);
-    int rc = sqlite3_step(q);
-    *trait_id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-    if (rc == SQLITE_ROW) rc = sqlite3_step(q);
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? FT_OK : fail(l, "storing a trait", err, errlen);
+    return step_id(l, Q_INSERT, trait_id, "storing a trait", err, errlen);
 }
 
-static int lite_remove(struct ft_idb *db, int64_t id, struct ft_str key, char *err, size_t errlen)
+static int lite_update(struct ft_idb *db, int64_t trait_id, const struct ft_value *value,
+                       bool *found, char *err, size_t errlen)
 {
     struct lite *l = (struct lite *)db;
-    sqlite3_stmt *q = l->q[Q_DELETE];
-    sqlite3_bind_int64(q, 1, id);
-    bind_text(q, 2, key);
+    sqlite3_stmt *q = l->q[Q_UPDATE];
+    sqlite3_bind_text(q, 1, ft_value_type_name(value->type), -1, SQLITE_STATIC);
+    bind_text(q, 2, value->text);
+    sqlite3_bind_int64(q, 3, trait_id);
+    int rc = done(l, Q_UPDATE, "storing a trait", err, errlen);
+    *found = sqlite3_changes(l->db) == 1;
+    return rc;
+}
+
+static int lite_remove(struct ft_idb *db, int64_t trait_id, char *err, size_t errlen)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_bind_int64(l->q[Q_DELETE], 1, trait_id);
     return done(l, Q_DELETE, "deleting a trait", err, errlen);
 }
 
@@ -192,10 +253,14 @@ static const struct ft_idb_ops lite_ops = {
     .begin = lite_begin,
     .commit = lite_commit,
     .rollback = lite_rollback,
-    .find = lite_find,
+    .savepoint = lite_savepoint,
+    .release = lite_release,
+    .undo = lite_undo,
+    .broken = lite_broken,
+    .load = lite_load,
     .create = lite_create,
-    .traits = lite_traits,
-    .upsert = lite_upsert,
+    .insert = lite_insert,
+    .update = lite_update,
     .remove = lite_remove,
     .close = lite_close,
 };

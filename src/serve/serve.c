@@ -117,14 +117,17 @@ void ft__serve_render_metrics(struct server *s, struct ft_buf *out)
                      "Identity calls answered 503 because the identity store failed.");
     ft_metric_u64(out, "flagtrail_identity_store_errors_total", NULL,
                   atomic_load(&s->identity_errors));
-    uint64_t calls, commits;
-    ft_identities_counts(s->identities, &calls, &commits);
+    struct ft_identity_counts ic;
+    ft_identities_counts(s->identities, &ic);
     ft_metric_header(out, "flagtrail_identity_calls_total", "counter",
-                     "Identity calls the identity store answered.");
-    ft_metric_u64(out, "flagtrail_identity_calls_total", NULL, calls);
+                     "Identity calls the identity store resolved.");
+    ft_metric_u64(out, "flagtrail_identity_calls_total", NULL, ic.calls);
     ft_metric_header(out, "flagtrail_identity_commits_total", "counter",
-                     "Identity store transactions: calls waiting together share one.");
-    ft_metric_u64(out, "flagtrail_identity_commits_total", NULL, commits);
+                     "Identity store commits: the calls of one commit interval share one.");
+    ft_metric_u64(out, "flagtrail_identity_commits_total", NULL, ic.commits);
+    ft_metric_header(out, "flagtrail_identity_changes_lost_total", "counter",
+                     "Answered identity calls whose trait changes were lost with a failed commit.");
+    ft_metric_u64(out, "flagtrail_identity_changes_lost_total", NULL, ic.lost);
 }
 
 /* --- lifecycle --- */
@@ -170,7 +173,8 @@ static int start(struct server *s, char *err, size_t errlen)
     }
     char path[4096];
     snprintf(path, sizeof(path), "%s/identities.db", cfg->data_dir);
-    if ((rc = ft_identities_open(cfg->identities ? cfg->identities : path, &s->identities, err,
+    if ((rc = ft_identities_open(cfg->identities ? cfg->identities : path,
+                                 (int64_t)cfg->sync_interval_ms * 1000, &s->identities, err,
                                  errlen)))
         return rc;
     struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC,
@@ -221,8 +225,7 @@ static void stop(struct server *s)
     if (s->http) {
         ft_http_quiesce(s->http);
         ft_http_drain(s->http, (int)(drain_us / 1000));
-        /* calls still with the identity store are answered before the server goes (later
-         * ones get 503), and those answers get a moment to leave */
+        /* calls from here on get 503; what the store holds is committed */
         if (s->identities) ft_identities_shutdown(s->identities);
         ft_http_drain(s->http, 1000);
         ft_http_stop(s->http);
@@ -237,7 +240,7 @@ static void stop(struct server *s)
         snprintf(pending, sizeof(pending), "%zu", ds.pending);
         ft_log(FT_LOG_INFO, "serve.stopped", "delivered", delivered, "pending", pending, NULL);
     }
-    ft_identities_close(s->identities); /* answered everything above; nothing writes after */
+    ft_identities_close(s->identities); /* the HTTP server is gone: nothing calls it after */
     ft_dispatcher_free(s->dispatcher);
     ft_spool_close(s->dead);
     ft_spool_close(s->outbox);

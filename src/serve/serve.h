@@ -39,7 +39,7 @@ struct ft_serve_config {
     size_t nschedule; /* 0: the default schedule */
     int64_t max_age_us;
     uint64_t outbox_max_bytes;
-    unsigned sync_interval_ms; /* default 10 */
+    unsigned sync_interval_ms; /* outbox sync, identity store commit; default 10 */
     unsigned webhook_timeout_s;
     unsigned endpoint_concurrency;
     unsigned threads, max_connections;

@@ -158,8 +158,8 @@ def test_a_call_answers_the_traits_the_store_now_holds(serves, hooks, secret_fil
 
 
 def test_concurrent_calls_share_commits_and_each_sees_its_own_write(serves, hooks, secret_file):
-    """The identity store answers calls waiting together from one transaction: each call still
-    sees the traits as they stand after its own change, a trait keeps its id, nothing is lost."""
+    """Calls within one commit interval share a transaction: each call still sees the traits as
+    they stand after its own change, a trait keeps its id, nothing is lost."""
     import threading
     h = hooks()
     s = serves(args=["--environment", str(V1), "--webhook-url", h.url,
@@ -197,7 +197,7 @@ def test_concurrent_calls_share_commits_and_each_sees_its_own_write(serves, hook
     calls = s.metric("flagtrail_identity_calls_total")
     commits = s.metric("flagtrail_identity_commits_total")
     assert calls == 2 * n_threads * per_thread + n_threads
-    assert 0 < commits < calls, "calls that waited together shared a commit"
+    assert 0 < commits < calls, "calls close together shared a commit"
     bodies = wait_for(lambda: (lambda b: b if len(b) == calls else None)(h.bodies()),
                       timeout=60, message="a webhook per call")
     counter_ids = {t["id"] for b in bodies for t in json.loads(b)["traits"]
@@ -211,8 +211,8 @@ def test_concurrent_calls_share_commits_and_each_sees_its_own_write(serves, hook
 
 
 def test_a_call_the_store_refuses_fails_alone(serves, tmp_path):
-    """Calls that wait together share a transaction; when one of them fails in the database,
-    the others are run again on their own and succeed."""
+    """Calls share a transaction; when one of them fails in the database, its savepoint is
+    undone and the others keep their changes."""
     import sqlite3
     import threading
     s = serves(args=["--environment", str(V1)])
@@ -241,6 +241,52 @@ def test_a_call_the_store_refuses_fails_alone(serves, tmp_path):
     status, g = s.request("GET", "/api/v1/identities/?identifier=fine-3-7")
     assert [(x["trait_key"], x["trait_value"]) for x in g["traits"]] == [("i", 7)]
     s.stop()
+
+
+def test_commits_follow_the_interval_and_shutdown(serves, tmp_path):
+    """An answer does not wait for its commit; the commit comes within --sync-interval, and a
+    clean stop commits what is open."""
+    import sqlite3
+    s = serves(args=["--environment", str(V1), "--sync-interval", "300"])
+    path = os.path.join(s.workdir, "serve-data", "identities.db")
+
+    def stored(identifier):
+        db = sqlite3.connect(path)
+        rows = db.execute("SELECT t.value FROM traits t JOIN identities i ON i.id = t.identity_id"
+                          " WHERE i.identifier = ?", (identifier,)).fetchall()
+        db.close()
+        return rows
+
+    assert s.identify("early", [{"trait_key": "k", "trait_value": "v"}])[0] == 200
+    assert stored("early") == [], "answered before its transaction committed"
+    wait_for(lambda: stored("early") == [("v",)], timeout=10, message="the interval's commit")
+    s.stop()
+    s = serves(args=["--environment", str(V1), "--sync-interval", "600000"], workdir=s.workdir)
+    assert s.identify("late", [{"trait_key": "k", "trait_value": "w"}])[0] == 200
+    s.stop()  # SIGTERM: the open transaction is committed
+    assert stored("late") == [("w",)]
+
+
+def test_a_transaction_lost_after_its_answers_is_counted(serves, tmp_path):
+    """When the open transaction fails after some of its calls were answered, their changes are
+    lost: counted in flagtrail_identity_changes_lost_total and logged; the store goes on."""
+    import sqlite3
+    s = serves(args=["--environment", str(V1), "--sync-interval", "600000"])
+    assert s.identify("warm-up")[0] == 200
+    s.stop()  # commits the tables
+    db = sqlite3.connect(os.path.join(s.workdir, "serve-data", "identities.db"))
+    db.execute("CREATE TRIGGER breaks BEFORE INSERT ON identities WHEN NEW.identifier = 'breaker'"
+               " BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction, by a test trigger'); END")
+    db.commit()
+    db.close()
+    s = serves(args=["--environment", str(V1), "--sync-interval", "600000"], workdir=s.workdir)
+    assert s.identify("answered", [{"trait_key": "k", "trait_value": 1}])[0] == 200
+    assert s.identify("breaker")[0] == 503
+    assert s.metric("flagtrail_identity_changes_lost_total") == 1
+    assert s.request("GET", "/api/v1/identities/?identifier=answered")[1]["traits"] == []
+    assert s.identify("after", [{"trait_key": "k", "trait_value": 2}])[0] == 200
+    s.stop()
+    assert any(e.get("error") for e in s.events("serve.identity_changes_lost"))
 
 
 def python_dumps(body):
