@@ -35,6 +35,9 @@ struct ft_idb_ops {
     int (*update)(struct ft_idb *db, int64_t trait_id, const struct ft_value *value, bool *found,
                   char *err, size_t errlen);
     int (*remove)(struct ft_idb *db, int64_t trait_id, char *err, size_t errlen);
+    /* Optional: moves committed changes into the main file (SQLite's WAL checkpoint). Called
+     * without the store's lock, from one thread at a time, while calls go on. */
+    void (*checkpoint)(struct ft_idb *db);
     void (*close)(struct ft_idb *db);
 };
 

@@ -46,6 +46,7 @@ static const char *const sql[Q_COUNT] = {
 struct pg {
     struct ft_idb base;
     PGconn *conn;
+    bool prepared; /* the schema and statements are ready on this connection */
 };
 
 /* libpq's message on one line. */
@@ -85,12 +86,20 @@ static int prepare(struct pg *p, char *err, size_t errlen)
     return rc;
 }
 
+/* A connection with its statements: re-made when broken, prepared again when a prepare failed
+ * (a server still starting up, say). */
 static int ensure_connected(struct pg *p, char *err, size_t errlen)
 {
-    if (PQstatus(p->conn) == CONNECTION_OK) return FT_OK;
-    PQreset(p->conn);
-    if (PQstatus(p->conn) != CONNECTION_OK) return fail(p, "reconnecting", err, errlen);
-    return prepare(p, err, errlen);
+    if (PQstatus(p->conn) == CONNECTION_OK && p->prepared) return FT_OK;
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        PQreset(p->conn);
+        if (PQstatus(p->conn) != CONNECTION_OK) return fail(p, "reconnecting", err, errlen);
+    } else {
+        PQclear(PQexec(p->conn, "DEALLOCATE ALL")); /* what a failed prepare left */
+    }
+    int rc = prepare(p, err, errlen);
+    p->prepared = rc == FT_OK;
+    return rc;
 }
 
 /* Runs a prepared statement; *out keeps its rows when not NULL. */
@@ -265,10 +274,15 @@ int ft__idb_pg_open(const char *url, struct ft_idb **out, char *err, size_t errl
     struct pg *p = ft_xcalloc(1, sizeof(*p));
     p->base.ops = &pg_ops;
     p->base.shared = true; /* each call commits alone: no savepoints */
-    p->conn = PQconnectdb(url);
+    /* a database that stops answering fails a call in seconds, not in the kernel's minutes:
+     * the URL's own settings, given after these, win */
+    const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "dbname", NULL};
+    const char *const values[] = {"5", "10000", url, NULL};
+    p->conn = PQconnectdbParams(keys, values, 1);
     PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     int rc = PQstatus(p->conn) == CONNECTION_OK ? prepare(p, err, errlen)
                                                 : fail(p, "connecting", err, errlen);
+    p->prepared = rc == FT_OK;
     if (rc) {
         pg_close(&p->base);
         return rc;

@@ -12,6 +12,8 @@
 
 static const char schema[] = "PRAGMA journal_mode = WAL;"
                              "PRAGMA synchronous = NORMAL;"
+                             /* checkpoints are run by lite_checkpoint, outside the lock */
+                             "PRAGMA wal_autocheckpoint = 0;"
                              "CREATE TABLE IF NOT EXISTS identities ("
                              "  id INTEGER PRIMARY KEY,"
                              "  environment TEXT NOT NULL,"
@@ -51,8 +53,9 @@ static const char *const sql[Q_COUNT] = {
                " WHERE i.environment = ? AND i.identifier = ?",
     [Q_CREATE] = "INSERT INTO identities (environment, identifier, created_at) VALUES (?, ?, ?)"
                  " ON CONFLICT (environment, identifier) DO NOTHING RETURNING id",
-    [Q_INSERT] = "INSERT INTO traits (identity_id, trait_key, value_type, value)"
-                 " VALUES (?, ?, ?, ?) ON CONFLICT (identity_id, trait_key) DO UPDATE"
+    /* the id comes from lite->next_trait_id, never from SQLite (see there) */
+    [Q_INSERT] = "INSERT INTO traits (id, identity_id, trait_key, value_type, value)"
+                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (identity_id, trait_key) DO UPDATE"
                  " SET value_type = excluded.value_type, value = excluded.value RETURNING id",
     [Q_UPDATE] = "UPDATE traits SET value_type = ?, value = ? WHERE id = ?",
     [Q_DELETE] = "DELETE FROM traits WHERE id = ?",
@@ -69,6 +72,12 @@ static const char *const sql[Q_COUNT] = {
 struct lite {
     struct ft_idb base;
     sqlite3 *db;
+    sqlite3 *ckpt; /* a second connection, for checkpoints only */
+    /* The next trait's id. SQLite would give max(id) + 1, and after a transaction is lost
+     * (its calls already answered, their new trait ids published in webhooks) the same ids
+     * would go to other traits; this counter never goes back. serve is the file's only
+     * writer while it runs. */
+    int64_t next_trait_id;
     sqlite3_stmt *q[Q_COUNT];
 };
 
@@ -213,10 +222,11 @@ static int lite_insert(struct ft_idb *db, int64_t id, struct ft_str key,
 {
     struct lite *l = (struct lite *)db;
     sqlite3_stmt *q = l->q[Q_INSERT];
-    sqlite3_bind_int64(q, 1, id);
-    bind_text(q, 2, key);
-    sqlite3_bind_text(q, 3, ft_value_type_name(value->type), -1, SQLITE_STATIC);
-    bind_text(q, 4, value->text);
+    sqlite3_bind_int64(q, 1, l->next_trait_id++);
+    sqlite3_bind_int64(q, 2, id);
+    bind_text(q, 3, key);
+    sqlite3_bind_text(q, 4, ft_value_type_name(value->type), -1, SQLITE_STATIC);
+    bind_text(q, 5, value->text);
     return step_id(l, Q_INSERT, trait_id, "storing a trait", err, errlen);
 }
 
@@ -240,11 +250,21 @@ static int lite_remove(struct ft_idb *db, int64_t trait_id, char *err, size_t er
     return done(l, Q_DELETE, "deleting a trait", err, errlen);
 }
 
+/* Copies committed WAL frames into the database on the second connection, without waiting for
+ * the writer (PASSIVE): the identity calls' connection never pays for it, and the WAL restarts
+ * from its beginning once everything in it is copied. */
+static void lite_checkpoint(struct ft_idb *db)
+{
+    struct lite *l = (struct lite *)db;
+    sqlite3_wal_checkpoint_v2(l->ckpt, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
 static void lite_close(struct ft_idb *db)
 {
     struct lite *l = (struct lite *)db;
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(l->q[i]);
+    sqlite3_close(l->ckpt);
     sqlite3_close(l->db);
     free(l);
 }
@@ -262,6 +282,7 @@ static const struct ft_idb_ops lite_ops = {
     .insert = lite_insert,
     .update = lite_update,
     .remove = lite_remove,
+    .checkpoint = lite_checkpoint,
     .close = lite_close,
 };
 
@@ -279,6 +300,21 @@ int ft__idb_sqlite_open(const char *path, struct ft_idb **out, char *err, size_t
         if (sqlite3_prepare_v3(l->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &l->q[i], NULL) !=
             SQLITE_OK)
             goto fail;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(l->db, "SELECT coalesce(max(id), 0) + 1 FROM traits", -1, &q, NULL) !=
+        SQLITE_OK)
+        goto fail;
+    l->next_trait_id = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 1;
+    sqlite3_finalize(q);
+    /* the second connection reads once, so that it knows the file is in WAL mode */
+    if (sqlite3_open_v2(path, &l->ckpt, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(l->ckpt, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "identity store %s: %s", path,
+                 l->ckpt ? sqlite3_errmsg(l->ckpt) : "cannot open");
+        lite_close(&l->base);
+        return FT_ESTORE;
+    }
     *out = &l->base;
     return FT_OK;
 fail:

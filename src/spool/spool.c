@@ -24,6 +24,7 @@
  * Segments the consumer has passed are kept (at most MAX_SPARES) as "recycle-N" files and
  * reused by later rotations: syncs into an allocated file write no metadata.
  */
+#include "base/clock.h"
 #include "flagtrail/error.h"
 #include "spool/spool_int.h"
 
@@ -350,6 +351,11 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->dirty, NULL);
     pthread_cond_init(&s->synced, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->hurry, &ca);
+    pthread_condattr_destroy(&ca);
     int rc;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         rc = errorf(err, errlen, FT_EIO, "cannot create spool %s", dir);
@@ -564,12 +570,13 @@ static void *syncer_main(void *arg)
         while (!s->stopping && s->write_lsn == s->claimed_lsn)
             pthread_cond_wait(&s->dirty, &s->lock);
         if (s->write_lsn == s->claimed_lsn) break; /* stopping, and everything is claimed */
-        if (s->opt.sync_interval_us > 0 && !s->stopping) {
-            pthread_mutex_unlock(&s->lock);
-            struct timespec ts = {s->opt.sync_interval_us / 1000000,
-                                  (s->opt.sync_interval_us % 1000000) * 1000};
-            nanosleep(&ts, NULL);
-            pthread_mutex_lock(&s->lock);
+        if (s->opt.sync_interval_us > 0) { /* linger to gather writes; a sync or stop cuts it */
+            int64_t until = ft_clock_mono_ns() + s->opt.sync_interval_us * 1000;
+            struct timespec ts = {until / 1000000000, until % 1000000000};
+            while (!s->stopping && !s->hurried &&
+                   pthread_cond_timedwait(&s->hurry, &s->lock, &ts) != ETIMEDOUT) {
+            }
+            s->hurried = false;
             if (s->write_lsn == s->claimed_lsn) continue; /* a cut took it back */
         }
         uint64_t target = s->claimed_lsn = s->write_lsn;
@@ -744,6 +751,8 @@ int ft_spool_sync(ft_spool *s)
     pthread_mutex_lock(&s->lock);
     uint64_t target = s->write_lsn;
     unsigned epoch = s->epoch;
+    s->hurried = true;
+    pthread_cond_signal(&s->hurry);
     while ((s->durable_lsn < target || s->notifying > 0) && s->epoch == epoch && !s->failed &&
            s->has_syncer)
         pthread_cond_wait(&s->synced, &s->lock);
@@ -804,6 +813,7 @@ void ft_spool_close(ft_spool *s)
     s->stopping = true;
     pthread_cond_broadcast(&s->dirty);
     pthread_cond_broadcast(&s->synced);
+    pthread_cond_broadcast(&s->hurry);
     pthread_mutex_unlock(&s->lock);
     if (s->has_syncer) pthread_join(s->syncer, NULL);
     /* the syncers claimed and synced everything; a writer left now waits in vain */
@@ -818,6 +828,7 @@ void ft_spool_close(ft_spool *s)
     if (s->dir_fd >= 0) close(s->dir_fd);
     pthread_cond_destroy(&s->dirty);
     pthread_cond_destroy(&s->synced);
+    pthread_cond_destroy(&s->hurry);
     pthread_mutex_destroy(&s->lock);
     free(s->waiters);
     ft_buf_free(&s->group);

@@ -47,6 +47,8 @@ struct ft_spool {
     pthread_mutex_t lock;
     pthread_cond_t dirty;  /* syncers: there is something to sync, or stop */
     pthread_cond_t synced; /* durable_lsn moved, callbacks ran, or failure */
+    pthread_cond_t hurry;  /* the syncer, lingering for sync_interval_us: sync now (or stop) */
+    bool hurried;          /* ft_spool_sync asked for a sync without the linger */
     pthread_t syncer; /* one: a single group buffer is in flight at a time (spool.c) */
     bool has_syncer;
     bool stopping;

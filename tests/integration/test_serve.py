@@ -267,25 +267,36 @@ def test_commits_follow_the_interval_and_shutdown(serves, tmp_path):
     assert stored("late") == [("w",)]
 
 
-def test_a_transaction_lost_after_its_answers_is_counted(serves, tmp_path):
+def test_a_transaction_lost_after_its_answers_is_counted(serves, hooks, secret_file, tmp_path):
     """When the open transaction fails after some of its calls were answered, their changes are
-    lost: counted in flagtrail_identity_changes_lost_total and logged; the store goes on."""
+    lost: counted in flagtrail_identity_changes_lost_total and logged; the store goes on, and
+    the trait ids those answers published are never given to another trait."""
     import sqlite3
-    s = serves(args=["--environment", str(V1), "--sync-interval", "600000"])
-    assert s.identify("warm-up")[0] == 200
+    h = hooks()
+    args = ["--environment", str(V1), "--sync-interval", "600000", "--webhook-url", h.url,
+            "--webhook-secret-file", secret_file]
+    s = serves(args=args)
+    assert s.identify("warm-up", [{"trait_key": "k", "trait_value": 0}])[0] == 200
     s.stop()  # commits the tables
     db = sqlite3.connect(os.path.join(s.workdir, "serve-data", "identities.db"))
     db.execute("CREATE TRIGGER breaks BEFORE INSERT ON identities WHEN NEW.identifier = 'breaker'"
                " BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction, by a test trigger'); END")
     db.commit()
     db.close()
-    s = serves(args=["--environment", str(V1), "--sync-interval", "600000"], workdir=s.workdir)
+    s = serves(args=args, workdir=s.workdir)
     assert s.identify("answered", [{"trait_key": "k", "trait_value": 1}])[0] == 200
     assert s.identify("breaker")[0] == 503
     assert s.metric("flagtrail_identity_changes_lost_total") == 1
     assert s.request("GET", "/api/v1/identities/?identifier=answered")[1]["traits"] == []
     assert s.identify("after", [{"trait_key": "k", "trait_value": 2}])[0] == 200
-    s.stop()
+    s.stop()  # syncs the outbox (its interval is long too) and delivers before exiting
+    bodies = wait_for(lambda: (lambda b: b if len(b) == 4 else None)(h.bodies()),
+                      message="four webhooks (warm-up, answered, its GET, after)")
+    ids = {}
+    for b in map(json.loads, bodies):
+        ids.setdefault(b["identity"], set()).update(t["id"] for t in b["traits"])
+    assert len(ids["answered"]) == 1 and len(ids["after"]) == 1
+    assert ids["answered"] != ids["after"], "a lost trait's published id is not reused"
     assert any(e.get("error") for e in s.events("serve.identity_changes_lost"))
 
 

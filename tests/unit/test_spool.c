@@ -205,6 +205,22 @@ Test(spool, sync_interval_batches_and_still_acknowledges)
     ft_spool_close(s);
 }
 
+/* A sync or a close does not wait out the syncer's linger (a minute here): the test's timeout
+ * fails it if either does. */
+Test(spool, sync_and_close_cut_a_long_sync_interval, .timeout = 20)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC, .sync_interval_us = 60000000};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 3);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    cr_expect(eq(int, read_all(s, 0, 0), 3));
+    append_n(s, 3, 1);
+    ft_spool_close(s);
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, 0, 0), 4), "close synced the last record");
+    ft_spool_close(s);
+}
+
 /* The callback's status, for tests that need more than a count. */
 static void on_status(void *arg, int status)
 {
