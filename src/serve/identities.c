@@ -266,9 +266,9 @@ static bool checkpoint_due(ft_identities *s)
     return true;
 }
 
-/* Ends the open transaction: commits it, or rolls it back when `commit` is false or the commit
- * fails. The changes of calls already answered in it are then lost: counted, logged. Lock
- * held. */
+/* Ends the open transaction: commits it, or rolls it back when `commit` is false (`err` says
+ * why) or the commit fails. The changes of calls already answered in it are then lost:
+ * counted, logged. Lock held. */
 static int end_tx(ft_identities *s, bool commit, char *err, size_t errlen)
 {
     int rc = commit ? s->db->ops->commit(s->db, err, errlen) : FT_ESTORE;
@@ -278,8 +278,7 @@ static int end_tx(ft_identities *s, bool commit, char *err, size_t errlen)
     } else if (s->tx_writers) {
         char n[24];
         snprintf(n, sizeof(n), "%llu", (unsigned long long)s->tx_writers);
-        ft_log(FT_LOG_ERROR, "serve.identity_changes_lost", "calls", n, "error",
-               commit ? err : "the transaction broke", NULL);
+        ft_log(FT_LOG_ERROR, "serve.identity_changes_lost", "calls", n, "error", err, NULL);
         atomic_fetch_add(&s->lost, s->tx_writers);
     }
     s->in_tx = false;
