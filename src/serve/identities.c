@@ -229,7 +229,8 @@ static int resolve_stored(ft_identities *s, struct ft_str environment, struct ft
     size_t ncur;
     int rc = load_identity(s, environment, identifier, arena, nchanges, &out->id, &cur, &ncur,
                            wrote, err, errlen);
-    if (rc == FT_OK) rc = store_changes(s, out->id, changes, nchanges, cur, &ncur, wrote, err, errlen);
+    if (rc == FT_OK)
+        rc = store_changes(s, out->id, changes, nchanges, cur, &ncur, wrote, err, errlen);
     if (rc) return rc;
     add_transient(changes, nchanges, false, cur, &ncur);
     out->traits = cur;

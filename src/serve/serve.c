@@ -126,7 +126,8 @@ void ft__serve_render_metrics(struct server *s, struct ft_buf *out)
                      "Identity store commits: the calls of one commit interval share one.");
     ft_metric_u64(out, "flagtrail_identity_commits_total", NULL, ic.commits);
     ft_metric_header(out, "flagtrail_identity_changes_lost_total", "counter",
-                     "Answered identity calls whose trait changes were lost with their transaction.");
+                     "Answered identity calls whose trait changes were lost with their "
+                     "transaction.");
     ft_metric_u64(out, "flagtrail_identity_changes_lost_total", NULL, ic.lost);
 }
 
