@@ -14,6 +14,7 @@
  * database cannot hold every HTTP thread.
  */
 #include "serve/identities_int.h"
+#include "serve/identity_cache.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "flagtrail/error.h"
@@ -29,6 +30,7 @@ struct ft_identities {
     pthread_mutex_t lock; /* the backend and the open transaction */
     pthread_cond_t cond;  /* the committer waits for a transaction to open */
     struct ft_idb *db;
+    ft_icache *cache;     /* the identities as the database holds them; NULL when shared */
     int64_t interval_ns;  /* 0: each call commits itself */
     bool in_tx;           /* a transaction is open */
     int64_t tx_began_ns;
@@ -41,6 +43,9 @@ struct ft_identities {
 };
 
 static void *store_main(void *arg);
+
+#define CACHE_ENTRIES 100000      /* identities */
+#define CACHE_BYTES (64u << 20)   /* and their traits */
 
 enum ft_value_type ft__idb_type_named(const char *t)
 {
@@ -70,6 +75,8 @@ int ft_identities_open(const char *location, int64_t commit_interval_us, ft_iden
     pthread_condattr_destroy(&ca);
     s->db = db;
     s->interval_ns = db->shared ? 0 : commit_interval_us * 1000;
+    /* a cached identity costs no query; another writer would make the cache wrong */
+    if (!db->shared) s->cache = ft__icache_new(CACHE_ENTRIES, CACHE_BYTES);
     if (s->interval_ns > 0 && pthread_create(&s->thread, NULL, store_main, s) != 0) {
         snprintf(err, errlen, "cannot start the identity store's thread");
         ft_identities_close(s);
@@ -92,6 +99,7 @@ void ft_identities_close(ft_identities *s)
         pthread_join(s->thread, NULL);
     }
     s->db->ops->close(s->db);
+    ft__icache_free(s->cache);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -109,12 +117,15 @@ static int will_write(ft_identities *s, bool *wrote, char *err, size_t errlen)
     return rc;
 }
 
-/* The identity and its stored traits, creating it the first time. */
+/* The identity and its stored traits, creating it the first time; *cached when they came
+ * from the cache. */
 static int load_identity(ft_identities *s, struct ft_str env, struct ft_str identifier,
                          struct ft_arena *arena, size_t extra, int64_t *id, struct ft_trait **cur,
-                         size_t *ncur, bool *wrote, char *err, size_t errlen)
+                         size_t *ncur, bool *cached, bool *wrote, char *err, size_t errlen)
 {
     struct ft_idb *db = s->db;
+    *cached = s->cache && ft__icache_get(s->cache, env, identifier, arena, extra, id, cur, ncur);
+    if (*cached) return FT_OK;
     int rc = db->ops->load(db, env, identifier, arena, extra, id, cur, ncur, err, errlen);
     if (rc || *id) return rc;
     if ((rc = will_write(s, wrote, err, errlen))) return rc;
@@ -227,11 +238,14 @@ static int resolve_stored(ft_identities *s, struct ft_str environment, struct ft
     *out = (struct ft_identity_state){.persisted = true};
     struct ft_trait *cur;
     size_t ncur;
+    bool cached;
     int rc = load_identity(s, environment, identifier, arena, nchanges, &out->id, &cur, &ncur,
-                           wrote, err, errlen);
+                           &cached, wrote, err, errlen);
     if (rc == FT_OK)
         rc = store_changes(s, out->id, changes, nchanges, cur, &ncur, wrote, err, errlen);
     if (rc) return rc;
+    if (s->cache && (!cached || *wrote)) /* run_call forgets it if the call is undone */
+        ft__icache_put(s->cache, environment, identifier, out->id, cur, ncur);
     add_transient(changes, nchanges, false, cur, &ncur);
     out->traits = cur;
     out->ntraits = ncur;
@@ -274,6 +288,7 @@ static int end_tx(ft_identities *s, bool commit, char *err, size_t errlen)
 {
     int rc = commit ? s->db->ops->commit(s->db, err, errlen) : FT_ESTORE;
     if (rc) s->db->ops->rollback(s->db);
+    if (rc && s->cache) ft__icache_clear(s->cache); /* it held what was rolled back */
     if (rc == FT_OK) {
         atomic_fetch_add(&s->commits, 1);
     } else if (s->tx_writers) {
@@ -312,6 +327,7 @@ static int run_call(ft_identities *s, struct ft_str environment, struct ft_str i
         s->tx_writers++;
     if (rc != FT_OK) {
         char ignored[128];
+        if (s->cache && wrote) ft__icache_clear(s->cache); /* it may hold what is undone */
         if (db->ops->broken(db) || (wrote && db->ops->undo(db, ignored, sizeof(ignored))))
             end_tx(s, false, err, errlen); /* the transaction is gone: its calls' changes too */
     }

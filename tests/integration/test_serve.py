@@ -243,6 +243,29 @@ def test_a_call_the_store_refuses_fails_alone(serves, tmp_path):
     s.stop()
 
 
+def test_a_refused_call_is_undone_whole(serves, tmp_path):
+    """A call whose second change the database refuses keeps none of its changes: its first
+    change is rolled back with it, and the next read (cached or not) shows the traits before."""
+    import sqlite3
+    s = serves(args=["--environment", str(V1)])
+    assert s.identify("dave", [{"trait_key": "ok", "trait_value": 1}])[0] == 200
+    db = sqlite3.connect(os.path.join(s.workdir, "serve-data", "identities.db"))
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON traits WHEN NEW.trait_key = 'forbidden' "
+               "BEGIN SELECT RAISE(ABORT, 'refused by a test trigger'); END")
+    db.commit()
+    db.close()
+    status, _ = s.identify("dave", [{"trait_key": "ok", "trait_value": 2},
+                                    {"trait_key": "forbidden", "trait_value": 3}])
+    assert status == 503
+    status, g = s.request("GET", "/api/v1/identities/?identifier=dave")
+    assert [(t["trait_key"], t["trait_value"]) for t in g["traits"]] == [("ok", 1)]
+    s.stop()
+    s.start()
+    status, g = s.request("GET", "/api/v1/identities/?identifier=dave")
+    assert [(t["trait_key"], t["trait_value"]) for t in g["traits"]] == [("ok", 1)]
+    s.stop()
+
+
 def test_commits_follow_the_interval_and_shutdown(serves, tmp_path):
     """An answer does not wait for its commit; the commit comes within --sync-interval, and a
     clean stop commits what is open."""
