@@ -2,7 +2,8 @@
 in one run.
 
 1. POST /api/v1/identities/ with three traits on the v1 environment (identifiers cycling over
-   10 000 per wrk thread), wrk -t2 -c64 on loopback, against:
+   10 000 per wrk thread), wrk -t2 -c64 on loopback, the three taking turns ROUNDS times
+   (medians reported), against:
      nginx                 `return 200` on the same requests: the ceiling
      serve, no webhooks    flags, identity store, no webhook URL
      serve, webhooks on    the same, each call's webhook appended to the outbox and delivered
@@ -114,40 +115,59 @@ def capture_one_webhook(work, secret_file):
     return path, len(bodies[0])
 
 
+ROUNDS = 3  # the servers take turns this many times: this VM's speed drifts within a minute
+
+
+def identities_run(work, secret_file, script, i, name, hook, port, sink_port):
+    """One server under wrk: (rps, latencies, errors, socket errors, rss MB, webhook note)."""
+    data = os.path.join(work, f"identities-{i}")
+    shutil.rmtree(data, ignore_errors=True)
+    argv, cwd = (nginx(work, port) if name == "nginx"
+                 else (serve_argv(port, data, secret_file, hook), work))
+    sink = Server("sink", *nginx(work, sink_port)) if hook else None
+    if sink:
+        sink.__enter__()
+        wait_port(sink_port)
+    try:
+        with Server(name, argv, cwd) as srv:
+            wait_port(port)
+            wrk(port, script, 2, PATH)
+            rps, lat, errors, sock = wrk(port, script, DURATION, PATH)
+            rss = peak_rss_kb(srv.pids()) / 1024
+            extra = ""
+            if hook:
+                m = metrics(port)
+                extra = (f"; {m.get('flagtrail_webhooks_emitted_total', 0):.0f} webhooks "
+                         f"emitted, {m.get('flagtrail_webhooks_lost_total', 0):.0f} lost")
+    finally:
+        if sink:
+            sink.__exit__()
+    return rps, lat, errors, sock, rss, extra
+
+
 def identities_table(work, secret_file, script):
     print(f"## POST {PATH} with three traits, v1 environment\n")
-    print(f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s on loopback, same machine as the servers\n")
-    print("| server | req/s | vs nginx | p50 ms | p99 ms | peak RSS MB | errors |")
-    print("|---|---:|---:|---:|---:|---:|---|")
+    print(f"wrk -t2 -c{CONNECTIONS} -d{DURATION}s on loopback, same machine as the servers; the "
+          f"servers take turns {ROUNDS} times and each row is the median run (ratios: medians; "
+          "every run's req/s in the last column)\n")
+    print("| server | req/s | vs nginx | p50 ms | p99 ms | peak RSS MB | errors | runs |")
+    print("|---|---:|---:|---:|---:|---:|---|---|")
     port, sink_port = free_port(), free_port()
-    nginx_rps = None
     runs = [("nginx", None), ("serve, no webhooks", None), ("serve, webhooks on", sink_port)]
-    for i, (name, hook) in enumerate(runs):
-        data = os.path.join(work, f"identities-{i}")
-        argv, cwd = (nginx(work, port) if name == "nginx"
-                     else (serve_argv(port, data, secret_file, hook), work))
-        sink = Server("sink", *nginx(work, sink_port)) if hook else None
-        if sink:
-            sink.__enter__()
-            wait_port(sink_port)
-        try:
-            with Server(name, argv, cwd) as srv:
-                wait_port(port)
-                wrk(port, script, 2, PATH)
-                rps, lat, errors, sock = wrk(port, script, DURATION, PATH)
-                rss = peak_rss_kb(srv.pids()) / 1024
-                extra = ""
-                if hook:
-                    m = metrics(port)
-                    extra = (f"; {m.get('flagtrail_webhooks_emitted_total', 0):.0f} webhooks "
-                             f"emitted, {m.get('flagtrail_webhooks_lost_total', 0):.0f} lost")
-        finally:
-            if sink:
-                sink.__exit__()
+    results = {name: [] for name, _ in runs}
+    for r in range(ROUNDS):
+        for i, (name, hook) in enumerate(runs):
+            results[name].append(identities_run(work, secret_file, script, i, name, hook, port,
+                                                sink_port))
+    nginx_rps = None
+    for name, _ in runs:
+        ordered = sorted(results[name], key=lambda x: x[0])
+        rps, lat, errors, sock, rss, extra = ordered[len(ordered) // 2]
         nginx_rps = nginx_rps or rps
         err = f"{errors} non-2xx" if errors else ("none" if not sock else sock)
+        every = ", ".join(f"{x[0]:.0f}" for x in results[name])
         print(f"| {name} | {rps:.0f} | {rps / nginx_rps:.2f}x | {lat['50']:.2f} | "
-              f"{lat['99']:.2f} | {rss:.1f} | {err}{extra} |", flush=True)
+              f"{lat['99']:.2f} | {rss:.1f} | {err}{extra} | {every} |", flush=True)
     print()
 
 
