@@ -32,6 +32,17 @@ static bool missing(ft_icache *c, const char *env, const char *identifier, struc
     return !get(c, env, identifier, a, &id, &t, &n);
 }
 
+/* Puts user-0 .. user-(n-1), each with one trait of `value`, their ids their numbers. */
+static void put_users(ft_icache *c, int n, const char *value)
+{
+    for (int i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "user-%d", i);
+        struct ft_trait t = trait(i, "k", value);
+        ft__icache_put(c, ft_str_c("e"), ft_str_c(name), i, &t, 1);
+    }
+}
+
 Test(identity_cache, put_then_get_copies)
 {
     ft_icache *c = ft__icache_new(100, 1 << 20);
@@ -82,12 +93,7 @@ Test(identity_cache, a_put_replaces)
 Test(identity_cache, bounds_evict_the_oldest)
 {
     ft_icache *c = ft__icache_new(10, 1 << 20);
-    char name[32];
-    for (int i = 0; i < 25; i++) {
-        snprintf(name, sizeof(name), "user-%d", i);
-        struct ft_trait t = trait(i, "k", "v");
-        ft__icache_put(c, ft_str_c("e"), ft_str_c(name), i, &t, 1);
-    }
+    put_users(c, 25, "v");
     size_t entries, bytes;
     ft__icache_size(c, &entries, &bytes);
     cr_expect(eq(sz, entries, 10));
@@ -106,20 +112,12 @@ Test(identity_cache, bounds_evict_the_oldest)
     char big[1000];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    for (int i = 0; i < 20; i++) {
-        snprintf(name, sizeof(name), "user-%d", i);
-        struct ft_trait tr = trait(i, "k", big);
-        ft__icache_put(c, ft_str_c("e"), ft_str_c(name), i, &tr, 1);
-    }
+    put_users(c, 20, big);
     ft__icache_size(c, &entries, &bytes);
     cr_expect(bytes == 0, "an entry over a 64th of the bound is not kept");
     ft__icache_free(c);
     c = ft__icache_new(1000, 64 * 8192);
-    for (int i = 0; i < 1000; i++) {
-        snprintf(name, sizeof(name), "user-%d", i);
-        struct ft_trait tr = trait(i, "k", big);
-        ft__icache_put(c, ft_str_c("e"), ft_str_c(name), i, &tr, 1);
-    }
+    put_users(c, 1000, big);
     ft__icache_size(c, &entries, &bytes);
     cr_expect(bytes <= 64 * 8192 && entries < 1000 && entries > 100, "%zu entries, %zu bytes",
               entries, bytes);
