@@ -89,7 +89,7 @@ struct ft_dispatcher {
     uint64_t saved_checkpoint;
     int64_t saved_at_ns;
     uint64_t drain_end;
-    bool reader_done;
+    bool reader_done, stopping;
 
     pthread_t thread;
     bool running;
@@ -278,14 +278,14 @@ static bool room(const ft_dispatcher *d)
 static void read_more(ft_dispatcher *d)
 {
     while (!d->reader_done && room(d)) {
-        if (d->opt.drain && ft_spool_reader_pos(d->reader) >= d->drain_end) {
+        if ((d->opt.drain || d->stopping) && ft_spool_reader_pos(d->reader) >= d->drain_end) {
             d->reader_done = true;
             break;
         }
         struct ft_spool_record rec;
         int rc = ft_spool_next(d->reader, &rec);
         if (rc == FT_ENOENT) {
-            if (d->opt.drain) d->reader_done = true;
+            if (d->opt.drain || d->stopping) d->reader_done = true;
             break;
         }
         struct ft_outbox_record r;
@@ -505,23 +505,27 @@ static void update_gauges(ft_dispatcher *d)
     pthread_mutex_unlock(&d->lock);
 }
 
-/* One turn of the loop; false when there is nothing left to do in drain mode. */
+/* One turn of the loop; false when there is nothing left to do in drain mode. When stopping,
+ * what was durable at the stop gets its first try (retries wait for the next start), and the
+ * turn is false once nothing is in flight. */
 static bool turn(ft_dispatcher *d, bool stopping)
 {
-    if (!stopping) read_more(d);
+    read_more(d);
     int64_t now = ft_clock_mono_ns() / 1000;
     while (d->nheap && d->heap[0]->due_us <= now && !stopping)
         enqueue(d, heap_pop(d));
-    if (!stopping) start_ready(d);
+    start_ready(d);
     int timeout = 100;
-    if (d->nheap) {
+    if (d->nheap && !stopping) {
         int64_t wait = (d->heap[0]->due_us - now) / 1000;
         if (wait < timeout) timeout = wait < 1 ? 1 : (int)wait;
     }
     /* what is still ready waits for its endpoint's calls in flight, whose ends wake the poll */
     if (ft_http_client_in_flight(d->client)) {
         ft_http_client_poll(d->client, timeout);
-    } else if (!stopping && !d->nready) {
+    } else if (stopping) {
+        return false; /* all read was tried; what is unread has no room until the next start */
+    } else if (!d->nready) {
         if (d->opt.drain && d->reader_done && !d->nheap) return false;
         if (!d->reader_done && room(d)) ft_spool_reader_wait(d->reader, (int64_t)timeout * 1000);
         else {
@@ -539,9 +543,14 @@ static void *dispatcher_main(void *arg)
     ft_dispatcher *d = arg;
     while (!atomic_load(&d->stop))
         turn(d, false);
-    /* stopping: let calls in flight end, until the deadline */
-    while (ft_http_client_in_flight(d->client) && ft_clock_mono_ns() / 1000 < d->deadline_us)
-        turn(d, true);
+    /* stopping: the outbox up to its durable end at this moment, then calls in flight, until
+     * the deadline */
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(d->outbox, &ss);
+    d->drain_end = ss.durable_lsn;
+    d->stopping = true;
+    while (ft_clock_mono_ns() / 1000 < d->deadline_us && turn(d, true)) {
+    }
     save(d, true);
     update_gauges(d);
     return NULL;
