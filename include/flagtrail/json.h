@@ -46,12 +46,13 @@ enum ft_json_type {
 enum {
     FT_JSON_ESCAPED = 1, /* string: holds at least one backslash escape */
     FT_JSON_INTEGER = 2, /* number: no fraction and no exponent */
+    FT_JSON_NUL = 4,     /* string: one of its escapes is \u0000 */
 };
 
 /* One parsed value. 16 bytes; read it through the functions below. */
 struct ft_json {
     uint8_t type;  /* enum ft_json_type */
-    uint8_t flags; /* FT_JSON_ESCAPED, FT_JSON_INTEGER */
+    uint8_t flags; /* FT_JSON_ESCAPED, FT_JSON_INTEGER, FT_JSON_NUL */
     uint16_t reserved;
     uint32_t off;  /* offset of the value's text in the input (strings: after the quote) */
     uint32_t len;  /* text length (strings: raw, without quotes); containers: member count */

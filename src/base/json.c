@@ -277,7 +277,8 @@ static const unsigned char *scan_string(struct lex *L, const unsigned char *q, i
 #endif
         if (*p == '"') break;
         if (*p == '\\') {
-            flags = FT_JSON_ESCAPED;
+            flags |= FT_JSON_ESCAPED;
+            if (end - p >= 6 && p[1] == 'u' && memcmp(p + 2, "0000", 4) == 0) flags |= FT_JSON_NUL;
             if (!(p = scan_escape(L, p, rc))) return NULL;
         } else if (*p < 0x20) {
             *rc = lex_fail(L, p, "control character in string");

@@ -582,6 +582,16 @@ const char *ft_http_query(ft_http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+const char *ft_http_query_n(ft_http_request *r, const char *name, size_t *len)
+{
+    const char *v = NULL;
+    *len = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
+                                      len) != MHD_YES)
+        return NULL;
+    return v;
+}
+
 struct ft_str ft_http_body(const ft_http_request *r)
 {
     return (struct ft_str){r->body.data ? r->body.data : "", r->body.len};

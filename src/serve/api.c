@@ -309,32 +309,9 @@ static void stored_identity(struct server *s, struct serve_worker *w, const stru
         identity_answer(s, w, env, server, identifier, feature, &st, resp);
 }
 
-static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
-                                           struct ft_http_response *resp)
-{
-    struct server *s = ctx;
-    struct ft_envset *set;
-    bool server;
-    const struct ft_env *env = authorize(s, req, &set, &server, resp);
-    if (!env) return FT_HTTP_DONE;
-    struct serve_worker *w = ft__serve_worker(s);
-    ft_arena_reset(&w->arena);
-    const char *identifier = ft_http_query(req, "identifier");
-    const char *feature = ft_http_query(req, "feature");
-    if (!identifier || !*identifier) {
-        /* Flagsmith core answers this with 200 */
-        respond_text(resp, 200, "{\"detail\": \"Missing identifier\"}");
-    } else if (!ft_utf8_valid(identifier, strlen(identifier)) ||
-               (feature && !ft_utf8_valid(feature, strlen(feature)))) {
-        /* a query string is decoded bytes: the JSON body's reader checks this for POST */
-        respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
-    } else {
-        stored_identity(s, w, env, server, ft_str_c(identifier),
-                        feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0, resp);
-    }
-    ft_envset_release(set);
-    return FT_HTTP_DONE;
-}
+/* Flagsmith's serializers refuse U+0000 in strings (PostgreSQL's text cannot hold it) with
+ * this message; serve does the same with either store. */
+#define NUL_MESSAGE "Null characters are not allowed."
 
 /* A DRF-style field error: {"field": ["message"]}. */
 static void field_error(struct serve_worker *w, struct ft_http_response *resp, const char *field,
@@ -347,6 +324,36 @@ static void field_error(struct serve_worker *w, struct ft_http_response *resp, c
     ft_json_write_str(&w->out, msg, strlen(msg));
     ft_buf_append_str(&w->out, "]}");
     respond_buf(resp, 400, &w->out);
+}
+
+static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
+                                           struct ft_http_response *resp)
+{
+    struct server *s = ctx;
+    struct ft_envset *set;
+    bool server;
+    const struct ft_env *env = authorize(s, req, &set, &server, resp);
+    if (!env) return FT_HTTP_DONE;
+    struct serve_worker *w = ft__serve_worker(s);
+    ft_arena_reset(&w->arena);
+    size_t ilen, flen;
+    const char *identifier = ft_http_query_n(req, "identifier", &ilen);
+    const char *feature = ft_http_query_n(req, "feature", &flen);
+    if (!identifier || !*identifier) {
+        /* Flagsmith core answers this with 200 */
+        respond_text(resp, 200, "{\"detail\": \"Missing identifier\"}");
+    } else if (ilen != strlen(identifier) || (feature && flen != strlen(feature))) {
+        field_error(w, resp, ilen != strlen(identifier) ? "identifier" : "feature", NUL_MESSAGE);
+    } else if (!ft_utf8_valid(identifier, strlen(identifier)) ||
+               (feature && !ft_utf8_valid(feature, strlen(feature)))) {
+        /* a query string is decoded bytes: the JSON body's reader checks this for POST */
+        respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
+    } else {
+        stored_identity(s, w, env, server, ft_str_c(identifier),
+                        feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0, resp);
+    }
+    ft_envset_release(set);
+    return FT_HTTP_DONE;
 }
 
 /* Reads the traits of an identify call; false after answering 400. */
@@ -375,6 +382,10 @@ static bool read_traits(struct serve_worker *w, const struct ft_json *arr,
             return false;
         }
         struct ft_trait_change *c = &(*out)[(*n)++];
+        if ((k->flags & FT_JSON_NUL) || (v && (v->flags & FT_JSON_NUL))) {
+            field_error(w, resp, "traits", NUL_MESSAGE);
+            return false;
+        }
         c->key = ft_json_str(w->doc, k);
         if (c->key.len == 0 || c->key.len > MAX_TRAIT_KEY) {
             field_error(w, resp, "traits", "A trait_key must have 1 to 200 characters.");
@@ -431,6 +442,10 @@ static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
     ident = ft_json_get(w->doc, root, "identifier");
     if (!ident || ident->type == FT_JSON_NULL) {
         field_error(w, resp, "identifier", "This field is required.");
+        goto out;
+    }
+    if (ident->flags & FT_JSON_NUL) {
+        field_error(w, resp, "identifier", NUL_MESSAGE);
         goto out;
     }
     struct ft_str identifier = ident->type == FT_JSON_STRING ? ft_json_str(w->doc, ident)

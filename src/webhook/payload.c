@@ -92,6 +92,12 @@ static int read_fields(struct reader *r, const struct ft_json *obj, const char *
     return FT_OK;
 }
 
+/* PostgreSQL's text cannot hold U+0000: a webhook with one would be accepted and never load. */
+static int nul_in_string(struct reader *r, const char *field)
+{
+    return schema_error(r, field, "a string may not contain U+0000");
+}
+
 static int get_string(struct reader *r, const struct ft_json *v, const char *field, bool nullable,
                       struct ft_str *out)
 {
@@ -102,6 +108,7 @@ static int get_string(struct reader *r, const struct ft_json *v, const char *fie
     }
     if (v->type != FT_JSON_STRING)
         return wrong_type(r, field, nullable ? "string or null" : "string", v);
+    if (v->flags & FT_JSON_NUL) return nul_in_string(r, field);
     *out = ft_json_str(r->doc, v);
     return FT_OK;
 }
@@ -159,6 +166,7 @@ static int get_value(struct reader *r, const struct ft_json *v, const char *fiel
         return FT_OK;
     case FT_JSON_STRING:
         if (numbers_only) break;
+        if (v->flags & FT_JSON_NUL) return nul_in_string(r, field);
         out->type = FT_VALUE_STRING;
         out->text = ft_json_str(r->doc, v);
         return FT_OK;

@@ -160,6 +160,9 @@ def test_http_errors(receivers):
                                             {**flag(2, "b", True, None), "feature": {"id": 2}}],
                  "traits": [], "segments": []}).encode(), "invalid_payload",
      "flags[1].feature.name: required field missing"),
+    # no warehouse could load it: PostgreSQL's text cannot hold U+0000
+    (webhook("u", traits=[{"id": 1, "trait_key": "k\u0000", "trait_value": 1}]),
+     "invalid_payload", "traits[0].trait_key: a string may not contain U+0000"),
 ])
 def test_bad_bodies_get_400_with_the_path(receivers, body, kind, detail):
     r = receivers()

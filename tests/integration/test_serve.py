@@ -81,9 +81,18 @@ def test_post_validation(serves):
         ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": [1]}]},
          {"traits": ["trait_value must be a string, number or boolean."]}),
         ({"identifier": "u", "transient": "yes"}, {"transient": ["Must be a valid boolean."]}),
+        # as Flagsmith's serializers: no store (PostgreSQL's text) can hold U+0000
+        ({"identifier": "u\u0000v"}, {"identifier": ["Null characters are not allowed."]}),
+        ({"identifier": "u", "traits": [{"trait_key": "k\u0000", "trait_value": 1}]},
+         {"traits": ["Null characters are not allowed."]}),
+        ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": "\u0000"}]},
+         {"traits": ["Null characters are not allowed."]}),
     ]
     for body, answer in cases:
         assert s.request("POST", "/api/v1/identities/", body) == (400, answer), body
+    for query, field in (("identifier=u%00v", "identifier"), ("identifier=u&feature=f%00", "feature")):
+        assert s.request("GET", "/api/v1/identities/?" + query) == \
+            (400, {field: ["Null characters are not allowed."]}), query
     status, answer = s.request("POST", "/api/v1/identities/", b"{nope",
                                headers={"Content-Type": "application/json"})
     assert status == 400 and answer["detail"].startswith("JSON parse error")

@@ -94,6 +94,20 @@ Test(json, escaped_keys_are_matched_decoded)
     cr_expect(ft_json_get(doc, ft_json_root(doc), "name") != NULL);
 }
 
+Test(json, strings_holding_u0000_are_flagged)
+{
+    /* "\u0000" decodes to NUL; "\\u0000" is a backslash and text; "\u0001" is not NUL */
+    const char *s = "[\"a\\u0000b\", \"a\\\\u0000b\", \"\\u0001\", \"x\\n\\u0000\", 0]";
+    cr_assert(eq(int, parse(s), FT_OK));
+    const struct ft_json *e = ft_json_root(doc) + 1;
+    bool want[] = {true, false, false, true, false};
+    for (size_t i = 0; i < 5; i++, e += e->span)
+        cr_expect(eq(int, has_bit(e->flags, FT_JSON_NUL), want[i]), "element %zu", i);
+    struct ft_str v = ft_json_str(doc, ft_json_root(doc) + 1);
+    cr_expect(eq(sz, v.len, 3));
+    cr_expect(memcmp(v.ptr, "a\0b", 3) == 0, "the string itself is kept, NUL included");
+}
+
 Test(json, strings_zero_copy_and_decoded)
 {
     const char *s =

@@ -184,6 +184,22 @@ Test(payload, schema_errors_name_their_path)
                  FT_EPAYLOAD, "segments[0].id: integer out of range");
 }
 
+Test(payload, strings_with_u0000_are_refused_with_their_path)
+{
+    expect_error("{\"identity\": \"u\\u0000\", \"flags\": [], \"traits\": [], \"segments\": []}",
+                 FT_EPAYLOAD, "identity: a string may not contain U+0000");
+    expect_error(BODY(FLAG("{\"id\": 1, \"name\": \"f\\u0000\", \"type\": \"STANDARD\"}", "")),
+                 FT_EPAYLOAD, "flags[0].feature.name: a string may not contain U+0000");
+    expect_error(
+        "{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1, \"trait_key\": \"k\", "
+        "\"trait_value\": \"v\\u0000\"}], \"segments\": []}",
+        FT_EPAYLOAD, "traits[0].trait_value: a string may not contain U+0000");
+    cr_expect(eq(int, parse("{\"identity\": \"u\\\\u0000\", \"flags\": [], \"traits\": [], "
+                            "\"segments\": []}"),
+                 FT_OK),
+              "an escaped backslash before u0000 is text: %s", err.detail);
+}
+
 Test(payload, json_errors_carry_offset_and_path)
 {
     expect_error("{\"identity\": \"u\", \"flags\": [1,]}", FT_EJSON,
