@@ -98,6 +98,10 @@ const struct ft_json *ft_json_root(const ft_json_doc *doc);
 /* The member `key` of an object (the last one if repeated, as Python does), or NULL. */
 const struct ft_json *ft_json_get(ft_json_doc *doc, const struct ft_json *obj, const char *key);
 
+/* A value's text from its first byte through its last token (a container's text stops before
+ * its closing brackets, which its tokens imply): equal texts are equal values. */
+struct ft_str ft_json_text(const ft_json_doc *d, const struct ft_json *v);
+
 /* The exact input text of a value: a number's lexeme, a string's raw content. */
 struct ft_str ft_json_raw(const ft_json_doc *doc, const struct ft_json *v);
 

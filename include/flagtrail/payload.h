@@ -84,6 +84,7 @@ struct ft_payload {
     size_t ntraits;
     struct ft_segment *segments;
     size_t nsegments;
+    struct ft_str lists_json[3]; /* the flags, traits and segments arrays' text (ft_json_text) */
 };
 
 struct ft_payload_error {

@@ -495,6 +495,20 @@ struct ft_str ft_json_raw(const ft_json_doc *d, const struct ft_json *v)
     return (struct ft_str){d->src + v->off, v->len};
 }
 
+struct ft_str ft_json_text(const ft_json_doc *d, const struct ft_json *v)
+{
+    const struct ft_json *last = v + v->span - 1;
+    size_t start = v->type == FT_JSON_STRING ? v->off - 1 : v->off;
+    size_t end = last->off;
+    if (last->type == FT_JSON_STRING)
+        end += last->len + 1; /* the closing quote */
+    else if (last->type == FT_JSON_ARRAY || last->type == FT_JSON_OBJECT)
+        end += 1; /* an empty container */
+    else
+        end += last->len;
+    return (struct ft_str){d->src + start, end - start};
+}
+
 static size_t put_utf8(char *out, unsigned cp)
 {
     if (cp < 0x80) {

@@ -30,7 +30,8 @@ static int read_string(ft_json_doc *doc, const struct ft_json *obj, const char *
     if (!v) return fail(err, path, field, "required field missing", NULL);
     if (v->type != FT_JSON_STRING)
         return fail(err, path, field, "expected string", ft_json_type_name(v->type));
-    if (v->flags & FT_JSON_NUL) return fail(err, path, field, "a string may not contain U+0000", NULL);
+    if (v->flags & FT_JSON_NUL)
+        return fail(err, path, field, "a string may not contain U+0000", NULL);
     *out = ft_json_str(doc, v);
     if (out->len == 0) return fail(err, path, field, "must not be empty", NULL);
     return FT_OK;

@@ -342,7 +342,7 @@ static enum ft_http_outcome webhook_handle(void *ctx, ft_http_request *req,
         .environment = {.null = p.nflags == 0, .value = p.nflags ? p.flags[0].environment : 0},
         .identity = p.identity,
     };
-    ft_model_canonicalize(&w->model, &p, &rec.sets[0], &rec.sets[1], &rec.sets[2]);
+    ft_model_set_ids(&w->model, &p, rec.sets);
     return spool_append(rc, req, &rec, body, &w->arena, resp);
 }
 

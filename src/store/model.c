@@ -24,6 +24,9 @@ void ft_model_free(struct ft_model *m)
     free(m->spans);
     free(m->order);
     free(m->scratch);
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < FT_MODEL_MEMO; i++)
+            free(m->memo[k][i].text);
 }
 
 /* --- encoding --- */
@@ -183,4 +186,47 @@ void ft_model_canonicalize(struct ft_model *m, struct ft_payload *p, int64_t *fl
         canonical_set(m, FT_SET_TRAITS, p->traits, p->ntraits, sizeof(*p->traits), enc_trait);
     *segments_set = canonical_set(m, FT_SET_SEGMENTS, p->segments, p->nsegments,
                                   sizeof(*p->segments), enc_segment);
+}
+
+/* --- set ids remembered by the lists' text --- */
+
+static int64_t set_id(struct ft_model *m, struct ft_payload *p, int kind)
+{
+    switch (kind) {
+    case 0:
+        return canonical_set(m, FT_SET_FLAGS, p->flags, p->nflags, sizeof(*p->flags), enc_flag);
+    case 1:
+        return canonical_set(m, FT_SET_TRAITS, p->traits, p->ntraits, sizeof(*p->traits),
+                             enc_trait);
+    default:
+        return canonical_set(m, FT_SET_SEGMENTS, p->segments, p->nsegments,
+                             sizeof(*p->segments), enc_segment);
+    }
+}
+
+static int64_t memo_set_id(struct ft_model *m, struct ft_payload *p, int kind)
+{
+    struct ft_str text = p->lists_json[kind];
+    struct ft_model_memo *memo = m->memo[kind];
+    for (int i = 0; i < FT_MODEL_MEMO; i++)
+        if (memo[i].text && memo[i].len == text.len &&
+            memcmp(memo[i].text, text.ptr, text.len) == 0)
+            return memo[i].id;
+    int64_t id = set_id(m, p, kind);
+    if (text.len && text.len <= FT_MODEL_MEMO_TEXT) {
+        struct ft_model_memo *slot = &memo[m->memo_next[kind]];
+        m->memo_next[kind] = (m->memo_next[kind] + 1) % FT_MODEL_MEMO;
+        free(slot->text);
+        slot->text = ft_xmalloc(text.len);
+        memcpy(slot->text, text.ptr, text.len);
+        slot->len = text.len;
+        slot->id = id;
+    }
+    return id;
+}
+
+void ft_model_set_ids(struct ft_model *m, struct ft_payload *p, int64_t ids[3])
+{
+    for (int k = 0; k < 3; k++)
+        ids[k] = memo_set_id(m, p, k);
 }

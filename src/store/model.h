@@ -16,6 +16,15 @@
 #include "flagtrail/payload.h"
 #include "store/store.h"
 
+enum { FT_MODEL_MEMO = 8 };                     /* lists remembered per kind */
+#define FT_MODEL_MEMO_TEXT ((size_t)256 << 10) /* longer lists' text is not kept */
+
+struct ft_model_memo {
+    char *text; /* a list's JSON text, NULL while the slot is free */
+    size_t len;
+    int64_t id;
+};
+
 struct ft_model {
     struct ft_buf enc;   /* encodings of the current set's members */
     size_t *spans;       /* offset of each member's encoding in enc, then its length */
@@ -25,6 +34,8 @@ struct ft_model {
     size_t scratch_cap;
     struct evp_md_ctx_st *md; /* OpenSSL's EVP_MD_CTX, reused */
     struct evp_md_st *sha256; /* fetched once */
+    struct ft_model_memo memo[3][FT_MODEL_MEMO]; /* flags, traits, segments */
+    unsigned memo_next[3];                       /* the slot replaced next (FIFO) */
 };
 
 void ft_model_init(struct ft_model *m);
@@ -34,5 +45,10 @@ void ft_model_free(struct ft_model *m);
  * the three set ids. */
 void ft_model_canonicalize(struct ft_model *m, struct ft_payload *p, int64_t *flags_set,
                            int64_t *traits_set, int64_t *segments_set);
+
+/* The three set ids alone, for a caller that does not need the members in order: a list whose
+ * JSON text (p->lists_json) equals one of the last FT_MODEL_MEMO of its kind gets that list's
+ * id without encoding, sorting or hashing; the others are canonicalized (reordering them). */
+void ft_model_set_ids(struct ft_model *m, struct ft_payload *p, int64_t ids[3]);
 
 #endif

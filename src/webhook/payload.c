@@ -64,27 +64,38 @@ static int wrong_type(struct reader *r, const char *field, const char *want,
 
 #define MAX_FIELDS 8
 
+static bool key_is(struct ft_str key, const char *name)
+{
+    for (size_t i = 0; i < key.len; i++)
+        if (!name[i] || name[i] != key.ptr[i]) return false;
+    return name[key.len] == '\0';
+}
+
 /*
  * Fills slots[i] with the member named names[i] (NULL when absent). Fails when `obj` is not an
- * object.
+ * object. Each member is first compared with the name after the last one matched: Flagsmith
+ * sorts its keys, and `names` are sorted, so one comparison per member is the common case.
  */
 static int read_fields(struct reader *r, const struct ft_json *obj, const char *field,
                        const char *const *names, size_t n, const struct ft_json **slots)
 {
     if (!obj) return missing(r, field);
     if (obj->type != FT_JSON_OBJECT) return wrong_type(r, field, "object", obj);
-    size_t lens[MAX_FIELDS];
-    for (size_t i = 0; i < n; i++) {
-        lens[i] = strlen(names[i]);
+    for (size_t i = 0; i < n; i++)
         slots[i] = NULL;
-    }
+    size_t next = 0;
     const struct ft_json *k, *v;
     FT_JSON_EACH_MEMBER(k, v, obj)
     {
         struct ft_str key = ft_json_str(r->doc, k);
+        if (next < n && key_is(key, names[next])) {
+            slots[next++] = v;
+            continue;
+        }
         for (size_t i = 0; i < n; i++) {
-            if (key.len == lens[i] && memcmp(key.ptr, names[i], lens[i]) == 0) {
+            if (key_is(key, names[i])) {
                 slots[i] = v;
+                next = i + 1;
                 break;
             }
         }
@@ -181,19 +192,19 @@ static int get_value(struct reader *r, const struct ft_json *v, const char *fiel
 
 static int read_feature(struct reader *r, const struct ft_json *obj, struct ft_feature *f)
 {
-    static const char *const names[] = {
-        "id", "name", "type", "created_date", "default_enabled", "description", "initial_value"};
+    static const char *const names[] = {"created_date", "default_enabled", "description", "id",
+                                        "initial_value", "name",            "type"};
     const struct ft_json *s[7];
     int rc = read_fields(r, obj, "feature", names, 7, s);
     if (rc) return rc;
     r->in_feature = true;
-    if ((rc = get_int(r, s[0], "id", &f->id)) ||
-        (rc = get_string(r, s[1], "name", false, &f->name)) ||
-        (rc = get_string(r, s[2], "type", false, &f->type)) ||
-        (rc = get_string(r, s[3], "created_date", false, &f->created_date)) ||
-        (rc = get_bool(r, s[4], "default_enabled", &f->default_enabled)) ||
-        (rc = get_string(r, s[5], "description", true, &f->description)) ||
-        (rc = get_string(r, s[6], "initial_value", true, &f->initial_value)))
+    if ((rc = get_int(r, s[3], "id", &f->id)) ||
+        (rc = get_string(r, s[5], "name", false, &f->name)) ||
+        (rc = get_string(r, s[6], "type", false, &f->type)) ||
+        (rc = get_string(r, s[0], "created_date", false, &f->created_date)) ||
+        (rc = get_bool(r, s[1], "default_enabled", &f->default_enabled)) ||
+        (rc = get_string(r, s[2], "description", true, &f->description)) ||
+        (rc = get_string(r, s[4], "initial_value", true, &f->initial_value)))
         return rc;
     r->in_feature = false;
     return FT_OK;
@@ -238,13 +249,13 @@ static int read_trait(struct reader *r, const struct ft_json *obj, struct ft_tra
 
 static int read_segment(struct reader *r, const struct ft_json *obj, struct ft_segment *g)
 {
-    static const char *const names[] = {"id", "name", "member"};
+    static const char *const names[] = {"id", "member", "name"};
     const struct ft_json *s[3];
     int rc = read_fields(r, obj, NULL, names, 3, s);
     if (rc) return rc;
     if ((rc = get_int(r, s[0], "id", &g->id)) ||
-        (rc = get_string(r, s[1], "name", false, &g->name)) ||
-        (rc = get_bool(r, s[2], "member", &g->member)))
+        (rc = get_string(r, s[2], "name", false, &g->name)) ||
+        (rc = get_bool(r, s[1], "member", &g->member)))
         return rc;
     return FT_OK;
 }
@@ -324,6 +335,8 @@ int ft_payload_parse(ft_json_doc *doc, const char *body, size_t len, struct ft_a
                         &out->nsegments)))
         return rc;
     out->segments = items;
+    for (int i = 0; i < 3; i++)
+        out->lists_json[i] = ft_json_text(doc, s[1 + i]);
     return FT_OK;
 }
 

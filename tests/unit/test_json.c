@@ -108,6 +108,30 @@ Test(json, strings_holding_u0000_are_flagged)
     cr_expect(memcmp(v.ptr, "a\0b", 3) == 0, "the string itself is kept, NUL included");
 }
 
+static void expect_text(const struct ft_json *v, const char *want)
+{
+    struct ft_str t = ft_json_text(doc, v);
+    cr_expect(eq(sz, t.len, strlen(want)), "%.*s / %s", (int)t.len, t.ptr, want);
+    cr_expect(t.len == strlen(want) && memcmp(t.ptr, want, t.len) == 0, "%.*s / %s", (int)t.len,
+              t.ptr, want);
+}
+
+Test(json, a_value_text_runs_through_its_last_token)
+{
+    const char *s = "{\"s\": \"a\\\"b\" , \"n\": -1.5e3 , \"t\": true, \"e\": [ ],"
+                    " \"l\": [1, {\"k\": []} ] , \"o\": {\"x\": \"y\"}  }";
+    cr_assert(eq(int, parse(s), FT_OK));
+    const struct ft_json *root = ft_json_root(doc);
+    expect_text(ft_json_get(doc, root, "s"), "\"a\\\"b\"");
+    expect_text(ft_json_get(doc, root, "n"), "-1.5e3");
+    expect_text(ft_json_get(doc, root, "t"), "true");
+    expect_text(ft_json_get(doc, root, "e"), "[");
+    expect_text(ft_json_get(doc, root, "l"), "[1, {\"k\": [");
+    expect_text(ft_json_get(doc, root, "o"), "{\"x\": \"y\"");
+    expect_text(root, "{\"s\": \"a\\\"b\" , \"n\": -1.5e3 , \"t\": true, \"e\": [ ], \"l\": [1, "
+                      "{\"k\": []} ] , \"o\": {\"x\": \"y\"");
+}
+
 Test(json, strings_zero_copy_and_decoded)
 {
     const char *s =

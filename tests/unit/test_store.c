@@ -314,6 +314,53 @@ Test(model, order_does_not_change_a_set_but_content_does)
     ft_json_doc_free(doc);
 }
 
+/* The ids of ft_model_canonicalize, from a model that has not seen the payload. */
+static void fresh_ids(ft_json_doc *doc, struct ft_arena *a, const char *s, int64_t ids[3])
+{
+    struct ft_model fresh;
+    ft_model_init(&fresh);
+    struct ft_payload p;
+    parse(doc, a, s, &p);
+    ft_model_canonicalize(&fresh, &p, &ids[0], &ids[1], &ids[2]);
+    ft_model_free(&fresh);
+}
+
+#define BODY(trait_value, member)                                                          \
+    "{\"identity\": \"u\", \"flags\": [" F(2, "b", "1") ", " F(1, "a", "\"x\"") "],"        \
+    " \"traits\": [{\"id\": 1, \"trait_key\": \"k\", \"trait_value\": " trait_value "}],"   \
+    " \"segments\": [{\"id\": 5, \"name\": \"s\", \"member\": " member "}]}"
+
+Test(model, remembered_ids_are_the_canonical_ones)
+{
+    /* bodies whose lists have equal lengths but other text, then the first again, more times
+     * than the memo holds: every id must equal a fresh model's */
+    const char *bodies[] = {BODY("1", "true"), BODY("2", "true"), BODY("1", "false"),
+                            BODY("3", "false")};
+    ft_json_doc *doc = ft_json_doc_new(NULL);
+    struct ft_arena a;
+    ft_arena_init(&a, 0);
+    struct ft_model m;
+    ft_model_init(&m);
+    for (int round = 0; round < 3 * FT_MODEL_MEMO; round++) {
+        const char *s = bodies[round % 4];
+        int64_t want[3], got[3];
+        fresh_ids(doc, &a, s, want);
+        struct ft_payload p;
+        parse(doc, &a, s, &p);
+        ft_model_set_ids(&m, &p, got);
+        for (int k = 0; k < 3; k++)
+            cr_expect(eq(i64, got[k], want[k]), "round %d, kind %d", round, k);
+    }
+    int64_t x[3], y[3];
+    fresh_ids(doc, &a, bodies[0], x);
+    fresh_ids(doc, &a, bodies[1], y);
+    cr_expect(eq(i64, x[0], y[0]), "the same flags");
+    cr_expect(ne(i64, x[1], y[1]), "other traits");
+    ft_model_free(&m);
+    ft_arena_free(&a);
+    ft_json_doc_free(doc);
+}
+
 Test(store, redact_hides_a_url_password)
 {
     char out[128];
