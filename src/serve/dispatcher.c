@@ -35,6 +35,7 @@ struct endpoint {
     char *url;
     unsigned in_flight;
     bool disabled;
+    bool failing; /* failed while stopping: nothing more goes to it before the next start */
     struct pending *ready, **ready_tail; /* FIFO */
 };
 
@@ -412,6 +413,7 @@ static void start_ready(ft_dispatcher *d)
                 make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
             continue;
         }
+        if (ep->failing) continue;
         while (ep->in_flight < d->opt.per_endpoint && (p = dequeue(d, ep)))
             send(d, p);
     }
@@ -467,6 +469,7 @@ static void on_result(void *arg, const struct ft_http_result *r)
         }
         make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
     } else if (retryable) {
+        if (d->stopping) p->ep->failing = true;
         retry_or_give_up(d, p, r->retry_after);
     } else {
         make_dead(d, p, p->status_line);

@@ -6,6 +6,7 @@ seconds; the rules are the same.
 """
 import hashlib
 import hmac
+import json
 import os
 import time
 
@@ -50,6 +51,36 @@ def test_a_hanging_endpoint_times_out_and_is_retried(serves, hooks):
              message="delivered after a timeout")
     assert len(h.requests) == 2
     assert h.requests[1][0] - h.requests[0][0] < 2.5, "the first attempt was cut at 1 s"
+    s.stop()
+
+
+def test_a_stop_tries_what_is_durable_once_and_leaves_a_failing_endpoint_alone(serves, hooks):
+    """--sync-interval keeps the calls' webhooks unread until the stop syncs them. Then each
+    gets its first try, but an endpoint that fails during the stop gets no more calls: they
+    wait in the outbox for the next start."""
+    args = ["--environment", str(V1), "--sync-interval", "600000", "--endpoint-concurrency", "4"]
+    ok = hooks()
+    s = serves(args=args + ["--webhook-url", ok.url])
+    for i in range(40):
+        assert s.identify(f"stop-{i}")[0] == 200
+    assert ok.bodies() == [], "nothing is read before the sync"
+    s.stop()
+    assert len(ok.bodies()) == 40
+    assert s.events("serve.stopped")[0]["delivered"] == "40"
+    down = {"now": True}
+    flaky = hooks(lambda n, hd, b: (503 if down["now"] else 200, {}, 0))
+    s = serves(args=args + ["--webhook-url", flaky.url])
+    for i in range(40):
+        assert s.identify(f"flaky-{i}")[0] == 200
+    s.stop()
+    tried = len(flaky.requests)
+    assert 1 <= tried <= 4, "one round of calls in flight, then none"
+    down["now"] = False
+    s = serves(args=args + ["--webhook-url", flaky.url], workdir=s.workdir)
+    wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 40, timeout=60,
+             message="the 40 kept in the outbox, delivered after the next start")
+    assert {json.loads(b)["identity"] for b in flaky.bodies()[tried:]} == \
+        {f"flaky-{i}" for i in range(40)}
     s.stop()
 
 
