@@ -178,31 +178,29 @@ static void enc_segment(struct ft_buf *b, const void *p)
     encode_segment(b, p);
 }
 
-void ft_model_canonicalize(struct ft_model *m, struct ft_payload *p, int64_t *flags_set,
-                           int64_t *traits_set, int64_t *segments_set)
-{
-    *flags_set = canonical_set(m, FT_SET_FLAGS, p->flags, p->nflags, sizeof(*p->flags), enc_flag);
-    *traits_set =
-        canonical_set(m, FT_SET_TRAITS, p->traits, p->ntraits, sizeof(*p->traits), enc_trait);
-    *segments_set = canonical_set(m, FT_SET_SEGMENTS, p->segments, p->nsegments,
-                                  sizeof(*p->segments), enc_segment);
-}
-
-/* --- set ids remembered by the lists' text --- */
-
+/* The id of the payload's list of `kind` (0 flags, 1 traits, 2 segments). */
 static int64_t set_id(struct ft_model *m, struct ft_payload *p, int kind)
 {
     switch (kind) {
-    case 0:
-        return canonical_set(m, FT_SET_FLAGS, p->flags, p->nflags, sizeof(*p->flags), enc_flag);
+    case 0: return canonical_set(m, FT_SET_FLAGS, p->flags, p->nflags, sizeof(*p->flags), enc_flag);
     case 1:
         return canonical_set(m, FT_SET_TRAITS, p->traits, p->ntraits, sizeof(*p->traits),
                              enc_trait);
     default:
-        return canonical_set(m, FT_SET_SEGMENTS, p->segments, p->nsegments,
-                             sizeof(*p->segments), enc_segment);
+        return canonical_set(m, FT_SET_SEGMENTS, p->segments, p->nsegments, sizeof(*p->segments),
+                             enc_segment);
     }
 }
+
+void ft_model_canonicalize(struct ft_model *m, struct ft_payload *p, int64_t *flags_set,
+                           int64_t *traits_set, int64_t *segments_set)
+{
+    *flags_set = set_id(m, p, 0);
+    *traits_set = set_id(m, p, 1);
+    *segments_set = set_id(m, p, 2);
+}
+
+/* --- set ids remembered by the lists' text --- */
 
 static int64_t memo_set_id(struct ft_model *m, struct ft_payload *p, int kind)
 {

@@ -17,7 +17,7 @@
 #include "store/store.h"
 
 enum { FT_MODEL_MEMO = 8 };                     /* lists remembered per kind */
-#define FT_MODEL_MEMO_TEXT ((size_t)256 << 10) /* longer lists' text is not kept */
+#define FT_MODEL_MEMO_TEXT ((size_t)128 << 10) /* longer lists' text is not kept */
 
 struct ft_model_memo {
     char *text; /* a list's JSON text, NULL while the slot is free */
