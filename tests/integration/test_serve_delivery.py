@@ -74,7 +74,9 @@ def test_a_stop_tries_what_is_durable_once_and_leaves_a_failing_endpoint_alone(s
         assert s.identify(f"flaky-{i}")[0] == 200
     s.stop()
     tried = len(flaky.requests)
-    assert 1 <= tried <= 4, "one round of calls in flight, then none"
+    # one round of calls in flight (4), then none; libcurl may send one again on a fresh
+    # connection when the server closed the one it reused
+    assert 1 <= tried <= 8, f"{tried} calls for 40 webhooks"
     down["now"] = False
     s = serves(args=args + ["--webhook-url", flaky.url], workdir=s.workdir)
     wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 40, timeout=60,
