@@ -577,12 +577,7 @@ const char *ft_http_header(ft_http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
-const char *ft_http_query(ft_http_request *r, const char *name)
-{
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *ft_http_query_n(ft_http_request *r, const char *name, size_t *len)
+const char *ft_http_query(ft_http_request *r, const char *name, size_t *len)
 {
     const char *v = NULL;
     *len = 0;

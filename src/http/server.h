@@ -94,10 +94,9 @@ const char *ft_http_method(const ft_http_request *r);
 const char *ft_http_path(const ft_http_request *r);
 /* A request header's value, or NULL. */
 const char *ft_http_header(ft_http_request *r, const char *name);
-/* A query string argument's value (decoded), or NULL. */
-const char *ft_http_query(ft_http_request *r, const char *name);
-/* The same with the value's decoded length, which counts any NUL a %00 put inside it. */
-const char *ft_http_query_n(ft_http_request *r, const char *name, size_t *len);
+/* A query string argument's value (decoded), or NULL; *len is its decoded length, which counts
+ * any NUL a %00 put inside it. */
+const char *ft_http_query(ft_http_request *r, const char *name, size_t *len);
 /* The complete request body (valid until the request ends). */
 struct ft_str ft_http_body(const ft_http_request *r);
 /* Per-request slot for the application (freed by nobody: point it at request-lifetime data). */

@@ -337,15 +337,15 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
     struct serve_worker *w = ft__serve_worker(s);
     ft_arena_reset(&w->arena);
     size_t ilen, flen;
-    const char *identifier = ft_http_query_n(req, "identifier", &ilen);
-    const char *feature = ft_http_query_n(req, "feature", &flen);
-    if (!identifier || !*identifier) {
+    const char *identifier = ft_http_query(req, "identifier", &ilen);
+    const char *feature = ft_http_query(req, "feature", &flen);
+    bool nul_in_identifier = identifier && memchr(identifier, '\0', ilen);
+    if (!identifier || !ilen) {
         /* Flagsmith core answers this with 200 */
         respond_text(resp, 200, "{\"detail\": \"Missing identifier\"}");
-    } else if (ilen != strlen(identifier) || (feature && flen != strlen(feature))) {
-        field_error(w, resp, ilen != strlen(identifier) ? "identifier" : "feature", NUL_MESSAGE);
-    } else if (!ft_utf8_valid(identifier, strlen(identifier)) ||
-               (feature && !ft_utf8_valid(feature, strlen(feature)))) {
+    } else if (nul_in_identifier || (feature && memchr(feature, '\0', flen))) {
+        field_error(w, resp, nul_in_identifier ? "identifier" : "feature", NUL_MESSAGE);
+    } else if (!ft_utf8_valid(identifier, ilen) || (feature && !ft_utf8_valid(feature, flen))) {
         /* a query string is decoded bytes: the JSON body's reader checks this for POST */
         respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
     } else {

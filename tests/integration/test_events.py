@@ -47,6 +47,7 @@ def test_post_events_one_or_many(receivers):
      "timestamp: expected an ISO-8601 time"),
     (b'{"identity": "u", "event": "x", "timestamp": true}',
      "timestamp: expected string or number, got boolean"),
+    (b'{"identity": "u", "event": "x\\u0000"}', "event: a string may not contain U+0000"),
 ])
 def test_bad_events_get_400(receivers, body, detail):
     r = receivers()

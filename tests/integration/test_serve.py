@@ -90,7 +90,8 @@ def test_post_validation(serves):
     ]
     for body, answer in cases:
         assert s.request("POST", "/api/v1/identities/", body) == (400, answer), body
-    for query, field in (("identifier=u%00v", "identifier"), ("identifier=u&feature=f%00", "feature")):
+    for query, field in (("identifier=u%00v", "identifier"), ("identifier=%00", "identifier"),
+                         ("identifier=u&feature=f%00", "feature")):
         assert s.request("GET", "/api/v1/identities/?" + query) == \
             (400, {field: ["Null characters are not allowed."]}), query
     status, answer = s.request("POST", "/api/v1/identities/", b"{nope",
