@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* --- string views --- */
 
@@ -74,9 +75,31 @@ void ft_buf_free(struct ft_buf *b);
 void ft_buf_reset(struct ft_buf *b);
 /* Makes room for `extra` more bytes. FT_ETOOBIG when that passes the limit. */
 int ft_buf_reserve(struct ft_buf *b, size_t extra);
-int ft_buf_append(struct ft_buf *b, const void *data, size_t len);
-int ft_buf_append_str(struct ft_buf *b, const char *s);
-int ft_buf_append_char(struct ft_buf *b, char c);
+/* Appends: FT_ETOOBIG (and nothing appended) when that would pass the limit. They are inline
+ * for what fits the memory the buffer has: an answer is hundreds of small appends, most of them
+ * string literals whose length and copy the compiler then does at the call. */
+int ft__buf_append_grow(struct ft_buf *b, const void *data, size_t len);
+
+static inline int ft_buf_append(struct ft_buf *b, const void *data, size_t len)
+{
+    if (len >= b->cap - b->len || (b->limit && len > b->limit - b->len))
+        return ft__buf_append_grow(b, data, len);
+    if (len) memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static inline int ft_buf_append_str(struct ft_buf *b, const char *s)
+{
+    return ft_buf_append(b, s, strlen(s));
+}
+
+static inline int ft_buf_append_char(struct ft_buf *b, char c)
+{
+    return ft_buf_append(b, &c, 1);
+}
+
 int ft_buf_printf(struct ft_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* --- arena --- */

@@ -141,7 +141,7 @@ int ft_buf_reserve(struct ft_buf *b, size_t extra)
     return FT_OK;
 }
 
-int ft_buf_append(struct ft_buf *b, const void *data, size_t len)
+int ft__buf_append_grow(struct ft_buf *b, const void *data, size_t len)
 {
     int rc = ft_buf_reserve(b, len);
     if (rc) return rc;
@@ -149,16 +149,6 @@ int ft_buf_append(struct ft_buf *b, const void *data, size_t len)
     b->len += len;
     b->data[b->len] = '\0';
     return FT_OK;
-}
-
-int ft_buf_append_str(struct ft_buf *b, const char *s)
-{
-    return ft_buf_append(b, s, strlen(s));
-}
-
-int ft_buf_append_char(struct ft_buf *b, char c)
-{
-    return ft_buf_append(b, &c, 1);
 }
 
 int ft_buf_printf(struct ft_buf *b, const char *fmt, ...)

@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The environment document does not carry a feature's creation date; webhooks and answers
- * show this one (docs/serve.md). */
-#define UNKNOWN_CREATED_DATE "1970-01-01T00:00:00Z"
 #define MAX_IDENTIFIER 2000
 #define MAX_TRAIT_KEY 200
 #define MAX_TRAITS 1000
@@ -39,31 +36,18 @@ static void write_nint(struct ft_buf *b, struct ft_nint v)
         ft_json_write_int(b, v.value);
 }
 
-static void write_nstr(struct ft_buf *b, struct ft_str s)
-{
-    if (s.ptr)
-        ft_json_write_str(b, s.ptr, s.len);
-    else
-        ft_buf_append_str(b, "null");
-}
-
 void ft__serve_write_flag(struct ft_buf *b, const struct ft_env *env,
                           const struct ft_engine_flag *f)
 {
     const struct ft_feature_info *fi = ft_env_feature(env, f->feature_name);
     ft_buf_append_str(b, "{\"id\": ");
     write_nint(b, f->feature_state_id);
-    ft_buf_append_str(b, ", \"feature\": {\"id\": ");
-    write_nint(b, f->feature_id);
-    ft_buf_append_str(b, ", \"name\": ");
-    ft_json_write_str(b, f->feature_name.ptr, f->feature_name.len);
-    ft_buf_append_str(b, ", \"created_date\": \"" UNKNOWN_CREATED_DATE "\", \"description\": null"
-                         ", \"initial_value\": ");
-    write_nstr(b, fi ? fi->initial_value : (struct ft_str){NULL, 0});
-    ft_buf_append_str(b, fi && fi->default_enabled ? ", \"default_enabled\": true, \"type\": "
-                                                   : ", \"default_enabled\": false, \"type\": ");
-    ft_json_write_str(b, f->feature_type.ptr, f->feature_type.len);
-    ft_buf_append_str(b, "}, \"feature_state_value\": ");
+    ft_buf_append_str(b, ", \"feature\": ");
+    if (fi)
+        ft_buf_append(b, fi->json.ptr, fi->json.len);
+    else
+        ft_env_write_feature(b, f, NULL);
+    ft_buf_append_str(b, ", \"feature_state_value\": ");
     if (ft_value_write(b, &f->value)) ft_buf_append_str(b, "null");
     ft_buf_append_str(b, ", \"environment\": ");
     write_nint(b, ft_engine_environment(env->engine)->id);
@@ -155,7 +139,7 @@ void ft__serve_payload(const struct ft_env *env, const struct ft_engine_result *
             .feature = {.id = f->feature_id.null ? 0 : f->feature_id.value,
                         .name = f->feature_name,
                         .type = f->feature_type,
-                        .created_date = FT_STR(UNKNOWN_CREATED_DATE),
+                        .created_date = FT_STR(FT_UNKNOWN_CREATED_DATE),
                         .default_enabled = fi && fi->default_enabled,
                         .description = {NULL, 0},
                         .initial_value = fi ? fi->initial_value : (struct ft_str){NULL, 0}},

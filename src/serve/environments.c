@@ -58,6 +58,7 @@ static void env_unref(struct ft_env *e)
     free(e->webhook_url);
     ft_free_secure(e->webhook_secret, e->webhook_secret_len);
     free(e->features);
+    free(e->features_json);
     free(r);
 }
 
@@ -72,7 +73,30 @@ static int cmp_feature(const void *a, const void *b)
                       ((const struct ft_feature_info *)b)->name);
 }
 
-/* The defaults the document states, read from an evaluation without an identity. */
+void ft_env_write_feature(struct ft_buf *b, const struct ft_engine_flag *f,
+                          const struct ft_feature_info *fi)
+{
+    ft_buf_append_str(b, "{\"id\": ");
+    if (f->feature_id.null)
+        ft_buf_append_str(b, "null");
+    else
+        ft_json_write_int(b, f->feature_id.value);
+    ft_buf_append_str(b, ", \"name\": ");
+    ft_json_write_str(b, f->feature_name.ptr, f->feature_name.len);
+    ft_buf_append_str(b, ", \"created_date\": \"" FT_UNKNOWN_CREATED_DATE "\", "
+                         "\"description\": null, \"initial_value\": ");
+    if (fi && fi->initial_value.ptr)
+        ft_json_write_str(b, fi->initial_value.ptr, fi->initial_value.len);
+    else
+        ft_buf_append_str(b, "null");
+    ft_buf_append_str(b, fi && fi->default_enabled ? ", \"default_enabled\": true, \"type\": "
+                                                   : ", \"default_enabled\": false, \"type\": ");
+    ft_json_write_str(b, f->feature_type.ptr, f->feature_type.len);
+    ft_buf_append_char(b, '}');
+}
+
+/* The defaults the document states, read from an evaluation without an identity, and each
+ * feature's object as answers show it. */
 static void collect_features(struct ft_env *env)
 {
     struct ft_engine_result r;
@@ -83,6 +107,9 @@ static void collect_features(struct ft_env *env)
         bytes += r.flags[i].feature_name.len + r.flags[i].value.text.len + 2;
     env->features = ft_xmalloc(sizeof(*env->features) * (r.nflags ? r.nflags : 1) + bytes);
     char *mem = (char *)(env->features + (r.nflags ? r.nflags : 1));
+    struct ft_buf json;
+    ft_buf_init(&json, 0);
+    size_t *ends = ft_xmalloc(sizeof(*ends) * (r.nflags ? r.nflags : 1));
     for (size_t i = 0; i < r.nflags; i++) {
         const struct ft_engine_flag *f = &r.flags[i];
         struct ft_feature_info *fi = &env->features[i];
@@ -97,7 +124,15 @@ static void collect_features(struct ft_env *env)
             fi->initial_value = (struct ft_str){mem, f->value.text.len};
             mem += f->value.text.len + 1;
         }
+        ft_env_write_feature(&json, f, fi);
+        ends[i] = json.len;
     }
+    for (size_t i = 0; i < r.nflags; i++) { /* the buffer has stopped moving */
+        size_t start = i ? ends[i - 1] : 0;
+        env->features[i].json = (struct ft_str){json.data + start, ends[i] - start};
+    }
+    free(ends);
+    env->features_json = json.data; /* NULL without features */
     env->nfeatures = r.nflags;
     qsort(env->features, env->nfeatures, sizeof(*env->features), cmp_feature);
     ft_engine_result_free(&r);

@@ -21,11 +21,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The environment document does not carry a feature's creation date; webhooks and answers
+ * show this one (docs/serve.md). */
+#define FT_UNKNOWN_CREATED_DATE "1970-01-01T00:00:00Z"
+
 /* What the engine does not know about a feature but Flagsmith's answers carry. */
 struct ft_feature_info {
     struct ft_str name;
     bool default_enabled;
     struct ft_str initial_value; /* ptr NULL for null */
+    struct ft_str json;          /* the flag's "feature" object, the same in every answer */
 };
 
 struct ft_env {
@@ -38,6 +43,7 @@ struct ft_env {
     char *webhook_secret;     /* NULL: unsigned */
     size_t webhook_secret_len;
     struct ft_feature_info *features; /* sorted by name */
+    char *features_json;      /* what their .json point into */
     size_t nfeatures;
     char last_modified[64];   /* of a polled document */
     int64_t mtime_ns;         /* of a file */
@@ -87,6 +93,11 @@ const struct ft_env *ft_envset_find(const struct ft_envset *set, const char *key
 
 /* The feature's extra facts, or NULL. */
 const struct ft_feature_info *ft_env_feature(const struct ft_env *env, struct ft_str name);
+
+/* Appends a flag's "feature" object as the flags API shows it; `fi` may be NULL (a feature the
+ * document's defaults do not list). ft_feature_info.json holds this text, written at load. */
+void ft_env_write_feature(struct ft_buf *b, const struct ft_engine_flag *f,
+                          const struct ft_feature_info *fi);
 
 /* Reloads files that changed (or all, when `force`) and polls the URL. Returns how many
  * documents were replaced; failures are logged and keep the previous model. */

@@ -39,9 +39,14 @@ def test_flags_and_identities_shapes(serves):
                                  "default_enabled", "type"}
     assert (f["id"], f["feature"]["id"], f["feature_state_value"], f["environment"]) == \
         (78980, 15059, 1234, 12561)
+    assert flags_by_name(flags)["float_feature"]["feature"] == {
+        "id": 15061, "name": "float_feature", "created_date": "1970-01-01T00:00:00Z",
+        "description": None, "initial_value": "12.34", "default_enabled": True, "type": "STANDARD"}
     status, ident = s.request("GET", "/api/v1/identities/?identifier=alice")
     assert status == 200 and ident["identifier"] == "alice" and ident["traits"] == []
     assert len(ident["flags"]) == 5
+    assert sorted(json.dumps(g["feature"]) for g in ident["flags"]) == \
+        sorted(json.dumps(g["feature"]) for g in flags)
     status, one = s.request("GET", "/api/v1/identities/?identifier=alice&feature=mv_feature")
     assert status == 200 and one["feature"]["name"] == "mv_feature"
     assert s.request("GET", "/api/v1/identities/?identifier=alice&feature=nope") == \
