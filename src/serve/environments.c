@@ -138,15 +138,34 @@ static void collect_features(struct ft_env *env)
     ft_engine_result_free(&r);
 }
 
-/* The environment document itself: a v1 test file wraps it in {"environment": ...}. */
-static void keep_document(struct ft_env *env, const char *json, size_t len)
+static bool holds_nul(const struct ft_json *root)
 {
-    ft_json_doc *doc = ft_json_doc_new(NULL);
-    const struct ft_json *inner = NULL;
-    if (ft_json_parse(doc, json, len, NULL) == FT_OK)
-        inner = ft_json_get(doc, ft_json_root(doc), "identities_and_responses")
-                    ? ft_json_get(doc, ft_json_root(doc), "environment")
+    for (const struct ft_json *v = root; v < root + root->span; v++) /* keys are nodes too */
+        if (v->flags & FT_JSON_NUL) return true;
+    return false;
+}
+
+/* The environment document itself (a v1 test file wraps it in {"environment": ...}), checked
+ * for U+0000 on the way: Flagsmith's database cannot store it, so no document of Flagsmith's
+ * holds one, and a webhook carrying it would be refused by receive. */
+static int keep_document(struct ft_env *env, const char *json, size_t len, char *err,
+                         size_t errlen)
+{
+    struct ft_json_limits limits = {.max_size = MAX_DOCUMENT};
+    ft_json_doc *doc = ft_json_doc_new(&limits);
+    const struct ft_json *root = NULL, *inner = NULL;
+    if (ft_json_parse(doc, json, len, NULL) == FT_OK) {
+        root = ft_json_root(doc);
+        inner = ft_json_get(doc, root, "identities_and_responses")
+                    ? ft_json_get(doc, root, "environment")
                     : NULL;
+    }
+    if (root && holds_nul(root)) {
+        snprintf(err, errlen, "%s: a string in the document holds U+0000, which Flagsmith cannot "
+                 "store and receive refuses", env->source);
+        ft_json_doc_free(doc);
+        return FT_EDOCUMENT;
+    }
     if (inner) {
         struct ft_buf b;
         ft_buf_init(&b, 0);
@@ -158,6 +177,7 @@ static void keep_document(struct ft_env *env, const char *json, size_t len)
         env->document_len = len;
     }
     ft_json_doc_free(doc);
+    return FT_OK;
 }
 
 static int load_env(ft_environments *r, const char *json, size_t len, const char *source,
@@ -184,7 +204,11 @@ static int load_env(ft_environments *r, const char *json, size_t len, const char
     const struct ft_engine_environment *info = ft_engine_environment(engine);
     env->api_key = ft_xstrndup(info->api_key.ptr, info->api_key.len);
     env->source = ft_xstrdup(source);
-    keep_document(env, json, len);
+    rc = keep_document(env, json, len, err, errlen);
+    if (rc) {
+        env_unref(env);
+        return rc;
+    }
     if (r->webhook_url)
         env->webhook_url = ft_xstrdup(r->webhook_url);
     else if (info->webhook_url.ptr && info->webhook_url.len)

@@ -420,6 +420,13 @@ def test_reload_on_change_and_sighup_keeps_a_broken_document_out(serves, tmp_pat
     s.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: s.events("serve.reload_failed"), message="a failed reload")
     assert value() == 4321, "the previous model stays"
+    # U+0000, which no Flagsmith document holds and receive refuses, keeps a document out too
+    doc["feature_states"][0]["feature"]["name"] = "bad\u0000name"
+    path.write_text(json.dumps(doc))
+    s.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: any("U+0000" in e.get("error", "") for e in s.events("serve.reload_failed")),
+             message="a reload refused for U+0000")
+    assert value() == 4321 and len(s.request("GET", "/api/v1/flags/")[1]) == 5
     s.stop()
 
 
@@ -447,6 +454,12 @@ def test_bad_options(flagtrail, tmp_path):
     res = run([flagtrail, "serve", "--environment", str(tmp_path / "missing.json"), "--listen",
                "127.0.0.1:0", "--data", str(tmp_path / "d")], timeout=30)
     assert res.returncode == 1 and b"cannot open" in res.stderr
+    doc = json.loads(V1.read_text())["environment"]
+    doc["project"]["segments"][0]["name"] = "x\u0000"
+    (tmp_path / "nul.json").write_text(json.dumps(doc))
+    res = run([flagtrail, "serve", "--environment", str(tmp_path / "nul.json"), "--listen",
+               "127.0.0.1:0", "--data", str(tmp_path / "d")], timeout=30)
+    assert res.returncode == 1 and b"holds U+0000" in res.stderr, res.stderr
 
 
 def test_percentage_allocation_follows_pythons_truthiness(serves, hooks, tmp_path):
