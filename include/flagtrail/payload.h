@@ -48,6 +48,9 @@ struct ft_feature {
     bool default_enabled;
     struct ft_str description;   /* nullable */
     struct ft_str initial_value; /* nullable */
+    /* Its object as ft_payload_emit_feature prints it, when the producer keeps that (serve
+     * prints each feature once per document); ptr NULL: printed from the fields above. */
+    struct ft_str json;
 };
 
 struct ft_flag {
@@ -106,6 +109,9 @@ int ft_payload_parse(ft_json_doc *doc, const char *body, size_t len, struct ft_a
 
 /* Appends Flagsmith's bytes for the payload to `out`. FT_ETOOBIG if `out`'s limit is hit. */
 int ft_payload_emit(const struct ft_payload *p, struct ft_buf *out);
+
+/* Appends a flag's "feature" object as ft_payload_emit prints it (ignoring `f->json`). */
+int ft_payload_emit_feature(const struct ft_feature *f, struct ft_buf *out);
 
 /* Appends a value as Flagsmith's JSON would hold it. */
 int ft_value_write(struct ft_buf *out, const struct ft_value *v);

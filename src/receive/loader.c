@@ -214,6 +214,7 @@ static void copy_flags(ft_loader *l, int64_t id, const struct ft_flag *src, size
         dst[i].feature.created_date = (struct ft_str){NULL, 0};
         dst[i].feature.description = (struct ft_str){NULL, 0};
         dst[i].feature.initial_value = (struct ft_str){NULL, 0};
+        dst[i].feature.json = (struct ft_str){NULL, 0};
         dst[i].value.text = copy_str(a, src[i].value.text);
         if (src[i].has_percentage_allocation)
             dst[i].percentage_allocation.text = copy_str(a, src[i].percentage_allocation.text);

@@ -95,8 +95,21 @@ void ft_env_write_feature(struct ft_buf *b, const struct ft_engine_flag *f,
     ft_buf_append_char(b, '}');
 }
 
+struct ft_feature ft_env_webhook_feature(const struct ft_engine_flag *f,
+                                         const struct ft_feature_info *fi)
+{
+    return (struct ft_feature){.id = f->feature_id.null ? 0 : f->feature_id.value,
+                               .name = f->feature_name,
+                               .type = f->feature_type,
+                               .created_date = FT_STR(FT_UNKNOWN_CREATED_DATE),
+                               .default_enabled = fi && fi->default_enabled,
+                               .description = {NULL, 0},
+                               .initial_value = fi ? fi->initial_value : (struct ft_str){NULL, 0},
+                               .json = fi ? fi->webhook_json : (struct ft_str){NULL, 0}};
+}
+
 /* The defaults the document states, read from an evaluation without an identity, and each
- * feature's object as answers show it. */
+ * feature's object as answers and webhooks show it. */
 static void collect_features(struct ft_env *env)
 {
     struct ft_engine_result r;
@@ -109,7 +122,7 @@ static void collect_features(struct ft_env *env)
     char *mem = (char *)(env->features + (r.nflags ? r.nflags : 1));
     struct ft_buf json;
     ft_buf_init(&json, 0);
-    size_t *ends = ft_xmalloc(sizeof(*ends) * (r.nflags ? r.nflags : 1));
+    size_t *ends = ft_xmalloc(sizeof(*ends) * 2 * (r.nflags ? r.nflags : 1));
     for (size_t i = 0; i < r.nflags; i++) {
         const struct ft_engine_flag *f = &r.flags[i];
         struct ft_feature_info *fi = &env->features[i];
@@ -125,11 +138,17 @@ static void collect_features(struct ft_env *env)
             mem += f->value.text.len + 1;
         }
         ft_env_write_feature(&json, f, fi);
-        ends[i] = json.len;
+        ends[2 * i] = json.len;
+        fi->webhook_json = (struct ft_str){NULL, 0};
+        struct ft_feature feature = ft_env_webhook_feature(f, fi);
+        ft_payload_emit_feature(&feature, &json);
+        ends[2 * i + 1] = json.len;
     }
     for (size_t i = 0; i < r.nflags; i++) { /* the buffer has stopped moving */
-        size_t start = i ? ends[i - 1] : 0;
-        env->features[i].json = (struct ft_str){json.data + start, ends[i] - start};
+        size_t start = i ? ends[2 * i - 1] : 0;
+        env->features[i].json = (struct ft_str){json.data + start, ends[2 * i] - start};
+        env->features[i].webhook_json =
+            (struct ft_str){json.data + ends[2 * i], ends[2 * i + 1] - ends[2 * i]};
     }
     free(ends);
     env->features_json = json.data; /* NULL without features */

@@ -14,6 +14,7 @@
 #define FT_SERVE_ENVIRONMENTS_H
 
 #include "flagtrail/engine.h"
+#include "flagtrail/payload.h"
 #include "flagtrail/signature.h"
 
 #include <stdatomic.h>
@@ -31,6 +32,7 @@ struct ft_feature_info {
     bool default_enabled;
     struct ft_str initial_value; /* ptr NULL for null */
     struct ft_str json;          /* the flag's "feature" object, the same in every answer */
+    struct ft_str webhook_json;  /* and as webhooks print it (ft_payload_emit_feature) */
 };
 
 struct ft_env {
@@ -43,7 +45,7 @@ struct ft_env {
     char *webhook_secret;     /* NULL: unsigned */
     size_t webhook_secret_len;
     struct ft_feature_info *features; /* sorted by name */
-    char *features_json;      /* what their .json point into */
+    char *features_json;      /* what their .json and .webhook_json point into */
     size_t nfeatures;
     char last_modified[64];   /* of a polled document */
     int64_t mtime_ns;         /* of a file */
@@ -98,6 +100,11 @@ const struct ft_feature_info *ft_env_feature(const struct ft_env *env, struct ft
  * document's defaults do not list). ft_feature_info.json holds this text, written at load. */
 void ft_env_write_feature(struct ft_buf *b, const struct ft_engine_flag *f,
                           const struct ft_feature_info *fi);
+
+/* A flag's feature as its webhook carries it, with the text printed at load when `fi` has it
+ * (`fi` may be NULL). */
+struct ft_feature ft_env_webhook_feature(const struct ft_engine_flag *f,
+                                         const struct ft_feature_info *fi);
 
 /* Reloads files that changed (or all, when `force`) and polls the URL. Returns how many
  * documents were replaced; failures are logged and keep the previous model. */

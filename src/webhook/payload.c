@@ -197,6 +197,7 @@ static int read_feature(struct reader *r, const struct ft_json *obj, struct ft_f
     const struct ft_json *s[7];
     int rc = read_fields(r, obj, "feature", names, 7, s);
     if (rc) return rc;
+    f->json = (struct ft_str){NULL, 0};
     r->in_feature = true;
     if ((rc = get_int(r, s[3], "id", &f->id)) ||
         (rc = get_string(r, s[5], "name", false, &f->name)) ||
@@ -401,27 +402,38 @@ static void value(struct emitter *e, const struct ft_value *v)
 }
 
 /* Keys below are written in sorted order, as json.dumps(sort_keys=True) does. */
+static void emit_feature(struct emitter *e, const struct ft_feature *f)
+{
+    raw(e, "{\"created_date\": ");
+    str(e, f->created_date);
+    raw(e, ", \"default_enabled\": ");
+    boolean(e, f->default_enabled);
+    raw(e, ", \"description\": ");
+    str(e, f->description);
+    raw(e, ", \"id\": ");
+    integer(e, f->id);
+    raw(e, ", \"initial_value\": ");
+    str(e, f->initial_value);
+    raw(e, ", \"name\": ");
+    str(e, f->name);
+    raw(e, ", \"type\": ");
+    str(e, f->type);
+    raw(e, "}");
+}
+
 static void emit_flag(struct emitter *e, const struct ft_flag *f)
 {
     raw(e, "{\"enabled\": ");
     boolean(e, f->enabled);
     raw(e, ", \"environment\": ");
     integer(e, f->environment);
-    raw(e, ", \"feature\": {\"created_date\": ");
-    str(e, f->feature.created_date);
-    raw(e, ", \"default_enabled\": ");
-    boolean(e, f->feature.default_enabled);
-    raw(e, ", \"description\": ");
-    str(e, f->feature.description);
-    raw(e, ", \"id\": ");
-    integer(e, f->feature.id);
-    raw(e, ", \"initial_value\": ");
-    str(e, f->feature.initial_value);
-    raw(e, ", \"name\": ");
-    str(e, f->feature.name);
-    raw(e, ", \"type\": ");
-    str(e, f->feature.type);
-    raw(e, "}, \"feature_segment\": ");
+    raw(e, ", \"feature\": ");
+    if (f->feature.json.ptr) {
+        if (e->rc == FT_OK) e->rc = ft_buf_append(e->out, f->feature.json.ptr, f->feature.json.len);
+    } else {
+        emit_feature(e, &f->feature);
+    }
+    raw(e, ", \"feature_segment\": ");
     nint(e, f->feature_segment);
     raw(e, ", \"feature_state_value\": ");
     value(e, &f->value);
@@ -483,5 +495,12 @@ int ft_payload_emit(const struct ft_payload *p, struct ft_buf *out)
         emit_trait(&e, &p->traits[i]);
     }
     raw(&e, "]}");
+    return e.rc;
+}
+
+int ft_payload_emit_feature(const struct ft_feature *f, struct ft_buf *out)
+{
+    struct emitter e = {out, FT_OK};
+    emit_feature(&e, f);
     return e.rc;
 }

@@ -247,3 +247,36 @@ Test(payload, emit_fails_cleanly_at_the_buffer_limit)
     }
     free(body);
 }
+
+/* A feature's object kept as text (serve prints each once per document) is what emit copies;
+ * a parsed payload keeps none, even in arena memory a previous request dirtied. */
+Test(payload, a_kept_feature_text_is_emitted_and_parsing_keeps_none)
+{
+    memset(ft_arena_alloc(&arena, 1 << 16), 0xAA, 1 << 16);
+    ft_arena_reset(&arena);
+    size_t len;
+    char *body = read_data("webhook/rich_flagsmith_bytes.json", &len);
+    cr_assert(eq(int, ft_payload_parse(doc, body, len, &arena, &p, &err), FT_OK), "%s", err.detail);
+    cr_assert(p.nflags >= 2);
+    struct ft_buf texts, out;
+    ft_buf_init(&texts, 0);
+    ft_buf_init(&out, 0);
+    size_t *ends = ft_xmalloc(sizeof(*ends) * p.nflags);
+    for (size_t i = 0; i < p.nflags; i++) {
+        cr_expect(p.flags[i].feature.json.ptr == NULL, "flag %zu", i);
+        cr_assert(eq(int, ft_payload_emit_feature(&p.flags[i].feature, &texts), FT_OK));
+        ends[i] = texts.len;
+    }
+    for (size_t i = 0; i < p.nflags; i++) {
+        size_t start = i ? ends[i - 1] : 0;
+        p.flags[i].feature.json = (struct ft_str){texts.data + start, ends[i] - start};
+        p.flags[i].feature.name = FT_STR("not what the text says");
+    }
+    cr_assert(eq(int, ft_payload_emit(&p, &out), FT_OK));
+    cr_expect(eq(sz, out.len, len));
+    cr_expect(memcmp(out.data, body, len) == 0, "%s", out.data);
+    free(ends);
+    ft_buf_free(&texts);
+    ft_buf_free(&out);
+    free(body);
+}
