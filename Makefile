@@ -130,7 +130,8 @@ $(BUILD)/fuzz/regress_%: fuzz/fuzz_%.c fuzz/regress_main.c $(LINK_A)
 	$(CC) $(CFLAGS_ALL) -o $@ $< fuzz/regress_main.c $(LINK_A) $(LDFLAGS_ALL) \
 	    $(shell pkg-config --libs libcjson) $(LIBS_ALL)
 
-test: all $(UNIT_BINS) $(TOOL_BINS) $(REGRESS_BINS)
+# the benchmarks are built too (not run), so a change that breaks one fails here
+test: all $(UNIT_BINS) $(TOOL_BINS) $(REGRESS_BINS) $(BENCH_BINS)
 	@BUILD=$(BUILD) PYTHON=$(PYTHON) SANITIZE=$(SANITIZE) bash scripts/run-tests
 
 unit: $(UNIT_BINS)

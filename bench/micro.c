@@ -116,7 +116,13 @@ static char *generate_payload(size_t *len)
         segments[i] = (struct ft_segment){
             .id = 16 + i, .name = ft_str_c(names[250 + i]), .member = i % 3 == 0};
     }
-    struct ft_payload p = {FT_STR("user-42@example.com"), flags, 200, traits, 50, segments, 20};
+    struct ft_payload p = {.identity = FT_STR("user-42@example.com"),
+                           .flags = flags,
+                           .nflags = 200,
+                           .traits = traits,
+                           .ntraits = 50,
+                           .segments = segments,
+                           .nsegments = 20};
     struct ft_buf out;
     ft_buf_init(&out, 0);
     if (ft_payload_emit(&p, &out)) exit(1);

@@ -5,6 +5,8 @@ import hmac
 import json
 import os
 import signal
+import subprocess
+import threading
 import time
 
 import pytest
@@ -544,3 +546,44 @@ def test_postgres_identity_store_outage_answers_503_then_recovers(serves, postgr
     assert [(t["trait_key"], t["trait_value"]) for t in answer["traits"]] == [("age", 42)]
     assert any("identity store: " in e.get("error", "")
                and "\n" not in e["error"] for e in s.events("serve.identity_store_failed"))
+
+
+def test_a_call_waits_at_most_two_seconds_for_a_store_stuck_in_its_database(serves, postgres):
+    """One call blocked inside PostgreSQL holds the store; the next answers 503 after its wait
+    instead of holding an HTTP thread, flags stay served, and the blocked call ends once the
+    database lets it go."""
+    url = postgres.new_database()
+    s = serves(args=["--environment", str(V1), "--identities", url])
+    assert s.identify("erin", [{"trait_key": "age", "trait_value": 1}])[0] == 200
+    locker = subprocess.Popen(["psql", "-X", "-q", "-At", url], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    results = {}
+    blocked = threading.Thread(target=lambda: results.update(
+        erin=s.identify("erin", [{"trait_key": "age", "trait_value": 2}])))
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE ft_serve_traits IN ACCESS EXCLUSIVE MODE; "
+                           "SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == "locked"
+        blocked.start()
+        wait_for(lambda: postgres.query(url, "SELECT count(*) FROM pg_stat_activity "
+                                             "WHERE wait_event_type = 'Lock'") == [("1",)],
+                 message="the first call waiting on the lock")
+        started = time.monotonic()
+        status, answer = s.identify("frank", [{"trait_key": "age", "trait_value": 3}])
+        waited = time.monotonic() - started
+        assert (status, answer) == (503, {"detail": "Identity store unavailable"})
+        assert 1.5 < waited < 20, waited
+        assert s.request("GET", "/api/v1/flags/")[0] == 200, "flags need no identity store"
+        assert "erin" not in results, "the first call is still held by the database"
+    finally:
+        locker.stdin.write("COMMIT;\n")
+        locker.stdin.close()
+        locker.wait(timeout=30)
+    blocked.join(timeout=30)
+    status, answer = results["erin"]
+    assert status == 200 and [(t["trait_key"], t["trait_value"]) for t in answer["traits"]] == \
+        [("age", 2)]
+    assert any("busy for 2000 ms" in e.get("error", "")
+               for e in s.events("serve.identity_store_failed"))
+    assert s.identify("frank", [{"trait_key": "age", "trait_value": 3}])[0] == 200
