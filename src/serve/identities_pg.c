@@ -274,10 +274,12 @@ int ft__idb_pg_open(const char *url, struct ft_idb **out, char *err, size_t errl
     struct pg *p = ft_xcalloc(1, sizeof(*p));
     p->base.ops = &pg_ops;
     p->base.shared = true; /* each call commits alone: no savepoints */
-    /* a database that stops answering fails a call in seconds, not in the kernel's minutes:
-     * the URL's own settings, given after these, win */
-    const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "dbname", NULL};
-    const char *const values[] = {"5", "10000", url, NULL};
+    /* a database that stops answering fails a call in seconds, not in the kernel's minutes,
+     * and one that holds a statement (a lock another session keeps) cancels it after 2 s: a
+     * call runs on an HTTP thread, whose other connections wait with it. The URL's own
+     * settings, given after these, win. */
+    const char *const keys[] = {"connect_timeout", "tcp_user_timeout", "options", "dbname", NULL};
+    const char *const values[] = {"5", "10000", "-c statement_timeout=2000", url, NULL};
     p->conn = PQconnectdbParams(keys, values, 1);
     PQsetNoticeProcessor(p->conn, ignore_notice, NULL);
     int rc = PQstatus(p->conn) == CONNECTION_OK ? prepare(p, err, errlen)

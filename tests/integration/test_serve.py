@@ -548,42 +548,74 @@ def test_postgres_identity_store_outage_answers_503_then_recovers(serves, postgr
                and "\n" not in e["error"] for e in s.events("serve.identity_store_failed"))
 
 
-def test_a_call_waits_at_most_two_seconds_for_a_store_stuck_in_its_database(serves, postgres):
-    """One call blocked inside PostgreSQL holds the store; the next answers 503 after its wait
-    instead of holding an HTTP thread, flags stay served, and the blocked call ends once the
-    database lets it go."""
+class TableLock:
+    """A psql session holding an exclusive lock on a table until release()."""
+
+    def __init__(self, url, table):
+        self.proc = subprocess.Popen(["psql", "-X", "-q", "-At", url], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.proc.stdin.write(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE; "
+                              "SELECT 'locked';\n")
+        self.proc.stdin.flush()
+        assert self.proc.stdout.readline().strip() == "locked"
+
+    def release(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write("COMMIT;\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+def identify_in_thread(s, results, identifier, age):
+    t = threading.Thread(target=lambda: results.update(
+        {identifier: s.identify(identifier, [{"trait_key": "age", "trait_value": age}])}))
+    t.start()
+    return t
+
+
+def test_a_statement_stuck_in_postgresql_is_cancelled_and_the_next_call_waits_at_most_2s(
+        serves, postgres):
+    """A call held inside PostgreSQL (a lock another session keeps) is cancelled after 2 s and
+    answers 503; with a longer statement_timeout from the URL, a second call gives up waiting
+    for the store after its 2 s. Neither holds serve once the database lets go."""
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    unavailable = (503, {"detail": "Identity store unavailable"})
     url = postgres.new_database()
     s = serves(args=["--environment", str(V1), "--identities", url])
     assert s.identify("erin", [{"trait_key": "age", "trait_value": 1}])[0] == 200
-    locker = subprocess.Popen(["psql", "-X", "-q", "-At", url], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    results = {}
-    blocked = threading.Thread(target=lambda: results.update(
-        erin=s.identify("erin", [{"trait_key": "age", "trait_value": 2}])))
+    lock = TableLock(url, "ft_serve_traits")
     try:
-        locker.stdin.write("BEGIN; LOCK TABLE ft_serve_traits IN ACCESS EXCLUSIVE MODE; "
-                           "SELECT 'locked';\n")
-        locker.stdin.flush()
-        assert locker.stdout.readline().strip() == "locked"
-        blocked.start()
-        wait_for(lambda: postgres.query(url, "SELECT count(*) FROM pg_stat_activity "
-                                             "WHERE wait_event_type = 'Lock'") == [("1",)],
+        started = time.monotonic()
+        assert s.identify("erin", [{"trait_key": "age", "trait_value": 2}]) == unavailable
+        assert 1.5 < time.monotonic() - started < 20
+    finally:
+        lock.release()
+    assert any("statement timeout" in e.get("error", "")
+               for e in s.events("serve.identity_store_failed"))
+    status, answer = s.identify("erin", [{"trait_key": "age", "trait_value": 3}])
+    assert status == 200 and [(t["trait_key"], t["trait_value"]) for t in answer["traits"]] == \
+        [("age", 3)]
+    assert s.request("GET", "/api/v1/flags/")[0] == 200
+    s.stop()
+
+    url = postgres.new_database()
+    s = serves(args=["--environment", str(V1), "--identities",
+                     url + "?options=-c%20statement_timeout%3D6000"])
+    assert s.identify("erin", [{"trait_key": "age", "trait_value": 1}])[0] == 200
+    lock = TableLock(url, "ft_serve_traits")
+    results = {}
+    try:
+        blocked = identify_in_thread(s, results, "erin", 2)
+        wait_for(lambda: postgres.query(url, waiting) == [("1",)],
                  message="the first call waiting on the lock")
         started = time.monotonic()
-        status, answer = s.identify("frank", [{"trait_key": "age", "trait_value": 3}])
-        waited = time.monotonic() - started
-        assert (status, answer) == (503, {"detail": "Identity store unavailable"})
-        assert 1.5 < waited < 20, waited
-        assert s.request("GET", "/api/v1/flags/")[0] == 200, "flags need no identity store"
+        assert s.identify("frank", [{"trait_key": "age", "trait_value": 3}]) == unavailable
+        assert 1.5 < time.monotonic() - started < 20
         assert "erin" not in results, "the first call is still held by the database"
+        blocked.join(timeout=30)
+        assert results["erin"] == unavailable
     finally:
-        locker.stdin.write("COMMIT;\n")
-        locker.stdin.close()
-        locker.wait(timeout=30)
-    blocked.join(timeout=30)
-    status, answer = results["erin"]
-    assert status == 200 and [(t["trait_key"], t["trait_value"]) for t in answer["traits"]] == \
-        [("age", 2)]
+        lock.release()
     assert any("busy for 2000 ms" in e.get("error", "")
                for e in s.events("serve.identity_store_failed"))
     assert s.identify("frank", [{"trait_key": "age", "trait_value": 3}])[0] == 200
