@@ -167,8 +167,7 @@ static bool holds_nul(const struct ft_json *root)
 /* The environment document itself (a v1 test file wraps it in {"environment": ...}), checked
  * for U+0000 on the way: Flagsmith's database cannot store it, so no document of Flagsmith's
  * holds one, and a webhook carrying it would be refused by receive. */
-static int keep_document(struct ft_env *env, const char *json, size_t len, char *err,
-                         size_t errlen)
+static int keep_document(struct ft_env *env, const char *json, size_t len, char *err, size_t errlen)
 {
     struct ft_json_limits limits = {.max_size = MAX_DOCUMENT};
     ft_json_doc *doc = ft_json_doc_new(&limits);
@@ -180,8 +179,10 @@ static int keep_document(struct ft_env *env, const char *json, size_t len, char 
                     : NULL;
     }
     if (root && holds_nul(root)) {
-        snprintf(err, errlen, "%s: a string in the document holds U+0000, which Flagsmith cannot "
-                 "store and receive refuses", env->source);
+        snprintf(err, errlen,
+                 "%s: a string in the document holds U+0000, which Flagsmith cannot "
+                 "store and receive refuses",
+                 env->source);
         ft_json_doc_free(doc);
         return FT_EDOCUMENT;
     }
