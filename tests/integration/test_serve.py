@@ -340,6 +340,54 @@ def test_a_transaction_lost_after_its_answers_is_counted(serves, hooks, secret_f
     assert any(e.get("error") for e in s.events("serve.identity_changes_lost"))
 
 
+def fill(path):
+    """Writes `path` until the file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        while os.write(fd, b"\0" * 4096) > 0:
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_a_full_disk_under_the_identity_store_loses_changes_not_the_store(serves, tmp_path):
+    """With --data on a full file system, identity calls still get their flags or a 503 (never
+    a crash or a hang); the calls whose changes could not be kept are counted; once there is
+    room again, changes are kept, across a restart, and the database is intact."""
+    import sqlite3
+    data = tmp_path / "serve-data"
+    data.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(data)], check=True)
+    try:
+        s = serves(args=["--environment", str(V1), "--sync-interval", "5"])
+        assert s.identify("warm-up", [{"trait_key": "k", "trait_value": 0}])[0] == 200
+        wait_for(lambda: s.metric("flagtrail_identity_commits_total") >= 1, message="a commit")
+        fill(data / "ballast")
+        pad = "z" * 3000
+        statuses = [s.identify(f"full-{i}", [{"trait_key": "pad", "trait_value": pad}])[0]
+                    for i in range(100)]
+        assert set(statuses) <= {200, 503}, statuses
+        wait_for(lambda: s.metric("flagtrail_identity_changes_lost_total") +
+                 s.metric("flagtrail_identity_store_errors_total") > 0,
+                 message="the changes the full disk refused, counted")
+        assert s.identify("still-served")[0] in (200, 503)
+        os.unlink(data / "ballast")  # room returns
+        status, answer = s.identify("after", [{"trait_key": "k", "trait_value": "kept"}])
+        assert status == 200, answer
+        assert s.stop() == 0
+        s = serves(args=["--environment", str(V1)], workdir=s.workdir)
+        status, g = s.request("GET", "/api/v1/identities/?identifier=after")
+        assert [(t["trait_key"], t["trait_value"]) for t in g["traits"]] == [("k", "kept")]
+        assert s.stop() == 0
+        db = sqlite3.connect(str(data / "identities.db"))
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        db.close()
+    finally:
+        subprocess.run(["umount", "-l", str(data)], check=False)
+
+
 def python_dumps(body):
     return json.dumps(json.loads(body), sort_keys=True).encode()
 
