@@ -4,6 +4,7 @@
  */
 #include "receive/receive.h"
 #include "base/clock.h"
+#include "base/signals.h"
 #include "flagtrail/error.h"
 #include "flagtrail/json.h"
 #include "flagtrail/payload.h"
@@ -21,7 +22,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -648,17 +648,14 @@ static void stop(struct receiver *rc)
     ft_verifier_free(rc->verifier);
 }
 
+static void on_hup(void *arg)
+{
+    reload_secrets(arg);
+}
+
 int ft_receive_run(const struct ft_receive_config *cfg)
 {
-    /* signals are taken by sigwait below; every thread started from here inherits the mask */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
+    ft_signals_block(); /* before any thread starts */
     struct receiver *rc = ft_xcalloc(1, sizeof(*rc));
     rc->cfg = cfg;
     pthread_mutex_init(&rc->keys_lock, NULL);
@@ -682,17 +679,8 @@ int ft_receive_run(const struct ft_receive_config *cfg)
                "spool", cfg->spool_dir, "source",
                rc->source, "durability", cfg->durability == FT_SPOOL_FSYNC ? "fsync" : "none",
                "version", FT_VERSION, NULL);
-        for (;;) {
-            int sig = 0;
-            sigwait(&set, &sig);
-            if (sig == SIGHUP) {
-                reload_secrets(rc);
-                continue;
-            }
-            ft_log(FT_LOG_INFO, "receive.stopping", "signal", sig == SIGTERM ? "TERM" : "INT",
-                   NULL);
-            break;
-        }
+        const char *sig = ft_signals_wait(on_hup, rc);
+        ft_log(FT_LOG_INFO, "receive.stopping", "signal", sig, NULL);
     }
     stop(rc);
     pthread_mutex_destroy(&rc->keys_lock);

@@ -3,13 +3,13 @@
  * workspaces, metrics, signals and drain.
  */
 #include "base/clock.h"
+#include "base/signals.h"
 #include "flagtrail/error.h"
 #include "flagtrail/version.h"
 #include "serve/serve_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,15 +257,18 @@ static void stop(struct server *s)
     }
 }
 
+static void on_hup(void *arg)
+{
+    struct server *s = arg;
+    int n = ft_environments_reload(s->envs, true);
+    char count[16];
+    snprintf(count, sizeof(count), "%d", n);
+    ft_log(FT_LOG_INFO, "serve.reloaded", "documents", count, NULL);
+}
+
 int ft_serve_run(const struct ft_serve_config *cfg)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    ft_signals_block(); /* before any thread starts */
     struct server *s = ft_xcalloc(1, sizeof(*s));
     s->cfg = cfg;
     pthread_mutex_init(&s->workers_lock, NULL);
@@ -283,19 +286,8 @@ int ft_serve_run(const struct ft_serve_config *cfg)
         ft_envset_release(envs);
         ft_log(FT_LOG_INFO, "serve.listening", "address", ft_http_address(s->http), "data",
                cfg->data_dir, "version", FT_VERSION, NULL);
-        for (;;) {
-            int sig = 0;
-            sigwait(&set, &sig);
-            if (sig == SIGHUP) {
-                int n = ft_environments_reload(s->envs, true);
-                char count[16];
-                snprintf(count, sizeof(count), "%d", n);
-                ft_log(FT_LOG_INFO, "serve.reloaded", "documents", count, NULL);
-                continue;
-            }
-            ft_log(FT_LOG_INFO, "serve.stopping", "signal", sig == SIGTERM ? "TERM" : "INT", NULL);
-            break;
-        }
+        const char *sig = ft_signals_wait(on_hup, s);
+        ft_log(FT_LOG_INFO, "serve.stopping", "signal", sig, NULL);
     }
     stop(s);
     pthread_mutex_destroy(&s->workers_lock);
