@@ -360,6 +360,11 @@ void ft__add_feature(struct loader *L, uint32_t state);
  * "property_" for documents, "property" for contexts (both are accepted).
  */
 int ft__load_rule(struct loader *L, const struct ft_json *rule, uint32_t index);
+/* Reads an array of rules (or null: none), at the path's key "rules", into contiguous rules:
+ * the first's index and their number. */
+int ft__load_rules(struct loader *L, const struct ft_json *rules, uint32_t *first, uint32_t *n);
+/* A segment's evaluation reason: "TARGETING_MATCH; segment=<name>", in the model's arena. */
+struct ft_str ft__segment_reason(struct loader *L, struct ft_str name);
 
 /* Sorts, indexes and finishes the model after a front end filled it. */
 int ft__load_finish(struct loader *L);

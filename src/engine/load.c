@@ -329,8 +329,7 @@ int ft__load_rule(struct loader *L, const struct ft_json *rule, uint32_t index)
     uint32_t ncond = conds && conds->type == FT_JSON_ARRAY ? conds->len : 0;
     uint32_t nsub = subs && subs->type == FT_JSON_ARRAY ? subs->len : 0;
     uint32_t first_cond = ft__new_conds(L, ncond);
-    uint32_t first_child = ft__new_rules(L, nsub);
-    L->e->rules[index] = (struct eng_rule){type, first_cond, ncond, first_child, nsub};
+    L->e->rules[index] = (struct eng_rule){type, first_cond, ncond, 0, 0};
     size_t i = 0, old = ft__path_key(L, "conditions");
     if (ncond) {
         FT_JSON_EACH(e, conds)
@@ -342,19 +341,42 @@ int ft__load_rule(struct loader *L, const struct ft_json *rule, uint32_t index)
         }
     }
     ft__path_pop(L, old);
-    i = 0;
-    old = ft__path_key(L, "rules");
-    if (nsub) {
-        FT_JSON_EACH(e, subs)
+    uint32_t first_child;
+    if ((rc = ft__load_rules(L, subs, &first_child, &nsub))) return rc;
+    L->e->rules[index].first_child = first_child;
+    L->e->rules[index].nchild = nsub;
+    return FT_OK;
+}
+
+int ft__load_rules(struct loader *L, const struct ft_json *rules, uint32_t *first, uint32_t *n)
+{
+    *n = rules && rules->type == FT_JSON_ARRAY ? rules->len : 0;
+    *first = ft__new_rules(L, *n);
+    size_t old = ft__path_key(L, "rules");
+    if (*n) {
+        uint32_t i = 0;
+        const struct ft_json *r;
+        FT_JSON_EACH(r, rules)
         {
             size_t at = ft__path_index(L, i);
-            rc = ft__load_rule(L, e, first_child + (uint32_t)i++);
+            int rc = ft__load_rule(L, r, *first + i++);
             if (rc) return rc;
             ft__path_pop(L, at);
         }
     }
     ft__path_pop(L, old);
     return FT_OK;
+}
+
+struct ft_str ft__segment_reason(struct loader *L, struct ft_str name)
+{
+    struct ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_buf_append_str(&b, "TARGETING_MATCH; segment=");
+    ft_buf_append(&b, name.ptr, name.len);
+    struct ft_str reason = ft__copy(L, (struct ft_str){b.data, b.len});
+    ft_buf_free(&b);
+    return reason;
 }
 
 /* --- tables --- */

@@ -133,29 +133,13 @@ static int load_segment(struct loader *L, const struct ft_json *sj)
     if (decimal_id(g->key, &id)) g->id = (struct ft_nint){false, id};
     g->name = ft__copy_str(L, name);
     g->metadata = metadata;
-    struct ft_buf b;
-    ft_buf_init(&b, 0);
-    ft_buf_append_str(&b, "TARGETING_MATCH; segment=");
-    ft_buf_append(&b, g->name.ptr, g->name.len);
-    g->reason = ft__copy(L, (struct ft_str){b.data, b.len});
-    ft_buf_free(&b);
+    g->reason = ft__segment_reason(L, g->name);
 
-    uint32_t nrules = rules && rules->type == FT_JSON_ARRAY ? rules->len : 0;
-    uint32_t first = ft__new_rules(L, nrules), i = 0;
-    size_t old = ft__path_key(L, "rules");
-    if (nrules) {
-        FT_JSON_EACH(r, rules)
-        {
-            size_t at = ft__path_index(L, i);
-            rc = ft__load_rule(L, r, first + i++);
-            if (rc) return rc;
-            ft__path_pop(L, at);
-        }
-    }
-    ft__path_pop(L, old);
+    uint32_t first, nrules;
+    if ((rc = ft__load_rules(L, rules, &first, &nrules))) return rc;
     uint32_t ofirst = L->e->nstates, on = 0;
     if (overrides && overrides->type == FT_JSON_ARRAY) {
-        old = ft__path_key(L, "overrides");
+        size_t old = ft__path_key(L, "overrides");
         FT_JSON_EACH(r, overrides)
         {
             size_t at = ft__path_index(L, on++);

@@ -175,7 +175,7 @@ static int load_segment(struct loader *L, const struct ft_json *sj)
                              ft_json_type_name((enum ft_json_type)sj->type));
     uint32_t gi = ft__new_segment(L);
     struct ft_nint id;
-    const struct ft_json *name, *rules, *r;
+    const struct ft_json *name, *rules;
     int rc = ft__get_nint(L, sj, "id", true, &id);
     if (!rc) rc = ft__member(L, sj, "name", T_STRING, true, &name);
     if (!rc) rc = ft__member(L, sj, "rules", T_ARRAY | T_NULL, false, &rules);
@@ -186,26 +186,10 @@ static int load_segment(struct loader *L, const struct ft_json *sj)
     g->id = id;
     g->key = ft__copy(L, (struct ft_str){num, (size_t)w});
     g->name = ft__copy_str(L, name);
-    struct ft_buf b;
-    ft_buf_init(&b, 0);
-    ft_buf_append_str(&b, "TARGETING_MATCH; segment=");
-    ft_buf_append(&b, g->name.ptr, g->name.len);
-    g->reason = ft__copy(L, (struct ft_str){b.data, b.len});
-    ft_buf_free(&b);
+    g->reason = ft__segment_reason(L, g->name);
 
-    uint32_t nrules = rules && rules->type == FT_JSON_ARRAY ? rules->len : 0;
-    uint32_t first = ft__new_rules(L, nrules), i = 0;
-    size_t old = ft__path_key(L, "rules");
-    if (nrules) {
-        FT_JSON_EACH(r, rules)
-        {
-            size_t at = ft__path_index(L, i);
-            rc = ft__load_rule(L, r, first + i++);
-            if (rc) return rc;
-            ft__path_pop(L, at);
-        }
-    }
-    ft__path_pop(L, old);
+    uint32_t first, nrules;
+    if ((rc = ft__load_rules(L, rules, &first, &nrules))) return rc;
     uint32_t ofirst, on;
     rc = load_states(L, sj, "feature_states", false, &ofirst, &on, false);
     if (rc) return rc;
