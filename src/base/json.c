@@ -7,6 +7,7 @@
  * bytes; non-ASCII bytes are checked against the UTF-8 grammar (RFC 3629, Unicode Table 3-7).
  */
 #include "flagtrail/json.h"
+#include "base/utf8.h"
 #include "flagtrail/error.h"
 
 #include <math.h>
@@ -135,22 +136,6 @@ static inline bool string_stop(unsigned char c)
     return (unsigned)(c - 0x20) >= 0x60u || c == '"' || c == '\\';
 }
 
-static inline int hex4(const unsigned char *p)
-{
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        int c = p[i], x;
-        if (c >= '0' && c <= '9')
-            x = c - '0';
-        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-            x = (c | 0x20) - 'a' + 10;
-        else
-            return -1;
-        v = v * 16 + x;
-    }
-    return v;
-}
-
 /* Length of the valid UTF-8 sequence at p (first byte >= 0x80), or 0 when it is invalid. */
 static inline size_t utf8_len(const unsigned char *p, const unsigned char *end)
 {
@@ -222,7 +207,7 @@ static const unsigned char *scan_escape(struct lex *L, const unsigned char *p, i
     case 'u': break;
     default: *rc = lex_fail(L, p, "invalid escape"); return NULL;
     }
-    int cp = end - p >= 6 ? hex4(p + 2) : -1;
+    int cp = end - p >= 6 ? ft_hex4(p + 2) : -1;
     if (cp < 0) {
         *rc = lex_fail(L, p, "invalid \\u escape");
         return NULL;
@@ -232,7 +217,7 @@ static const unsigned char *scan_escape(struct lex *L, const unsigned char *p, i
         return NULL;
     }
     if (cp < 0xd800 || cp > 0xdbff) return p + 6;
-    int lo = (end - p >= 12 && p[6] == '\\' && p[7] == 'u') ? hex4(p + 8) : -1;
+    int lo = (end - p >= 12 && p[6] == '\\' && p[7] == 'u') ? ft_hex4(p + 8) : -1;
     if (lo < 0xdc00 || lo > 0xdfff) {
         *rc = lex_fail(L, p, "lone high surrogate");
         return NULL;
@@ -509,30 +494,6 @@ struct ft_str ft_json_text(const ft_json_doc *d, const struct ft_json *v)
     return (struct ft_str){d->src + start, end - start};
 }
 
-static size_t put_utf8(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 /* Decodes a validated raw string into `out` (at least `len` bytes); returns the length. */
 static size_t unescape(const char *raw, size_t len, char *out)
 {
@@ -551,14 +512,14 @@ static size_t unescape(const char *raw, size_t len, char *out)
         case 'r': out[o++] = '\r'; break;
         case 't': out[o++] = '\t'; break;
         case 'u': {
-            unsigned cp = (unsigned)hex4((const unsigned char *)raw + i);
+            unsigned cp = (unsigned)ft_hex4((const unsigned char *)raw + i);
             i += 4;
             if (cp >= 0xd800 && cp <= 0xdbff) {
-                unsigned lo = (unsigned)hex4((const unsigned char *)raw + i + 2);
+                unsigned lo = (unsigned)ft_hex4((const unsigned char *)raw + i + 2);
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 i += 6;
             }
-            o += put_utf8(out + o, cp);
+            o += ft_utf8_put(out + o, cp);
             break;
         }
         default: out[o++] = c; break; /* '"', '\\', '/' */

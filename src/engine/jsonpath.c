@@ -9,6 +9,7 @@
  * filters, slices, several selectors in one bracket, paths into features or segments) never
  * give a value; the loader warns about them (docs/engine.md).
  */
+#include "base/utf8.h"
 #include "engine/engine_int.h"
 
 #include <string.h>
@@ -37,49 +38,12 @@ static bool is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static size_t put_utf8(char *out, unsigned cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
 static bool hex4(struct ft_str s, size_t at, unsigned *out)
 {
     if (at + 4 > s.len) return false;
-    unsigned v = 0;
-    for (size_t k = 0; k < 4; k++) {
-        int h = hexval(s.ptr[at + k]);
-        if (h < 0) return false;
-        v = v << 4 | (unsigned)h;
-    }
-    *out = v;
-    return true;
+    int v = ft_hex4((const unsigned char *)s.ptr + at);
+    *out = (unsigned)v;
+    return v >= 0;
 }
 
 /* A quoted name at s[*i] (the quote); decodes it into `arena`. */
@@ -124,7 +88,7 @@ static bool string_literal(struct ft_str s, size_t *i, struct ft_arena *arena, s
                 k += 6;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
-            n += put_utf8(buf + n, cp);
+            n += ft_utf8_put(buf + n, cp);
             break;
         default: return false;
         }
