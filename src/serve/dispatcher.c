@@ -74,6 +74,10 @@ struct ft_dispatcher {
     size_t nschedule;
     char *checkpoint_path;
     ft_spool_reader *reader;
+    /* While the dispatcher holds all it may, a second cursor counts the webhooks waiting
+     * unread after `reader`: `unread` of them, up to its position. */
+    ft_spool_reader *counter;
+    size_t unread;
     ft_http_client *client;
 
     struct pending head;         /* list of pending, by LSN */
@@ -276,6 +280,37 @@ static bool room(const ft_dispatcher *d)
            d->pending_bytes < d->opt.max_pending_bytes;
 }
 
+/* The counting cursor: a record the reader just read is no longer unread; once the reader
+ * has caught up with the cursor, the cursor is closed. */
+static void uncount(ft_dispatcher *d, int rc, const struct ft_spool_record *rec)
+{
+    if (!d->counter) return;
+    if (rc == FT_OK && d->unread && rec->lsn < ft_spool_reader_pos(d->counter)) d->unread--;
+    if (ft_spool_reader_pos(d->reader) >= ft_spool_reader_pos(d->counter)) {
+        ft_spool_reader_close(d->counter);
+        d->counter = NULL;
+        d->unread = 0;
+    }
+}
+
+#define COUNT_PER_TURN 20000 /* records the counting cursor reads per turn, at most */
+
+/* When there is no room to read, counts (a bounded number per turn) the webhooks waiting
+ * unread, for the depth gauge. */
+static void count_unread(ft_dispatcher *d)
+{
+    if (d->reader_done || room(d)) return;
+    if (!d->counter &&
+        ft_spool_reader_open(d->outbox, ft_spool_reader_pos(d->reader), &d->counter) != FT_OK)
+        return;
+    struct ft_spool_record rec;
+    for (int i = 0; i < COUNT_PER_TURN; i++) {
+        int rc = ft_spool_next(d->counter, &rec);
+        if (rc == FT_ENOENT || rc == FT_EIO) break;
+        if (rc == FT_OK) d->unread++;
+    }
+}
+
 static void read_more(ft_dispatcher *d)
 {
     while (!d->reader_done && room(d)) {
@@ -289,6 +324,7 @@ static void read_more(ft_dispatcher *d)
             if (d->opt.drain || d->stopping) d->reader_done = true;
             break;
         }
+        uncount(d, rc, &rec);
         struct ft_outbox_record r;
         if (rc != FT_OK || ft_outbox_decode(rec.data, rec.len, &r)) {
             char pos[24];
@@ -504,6 +540,7 @@ static void update_gauges(ft_dispatcher *d)
 {
     pthread_mutex_lock(&d->lock);
     d->stats.pending = d->npending;
+    d->stats.unread = d->unread;
     d->stats.in_flight = ft_http_client_in_flight(d->client);
     pthread_mutex_unlock(&d->lock);
 }
@@ -514,6 +551,7 @@ static void update_gauges(ft_dispatcher *d)
 static bool turn(ft_dispatcher *d, bool stopping)
 {
     read_more(d);
+    count_unread(d);
     int64_t now = ft_clock_mono_ns() / 1000;
     while (d->nheap && d->heap[0]->due_us <= now && !stopping)
         enqueue(d, heap_pop(d));
@@ -649,6 +687,7 @@ void ft_dispatcher_free(ft_dispatcher *d)
     }
     free(d->signers);
     free(d->heap);
+    ft_spool_reader_close(d->counter);
     ft_spool_reader_close(d->reader);
     pthread_mutex_destroy(&d->lock);
     free(d->checkpoint_path);

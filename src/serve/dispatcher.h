@@ -60,6 +60,7 @@ struct ft_dispatcher_stats {
     uint64_t dead;       /* webhooks given up on */
     uint64_t dead_lost;  /* dead letters that could not be written */
     size_t pending;      /* webhooks held now */
+    size_t unread;       /* webhooks after them in the outbox, counted while none can be held */
     size_t in_flight;
     uint64_t checkpoint;
 };

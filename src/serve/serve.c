@@ -97,9 +97,12 @@ void ft__serve_render_metrics(struct server *s, struct ft_buf *out)
     struct ft_spool_stats ss;
     ft_spool_get_stats(s->outbox, &ss);
     ft_metric_header(out, "flagtrail_outbox_depth", "gauge",
-                     "Webhooks the dispatcher holds in memory (sending or waiting to retry); "
-                     "flagtrail_outbox_backlog_bytes is the whole backlog.");
-    ft_metric_u64(out, "flagtrail_outbox_depth", NULL, ds.pending);
+                     "Webhooks in the outbox not yet delivered or dead: sending, waiting to "
+                     "retry, or waiting to be read.");
+    ft_metric_u64(out, "flagtrail_outbox_depth", NULL, ds.pending + ds.unread);
+    ft_metric_header(out, "flagtrail_outbox_held", "gauge",
+                     "Of those, the webhooks the dispatcher holds in memory.");
+    ft_metric_u64(out, "flagtrail_outbox_held", NULL, ds.pending);
     ft_metric_header(out, "flagtrail_outbox_backlog_bytes", "gauge",
                      "Outbox bytes not yet finished (delivered or dead).");
     ft_metric_u64(out, "flagtrail_outbox_backlog_bytes", NULL, ss.backlog);
