@@ -327,7 +327,6 @@ int ft__load_rule(struct loader *L, const struct ft_json *rule, uint32_t index)
     if (!rc) rc = ft__member(L, rule, "rules", T_ARRAY | T_NULL, false, &subs);
     if (rc) return rc;
     uint32_t ncond = conds && conds->type == FT_JSON_ARRAY ? conds->len : 0;
-    uint32_t nsub = subs && subs->type == FT_JSON_ARRAY ? subs->len : 0;
     uint32_t first_cond = ft__new_conds(L, ncond);
     L->e->rules[index] = (struct eng_rule){type, first_cond, ncond, 0, 0};
     size_t i = 0, old = ft__path_key(L, "conditions");
@@ -341,7 +340,7 @@ int ft__load_rule(struct loader *L, const struct ft_json *rule, uint32_t index)
         }
     }
     ft__path_pop(L, old);
-    uint32_t first_child;
+    uint32_t first_child, nsub;
     if ((rc = ft__load_rules(L, subs, &first_child, &nsub))) return rc;
     L->e->rules[index].first_child = first_child;
     L->e->rules[index].nchild = nsub;
