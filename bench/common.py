@@ -81,8 +81,8 @@ def wrk(port, script, seconds, path="/webhook"):
     # corrected for coordinated omission (a response that took k mean intervals also counts the
     # k-1 that would have been sent meanwhile), so one stall of all connections moves the p99;
     # the maximum says how long that stall was.
-    m = re.search(r"^\s+Latency\s+\S+?(us|ms|s)\s+\S+?(?:us|ms|s)\s+([\d.]+)(us|ms|s)", out, re.M)
-    lat["max"] = _ms(m.group(2), m.group(3))
+    m = re.search(r"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", out, re.M)
+    lat["max"] = _ms(m.group(1), m.group(2))
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = int(m.group(1)) if m else 0
     m = re.search(r"Socket errors: (.*)", out)

@@ -144,10 +144,11 @@ def main():
               f"4 MiB appends + fdatasync {mbps:.0f} MB/s, which caps durable large "
               f"webhooks at {mbps * 1e6 / len(payloads['large']):.0f}/s\n")
         print("server CPU: the server's own CPU time per request during the run (all its "
-              "threads; wrk shares the two cores); p99: wrk's, corrected for coordinated omission, "
-              "so one stall of every connection raises it; max: the slowest response\n")
-        print("| payload | server | req/s | vs nginx | p50 ms | p99 ms | max ms | server CPU us/req | "
-              "peak RSS MB | errors |")
+              "threads; wrk shares the two cores); p99: wrk's, corrected for coordinated "
+              "omission, so one stall of every connection raises it; max: the slowest "
+              "response\n")
+        print("| payload | server | req/s | vs nginx | p50 ms | p99 ms | max ms | "
+              "server CPU us/req | peak RSS MB | errors |")
         print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
         results = {}
         for pname, body in payloads.items():
@@ -175,7 +176,8 @@ def main():
                 ratio = rps / results[(pname, "nginx")]
                 err = f"{errors} non-2xx" if errors else ("none" if not sock else sock)
                 print(f"| {pname} ({len(body)} B) | {name} | {rps:.0f} | {ratio:.2f}x | "
-                      f"{lat['50']:.2f} | {lat['99']:.2f} | {lat['max']:.1f} | {cpu_us:.1f} | {rss:.1f} | {err} |",
+                      f"{lat['50']:.2f} | {lat['99']:.2f} | {lat['max']:.1f} | {cpu_us:.1f} | "
+                      f"{rss:.1f} | {err} |",
                       flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
