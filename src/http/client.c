@@ -5,11 +5,13 @@
 #include "flagtrail/error.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 struct transfer {
     struct transfer *next, *prev; /* the active list, or (next only) the free list */
@@ -35,21 +37,26 @@ static void global_init(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* Reads Retry-After: delta-seconds or an HTTP date. */
-static int64_t parse_retry_after(const char *v, size_t n)
+int64_t ft_http_retry_after(const char *v, size_t n, int64_t now)
 {
     char tmp[64];
-    if (n >= sizeof(tmp)) return -1;
+    if (n == 0 || n >= sizeof(tmp) || memchr(v, '\0', n)) return -1;
     memcpy(tmp, v, n);
     tmp[n] = '\0';
-    char *end;
-    long long secs = strtoll(tmp, &end, 10);
-    if (end != tmp && (*end == '\0' || *end == '\r' || *end == '\n' || *end == ' '))
-        return secs < 0 ? 0 : secs;
-    time_t when = curl_getdate(tmp, NULL);
-    if (when < 0) return -1;
-    time_t now = time(NULL);
-    return when > now ? (int64_t)(when - now) : 0;
+    int64_t secs;
+    if (tmp[0] >= '0' && tmp[0] <= '9') {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(tmp, &end, 10);
+        if (*end != '\0') return -1;
+        secs = errno == ERANGE || u > FT_HTTP_RETRY_AFTER_MAX ? FT_HTTP_RETRY_AFTER_MAX
+                                                               : (int64_t)u;
+    } else {
+        time_t when = curl_getdate(tmp, NULL);
+        if (when < 0) return -1;
+        secs = (int64_t)when > now ? (int64_t)when - now : 0;
+    }
+    return secs < FT_HTTP_RETRY_AFTER_MAX ? secs : FT_HTTP_RETRY_AFTER_MAX;
 }
 
 static size_t on_header(char *buf, size_t size, size_t n, void *arg)
@@ -64,7 +71,7 @@ static size_t on_header(char *buf, size_t size, size_t n, void *arg)
             v++, vl--;
         while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
             vl--;
-        t->retry_after = parse_retry_after(v, vl);
+        t->retry_after = ft_http_retry_after(v, vl, (int64_t)time(NULL));
     }
     return len;
 }

@@ -30,6 +30,16 @@ struct ft_http_result {
     int64_t retry_after; /* seconds from a Retry-After header, -1 without one */
 };
 
+/* The longest wait a Retry-After gives: larger values, and dates further ahead, read as this. */
+#define FT_HTTP_RETRY_AFTER_MAX ((int64_t)366 * 24 * 3600)
+
+/*
+ * Reads a Retry-After value (`v`, `n` bytes, without surrounding space): delta-seconds or an
+ * HTTP date, as seconds from `now` (Unix time), at most FT_HTTP_RETRY_AFTER_MAX; a date in
+ * the past is 0. -1 when it is neither.
+ */
+int64_t ft_http_retry_after(const char *v, size_t n, int64_t now);
+
 /* A POST. `url`, `body` and `headers` ("Name: value") are borrowed until `done` runs. */
 struct ft_http_call {
     const char *url;

@@ -254,13 +254,17 @@ static int standard_ok(struct receiver *rc, struct worker *w, ft_http_request *r
     if (!rc->cfg->standard_webhooks || !wid) return 0;
     const char *ts = ft_http_header(req, "webhook-timestamp");
     char *end = NULL;
-    long long t = ts ? strtoll(ts, &end, 10) : 0;
-    long long now = ft_clock_now_us() / 1000000;
+    errno = 0;
+    long long t = ts && *ts >= '0' && *ts <= '9' ? strtoll(ts, &end, 10) : -1;
+    long long now = ft_clock_now_us() / 1000000, tol = rc->cfg->tolerance_s;
+    bool in_time = t >= 0 && errno == 0 && *end == '\0' && t >= now - tol && t <= now + tol;
     size_t idlen = strlen(wid);
-    if (!ts || *end || end == ts || llabs(now - t) > (long long)rc->cfg->tolerance_s ||
-        idlen == 0 || idlen > FT_DELIVERY_ID_MAX) {
+    if (!in_time || idlen == 0 || idlen > FT_DELIVERY_ID_MAX) {
         atomic_fetch_add(&rc->signature_failures, 1);
-        respond(resp, 401, JSON("{\"error\":\"invalid_timestamp\"}"));
+        if (in_time)
+            respond(resp, 401, JSON("{\"error\":\"invalid_webhook_id\"}"));
+        else
+            respond(resp, 401, JSON("{\"error\":\"invalid_timestamp\"}"));
         return -1;
     }
     *id = (struct ft_str){wid, idlen};

@@ -6,15 +6,12 @@
 #include "base/log.h"
 #include "flagtrail/error.h"
 #include "serve/outbox.h"
+#include "serve/request.h"
 #include "serve/serve_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_IDENTIFIER 2000
-#define MAX_TRAIT_KEY 200
-#define MAX_TRAITS 1000
 
 /* --- answers --- */
 
@@ -287,10 +284,6 @@ static void stored_identity(struct server *s, struct serve_worker *w, const stru
         identity_answer(s, w, env, server, identifier, feature, &st, resp);
 }
 
-/* Flagsmith's serializers refuse U+0000 in strings (PostgreSQL's text cannot hold it) with
- * this message; serve does the same with either store. */
-#define NUL_MESSAGE "Null characters are not allowed."
-
 /* A DRF-style field error: {"field": ["message"]}. */
 static void field_error(struct serve_worker *w, struct ft_http_response *resp, const char *field,
                         const char *msg)
@@ -322,7 +315,7 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
         /* Flagsmith core answers this with 200 */
         respond_text(resp, 200, "{\"detail\": \"Missing identifier\"}");
     } else if (nul_in_identifier || (feature && memchr(feature, '\0', flen))) {
-        field_error(w, resp, nul_in_identifier ? "identifier" : "feature", NUL_MESSAGE);
+        field_error(w, resp, nul_in_identifier ? "identifier" : "feature", FT_NUL_MESSAGE);
     } else if (!ft_utf8_valid(identifier, ilen) || (feature && !ft_utf8_valid(feature, flen))) {
         /* a query string is decoded bytes: the JSON body's reader checks this for POST */
         respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
@@ -334,63 +327,19 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
     return FT_HTTP_DONE;
 }
 
-/* Reads the traits of an identify call; false after answering 400. */
-static bool read_traits(struct serve_worker *w, const struct ft_json *arr,
-                        struct ft_trait_change **out, size_t *n, struct ft_http_response *resp)
+/* A 400 for an identify call's body: a field error, or {"detail": ...} when it is no object. */
+static void request_error(struct serve_worker *w, const struct ft_request_error *err,
+                          struct ft_http_response *resp)
 {
-    *n = 0;
-    if (!arr || arr->type == FT_JSON_NULL) return true;
-    if (arr->type != FT_JSON_ARRAY) {
-        field_error(w, resp, "traits", "Expected a list of items.");
-        return false;
+    if (err->field) {
+        field_error(w, resp, err->field, err->message);
+        return;
     }
-    if (arr->len > MAX_TRAITS) {
-        field_error(w, resp, "traits", "Too many traits.");
-        return false;
-    }
-    *out = ft_arena_alloc(&w->arena, sizeof(**out) * (arr->len ? arr->len : 1));
-    const struct ft_json *e;
-    FT_JSON_EACH(e, arr)
-    {
-        const struct ft_json *k = ft_json_get(w->doc, e, "trait_key");
-        const struct ft_json *v = ft_json_get(w->doc, e, "trait_value");
-        const struct ft_json *tr = ft_json_get(w->doc, e, "transient");
-        if (e->type != FT_JSON_OBJECT || !k || k->type != FT_JSON_STRING) {
-            field_error(w, resp, "traits", "Each trait needs a string trait_key.");
-            return false;
-        }
-        struct ft_trait_change *c = &(*out)[(*n)++];
-        if ((k->flags & FT_JSON_NUL) || (v && (v->flags & FT_JSON_NUL))) {
-            field_error(w, resp, "traits", NUL_MESSAGE);
-            return false;
-        }
-        c->key = ft_json_str(w->doc, k);
-        if (c->key.len == 0 || c->key.len > MAX_TRAIT_KEY) {
-            field_error(w, resp, "traits", "A trait_key must have 1 to 200 characters.");
-            return false;
-        }
-        c->transient = tr && tr->type == FT_JSON_TRUE;
-        if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE) {
-            field_error(w, resp, "traits", "transient must be a boolean.");
-            return false;
-        }
-        if (!v || v->type == FT_JSON_NULL) {
-            c->value = (struct ft_value){FT_VALUE_NULL, {"", 0}};
-        } else if (v->type == FT_JSON_STRING) {
-            c->value = (struct ft_value){FT_VALUE_STRING, ft_json_str(w->doc, v)};
-            ft_engine_trait_coerce(&c->value, &w->arena); /* "42" is stored as 42 */
-        } else if (v->type == FT_JSON_NUMBER) {
-            c->value = (struct ft_value){(v->flags & FT_JSON_INTEGER) ? FT_VALUE_INT : FT_VALUE_FLOAT,
-                                         ft_json_raw(w->doc, v)};
-        } else if (v->type == FT_JSON_TRUE || v->type == FT_JSON_FALSE) {
-            c->value = (struct ft_value){FT_VALUE_BOOL, v->type == FT_JSON_TRUE ? FT_STR("true")
-                                                                                 : FT_STR("false")};
-        } else {
-            field_error(w, resp, "traits", "trait_value must be a string, number or boolean.");
-            return false;
-        }
-    }
-    return true;
+    ft_buf_reset(&w->out);
+    ft_buf_append_str(&w->out, "{\"detail\": ");
+    ft_json_write_str(&w->out, err->message, strlen(err->message));
+    ft_buf_append_char(&w->out, '}');
+    respond_buf(resp, 400, &w->out);
 }
 
 static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
@@ -404,52 +353,18 @@ static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
     struct serve_worker *w = ft__serve_worker(s);
     ft_arena_reset(&w->arena);
     struct ft_str body = ft_http_body(req);
-    struct ft_json_error jerr;
-    const struct ft_json *root = NULL, *ident = NULL;
-    if (ft_json_parse(w->doc, body.ptr, body.len, &jerr) == FT_OK) root = ft_json_root(w->doc);
-    if (!root || root->type != FT_JSON_OBJECT) {
-        char msg[256];
-        snprintf(msg, sizeof(msg), "JSON parse error - %s", root ? "expected an object" : jerr.message);
-        ft_buf_reset(&w->out);
-        ft_buf_append_str(&w->out, "{\"detail\": ");
-        ft_json_write_str(&w->out, msg, strlen(msg));
-        ft_buf_append_char(&w->out, '}');
-        respond_buf(resp, 400, &w->out);
-        goto out;
+    struct ft_identify call;
+    struct ft_request_error err;
+    if (ft__serve_read_identify(w->doc, body.ptr, body.len, &w->arena, &call, &err)) {
+        request_error(w, &err, resp);
+    } else if (!call.transient) {
+        stored_identity(s, w, env, server, call.identifier, (struct ft_str){NULL, 0}, call.traits,
+                        call.ntraits, resp);
+    } else { /* a transient identity never touches the store */
+        struct ft_identity_state st;
+        ft_identities_transient(call.traits, call.ntraits, &w->arena, &st);
+        identity_answer(s, w, env, server, call.identifier, (struct ft_str){NULL, 0}, &st, resp);
     }
-    ident = ft_json_get(w->doc, root, "identifier");
-    if (!ident || ident->type == FT_JSON_NULL) {
-        field_error(w, resp, "identifier", "This field is required.");
-        goto out;
-    }
-    if (ident->flags & FT_JSON_NUL) {
-        field_error(w, resp, "identifier", NUL_MESSAGE);
-        goto out;
-    }
-    struct ft_str identifier = ident->type == FT_JSON_STRING ? ft_json_str(w->doc, ident)
-                                                             : (struct ft_str){NULL, 0};
-    if (!identifier.ptr || identifier.len == 0 || identifier.len > MAX_IDENTIFIER) {
-        field_error(w, resp, "identifier", "A string of 1 to 2000 characters is required.");
-        goto out;
-    }
-    const struct ft_json *tr = ft_json_get(w->doc, root, "transient");
-    if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE && tr->type != FT_JSON_NULL) {
-        field_error(w, resp, "transient", "Must be a valid boolean.");
-        goto out;
-    }
-    struct ft_trait_change *changes = NULL;
-    size_t nchanges;
-    if (!read_traits(w, ft_json_get(w->doc, root, "traits"), &changes, &nchanges, resp)) goto out;
-    if (!(tr && tr->type == FT_JSON_TRUE)) {
-        stored_identity(s, w, env, server, identifier, (struct ft_str){NULL, 0}, changes, nchanges,
-                        resp);
-        goto out;
-    }
-    /* a transient identity never touches the store */
-    struct ft_identity_state st;
-    ft_identities_transient(changes, nchanges, &w->arena, &st);
-    identity_answer(s, w, env, server, identifier, (struct ft_str){NULL, 0}, &st, resp);
-out:
     ft_envset_release(set);
     return FT_HTTP_DONE;
 }

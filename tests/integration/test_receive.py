@@ -1,4 +1,7 @@
 """flagtrail receive over real HTTP on loopback: answers, warehouse contents, operations."""
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -99,6 +102,45 @@ def test_signature_failures_get_401(receivers):
     assert status == 200, "upper-case hex is accepted"
     status, _, answer = r.request("GET", "/metrics")
     assert b"flagtrail_signature_failures_total 5\n" in answer
+    r.stop()
+
+
+def standard_headers(body, wid, ts, secret=SECRET):
+    mac = hmac.new(secret, f"{wid}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return {"webhook-id": wid, "webhook-timestamp": str(ts),
+            "webhook-signature": "v1," + base64.b64encode(mac).decode()}
+
+
+def test_standard_webhooks_headers_are_checked_and_ids_stored_once(receivers):
+    r = receivers(args=["--standard-webhooks"])
+    body = fixture("seed_flagsmith_bytes.json")
+    now = int(time.time())
+    for _ in range(2):  # a retry of the same webhook-id answers 200 and is stored once
+        status, _, _ = r.post(body, signature=False, extra=standard_headers(body, "msg_1", now))
+        assert status == 200
+    # X-Flagsmith-Signature decides when webhook-signature is absent
+    status, _, _ = r.post(body, extra={"webhook-id": "msg_2", "webhook-timestamp": str(now)})
+    assert status == 200
+    bad_times = [now - 301, now + 301, "", " 1", "12a", "-1", "0x10", "1e9",
+                 "99999999999999999999", "-99999999999999999999"]
+    for ts in bad_times:
+        status, _, answer = r.post(body, signature=False,
+                                   extra=standard_headers(body, "msg_3", ts))
+        assert (status, json.loads(answer)) == (401, {"error": "invalid_timestamp"}), ts
+    for name, headers in [("wrong secret", standard_headers(body, "msg_4", now, b"other")),
+                          ("other id", {**standard_headers(body, "msg_5", now),
+                                        "webhook-id": "msg_6"})]:
+        status, _, answer = r.post(body, signature=False, extra=headers)
+        assert (status, json.loads(answer)) == (401, {"error": "invalid_signature"}), name
+    for wid in ["", "x" * 256]:
+        status, _, answer = r.post(body, signature=False, extra=standard_headers(body, wid, now))
+        assert (status, json.loads(answer)) == (401, {"error": "invalid_webhook_id"}), len(wid)
+    wait_for(lambda: count_deliveries(r.db) == 2, message="two deliveries")
+    time.sleep(0.3)
+    assert query(r.db, "SELECT delivery_id FROM ft_delivery ORDER BY lsn") == \
+        [("msg_1",), ("msg_2",)]
+    status, _, answer = r.request("GET", "/metrics")
+    assert f"flagtrail_signature_failures_total {len(bad_times) + 4}\n".encode() in answer
     r.stop()
 
 

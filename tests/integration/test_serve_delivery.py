@@ -42,6 +42,23 @@ def test_429_waits_for_retry_after(serves, hooks):
     s.stop()
 
 
+def test_a_retry_after_past_the_max_age_is_a_dead_letter_at_once(serves, hooks):
+    """A wait longer than a webhook may live (a year, or 10^20 seconds, which no clock
+    arithmetic holds) ends its tries: it becomes a dead letter now, for a replay later."""
+    waits = ["99999999999999999999", "31536000", "Fri, 31 Dec 9999 23:59:59 GMT"]
+    h = hooks(lambda n, hd, b: (429, {"Retry-After": waits[n % len(waits)]}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--retry-schedule", "100ms",
+                     "--endpoint-concurrency", "1"])
+    for i in range(len(waits)):
+        s.identify(f"much-later-{i}")
+    wait_for(lambda: s.metric("flagtrail_webhooks_dead_total") == len(waits),
+             message="dead letters")
+    assert len(h.requests) == len(waits), "one try each"
+    assert all("gave up (HTTP 429)" in e["reason"] for e in s.events("dispatch.dead_letter"))
+    assert s.metric("flagtrail_webhooks_retried_total") == 0
+    assert s.stop() == 0
+
+
 def test_a_hanging_endpoint_times_out_and_is_retried(serves, hooks):
     h = hooks(lambda n, hd, b: (200, {}, 3 if n == 0 else 0))
     s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--webhook-timeout", "1",

@@ -1,0 +1,56 @@
+/*
+ * Fuzz driver for the body of serve's identify call (src/serve/request.c): any input must be
+ * read or refused with a message (naming a field, or none when it is not a JSON object); what
+ * is read must keep the limits the store relies on.
+ */
+#include "flagtrail/error.h"
+#include "serve/request.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "fuzz_identify: check failed: %s (line %d)\n", #cond, __LINE__); \
+            abort();                                                                         \
+        }                                                                                    \
+    } while (0)
+
+static void check_value(const struct ft_value *v)
+{
+    CHECK(v->type == FT_VALUE_NULL || v->type == FT_VALUE_STRING || v->type == FT_VALUE_INT ||
+          v->type == FT_VALUE_FLOAT || v->type == FT_VALUE_BOOL);
+    CHECK(v->text.ptr != NULL);
+    if (v->type != FT_VALUE_STRING) CHECK(memchr(v->text.ptr, '\0', v->text.len) == NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static ft_json_doc *doc;
+    if (!doc) doc = ft_json_doc_new(NULL);
+    struct ft_arena arena;
+    ft_arena_init(&arena, 0);
+    struct ft_identify call;
+    struct ft_request_error err;
+    int rc = ft__serve_read_identify(doc, (const char *)data, size, &arena, &call, &err);
+    if (rc) {
+        CHECK(rc == FT_EINVAL);
+        CHECK(err.message[0] != '\0');
+    } else {
+        CHECK(call.identifier.len >= 1 && call.identifier.len <= FT_IDENTIFIER_MAX);
+        CHECK(memchr(call.identifier.ptr, '\0', call.identifier.len) == NULL);
+        CHECK(call.ntraits <= FT_TRAITS_MAX);
+        for (size_t i = 0; i < call.ntraits; i++) {
+            const struct ft_trait_change *c = &call.traits[i];
+            CHECK(c->key.len >= 1 && c->key.len <= FT_TRAIT_KEY_MAX);
+            CHECK(memchr(c->key.ptr, '\0', c->key.len) == NULL);
+            check_value(&c->value);
+        }
+    }
+    ft_arena_free(&arena);
+    return 0;
+}
