@@ -1,6 +1,7 @@
 /*
- * The spool's internals, shared by its writer side (spool.c: segments, recovery, group commit,
- * release, recycling) and its reader (spool_read.c). Nothing outside src/spool includes this.
+ * The spool's internals, shared by its writer side (spool.c: group commit, rotation, release),
+ * its segment files (spool_segment.c: recovery, creation, recycling) and its reader
+ * (spool_read.c). Nothing outside src/spool includes this.
  *
  * On disk a segment starts with a 16-byte header: a magic naming its format and its base LSN.
  * A record is a 4-byte little-endian length, a 4-byte CRC-32C, and the payload. In format 1
@@ -125,5 +126,24 @@ static inline uint32_t ft__crc_seal(uint32_t crc, unsigned version, uint64_t lsn
 
 /* pread until `len` bytes, end of file or an error (-1). */
 ssize_t ft__spool_pread(int fd, void *buf, size_t len, off_t off);
+
+/* --- segment files (spool_segment.c); the lock is held, or the spool is not shared yet --- */
+
+/* Formats "<message>: <strerror(errno)>" into err; returns code. */
+__attribute__((format(printf, 4, 5))) int ft__spool_errorf(char *err, size_t errlen, int code,
+                                                           const char *fmt, ...);
+
+/* Appends a segment to the list. */
+void ft__spool_push_segment(ft_spool *s, uint64_t base, uint64_t end, unsigned version);
+
+/* Finds the spares, the segments and the active one at open; cuts a torn tail. */
+int ft__spool_recover(ft_spool *s, char *err, size_t errlen);
+
+/* Creates a segment at `base` (in a spare file when `recycle` and there is one) with its
+ * header, durable with FT_SPOOL_FSYNC. FT_OK, FT_ENOSPC or FT_EIO. */
+int ft__spool_create_segment(ft_spool *s, uint64_t base, bool recycle, int *fd_out);
+
+/* Keeps a released segment file as a spare when there is room, else deletes it. */
+int ft__spool_retire_segment(ft_spool *s, uint64_t base);
 
 #endif
