@@ -7,6 +7,7 @@
  * traits use every name the conditions read, with values of each type; every evaluation must
  * be repeatable (the same answer twice) and keep the result's invariants.
  */
+#include "fuzz_check.h"
 #include "engine/engine_int.h"
 #include "flagtrail/engine.h"
 #include "flagtrail/error.h"
@@ -14,16 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz_engine: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                       \
-        }                                                                                  \
-    } while (0)
 
 static const struct ft_value samples[] = {
     {FT_VALUE_STRING, {"pro", 3}},

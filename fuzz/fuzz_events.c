@@ -4,6 +4,7 @@
  * must have non-empty identity and event and a finite value; the CSV reader must always move
  * forward and stay inside its input.
  */
+#include "fuzz_check.h"
 #include "flagtrail/error.h"
 #include "receive/csv.h"
 #include "receive/events.h"
@@ -11,16 +12,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_events: check failed: %s (line %d)\n", #cond, __LINE__);     \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

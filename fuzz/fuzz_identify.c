@@ -3,22 +3,13 @@
  * read or refused with a message (naming a field, or none when it is not a JSON object); what
  * is read must keep the limits the store relies on.
  */
+#include "fuzz_check.h"
 #include "flagtrail/error.h"
 #include "serve/request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "fuzz_identify: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                         \
-        }                                                                                    \
-    } while (0)
 
 static void check_value(const struct ft_value *v)
 {

@@ -7,6 +7,7 @@
  * every accepted document and its output must parse again to the same output. ft_utf8_valid
  * must agree with the reader on the input's bytes as a string.
  */
+#include "fuzz_check.h"
 #include "flagtrail/error.h"
 #include "flagtrail/json.h"
 
@@ -15,17 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static ft_json_doc *doc, *doc2;
-
-#define CHECK(cond)                                                                      \
-    do {                                                                                 \
-        if (!(cond)) {                                                                   \
-            fprintf(stderr, "fuzz_json: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                     \
-        }                                                                                \
-    } while (0)
 
 /* Reasons to reject that cJSON does not share. */
 static bool cjson_is_lenient_about(const char *message)

@@ -4,22 +4,13 @@
  * Any input must parse or fail cleanly with a detail; whatever parses must emit, and the
  * emitted bytes must parse again and emit the same bytes (emit is a fixed point).
  */
+#include "fuzz_check.h"
 #include "flagtrail/error.h"
 #include "flagtrail/payload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                         \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "fuzz_payload: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                        \
-        }                                                                                   \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -3,20 +3,11 @@
  * header of the endpoint's answer: any value gives -1 or a wait within 0..FT_HTTP_RETRY_AFTER_MAX,
  * and a run of digits gives its value, saturated at the cap.
  */
+#include "fuzz_check.h"
 #include "http/client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf(stderr, "fuzz_retry_after: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                            \
-        }                                                                                       \
-    } while (0)
 
 /* The digits' value saturated at the cap, or -1 when they are not all digits. */
 static int64_t digits(const uint8_t *p, size_t n)

@@ -5,6 +5,7 @@
  * newline, then the body. Any header must give one of the documented answers; the true
  * signature (either case) must verify, and a header that verifies must be that signature.
  */
+#include "fuzz_check.h"
 #include "flagtrail/error.h"
 #include "flagtrail/signature.h"
 
@@ -12,16 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                           \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "fuzz_signature: check failed: %s (line %d)\n", #cond, __LINE__); \
-            abort();                                                                          \
-        }                                                                                     \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

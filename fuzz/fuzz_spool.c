@@ -6,6 +6,7 @@
  * every record is read back and decoded as a receiver record, and a new record must then
  * append and read back. Nothing may crash, and recovery must leave a log that reads cleanly.
  */
+#include "fuzz_check.h"
 #include "flagtrail/error.h"
 #include "receive/record.h"
 #include "spool/spool.h"
@@ -15,16 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                            \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "fuzz_spool: check failed: %s (line %d)\n", #cond, __LINE__);      \
-            abort();                                                                           \
-        }                                                                                      \
-    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
