@@ -5,6 +5,7 @@
  */
 #include "fuzz_check.h"
 #include "flagtrail/error.h"
+#include "base/utf8.h"
 #include "serve/request.h"
 
 #include <stdio.h>
@@ -32,12 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(rc == FT_EINVAL);
         CHECK(err.message[0] != '\0');
     } else {
-        CHECK(call.identifier.len >= 1 && call.identifier.len <= FT_IDENTIFIER_MAX);
+        CHECK(call.identifier.len >= 1);
+        CHECK(ft_utf8_length(call.identifier.ptr, call.identifier.len) <= FT_IDENTIFIER_MAX);
         CHECK(memchr(call.identifier.ptr, '\0', call.identifier.len) == NULL);
         CHECK(call.ntraits <= FT_TRAITS_MAX);
         for (size_t i = 0; i < call.ntraits; i++) {
             const struct ft_trait_change *c = &call.traits[i];
-            CHECK(c->key.len >= 1 && c->key.len <= FT_TRAIT_KEY_MAX);
+            CHECK(c->key.len >= 1 && ft_utf8_length(c->key.ptr, c->key.len) <= FT_TRAIT_KEY_MAX);
             CHECK(memchr(c->key.ptr, '\0', c->key.len) == NULL);
             check_value(&c->value);
         }

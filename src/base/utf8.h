@@ -1,6 +1,7 @@
 /*
  * The pieces of JSON string escapes that the JSON reader and the engine's JSONPath names
- * share: four hex digits of a \u escape, and a code point written as UTF-8.
+ * share: four hex digits of a \u escape, and a code point written as UTF-8; and the length of
+ * a UTF-8 string in code points, which is what Flagsmith's limits count.
  */
 #ifndef FT_BASE_UTF8_H
 #define FT_BASE_UTF8_H
@@ -47,6 +48,15 @@ static inline size_t ft_utf8_put(char *out, unsigned cp)
     out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
     out[3] = (char)(0x80 | (cp & 0x3f));
     return 4;
+}
+
+/* The number of code points in the valid UTF-8 `s`: its bytes that do not continue one. */
+static inline size_t ft_utf8_length(const char *s, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)s[i] & 0xc0) != 0x80;
+    return n;
 }
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "flagtrail/error.h"
 #include "serve/outbox.h"
 #include "serve/request.h"
@@ -319,6 +320,8 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
     } else if (!ft_utf8_valid(identifier, ilen) || (feature && !ft_utf8_valid(feature, flen))) {
         /* a query string is decoded bytes: the JSON body's reader checks this for POST */
         respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
+    } else if (ft_utf8_length(identifier, ilen) > FT_IDENTIFIER_MAX) {
+        field_error(w, resp, "identifier", "A string of 1 to 2000 characters is required.");
     } else {
         stored_identity(s, w, env, server, ft_str_c(identifier),
                         feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0, resp);

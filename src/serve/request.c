@@ -2,6 +2,7 @@
  * The identify call's body (src/serve/request.h).
  */
 #include "serve/request.h"
+#include "base/utf8.h"
 #include "flagtrail/engine.h"
 #include "flagtrail/error.h"
 
@@ -47,7 +48,7 @@ static int read_trait(ft_json_doc *doc, const struct ft_json *e, struct ft_arena
     if ((k->flags & FT_JSON_NUL) || (v && (v->flags & FT_JSON_NUL)))
         return refuse(err, "traits", FT_NUL_MESSAGE);
     c->key = ft_json_str(doc, k);
-    if (c->key.len == 0 || c->key.len > FT_TRAIT_KEY_MAX)
+    if (c->key.len == 0 || ft_utf8_length(c->key.ptr, c->key.len) > FT_TRAIT_KEY_MAX)
         return refuse(err, "traits", "A trait_key must have 1 to 200 characters.");
     if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE)
         return refuse(err, "traits", "transient must be a boolean.");
@@ -93,7 +94,8 @@ int ft__serve_read_identify(ft_json_doc *doc, const char *body, size_t len, stru
         return refuse(err, "identifier", "This field is required.");
     if (ident->flags & FT_JSON_NUL) return refuse(err, "identifier", FT_NUL_MESSAGE);
     if (ident->type == FT_JSON_STRING) out->identifier = ft_json_str(doc, ident);
-    if (out->identifier.len == 0 || out->identifier.len > FT_IDENTIFIER_MAX)
+    if (out->identifier.len == 0 ||
+        ft_utf8_length(out->identifier.ptr, out->identifier.len) > FT_IDENTIFIER_MAX)
         return refuse(err, "identifier", "A string of 1 to 2000 characters is required.");
     const struct ft_json *tr = ft_json_get(doc, root, "transient");
     if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE && tr->type != FT_JSON_NULL)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Limits in code points, as Flagsmith core counts them (Python's len()) */
 #define FT_IDENTIFIER_MAX 2000
 #define FT_TRAIT_KEY_MAX  200
 #define FT_TRAITS_MAX     1000
