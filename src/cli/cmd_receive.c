@@ -212,8 +212,8 @@ int cmd_receive(int argc, char **argv)
     struct settings st = {.log_format = FT_LOG_TEXT, .log_level = FT_LOG_INFO};
     ft_receive_config_init(&st.cfg);
     int rc = apply_environment(&st);
-    int c;
-    while (rc == CLI_OK && (c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    int c, li = -1;
+    while (rc == CLI_OK && (c = getopt_long(argc, argv, ":h", opts, &li)) != -1) {
         if (c == 'h') {
             help_receive();
             free(st.secret_list);
@@ -223,10 +223,9 @@ int cmd_receive(int argc, char **argv)
             rc = cli_bad_option("receive", c, argv);
             break;
         }
-        char from[64];
-        snprintf(from, sizeof(from), "--%s", argv[optind - 1] + 2);
-        char *eq = strchr(from, '=');
-        if (eq) *eq = '\0';
+        char from[64]; /* the option's name, for messages */
+        snprintf(from, sizeof(from), "--%s", li >= 0 ? opts[li].name : "?");
+        li = -1;
         rc = apply(&st, c, optarg, from);
     }
     if (rc == CLI_OK && optind < argc) rc = cli_usage("receive", "unexpected argument '%s'", argv[optind]);

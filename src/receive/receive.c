@@ -75,16 +75,24 @@ static _Thread_local struct worker *tl_worker;
 /* --- secrets --- */
 
 /* Builds a verifier from the secret files and FLAGTRAIL_SECRET; NULL with *n = 0 when no
- * secret is configured. Returns FT_OK or an error with `err` filled. */
-static int load_secrets(const struct ft_receive_config *cfg, ft_verifier **out, size_t *n,
-                        char *err, size_t errlen)
+ * secret is configured. On a reload, a secret file that no longer exists is left out (that is
+ * how a rotated-out secret is retired); at start it is an error. Returns FT_OK or an error
+ * with `err` filled. */
+static int load_secrets(const struct ft_receive_config *cfg, bool reload, ft_verifier **out,
+                        size_t *n, char *err, size_t errlen)
 {
     ft_verifier *v = ft_verifier_new();
     char *secret;
     size_t len;
     int rc = FT_OK;
     for (size_t i = 0; i < cfg->nsecret_files && rc == FT_OK; i++) {
-        if ((rc = ft_secret_read_file(cfg->secret_files[i], &secret, &len, err, errlen))) break;
+        const char *path = cfg->secret_files[i];
+        if (reload && access(path, F_OK) != 0 && errno == ENOENT) {
+            ft_log(FT_LOG_WARN, "receive.secret_file_gone", "path", path, "secret",
+                   "no longer accepted", NULL);
+            continue;
+        }
+        if ((rc = ft_secret_read_file(path, &secret, &len, err, errlen))) break;
         rc = ft_verifier_add(v, secret, len);
         ft_free_secure(secret, len);
         if (rc) snprintf(err, errlen, "cannot use the secret in %s", cfg->secret_files[i]);
@@ -138,7 +146,7 @@ static void reload_secrets(struct receiver *rc)
     ft_verifier *v;
     size_t n;
     char err[512] = "";
-    if (load_secrets(rc->cfg, &v, &n, err, sizeof(err))) {
+    if (load_secrets(rc->cfg, true, &v, &n, err, sizeof(err))) {
         ft_log(FT_LOG_ERROR, "receive.reload_failed", "error", err, "kept", "previous secrets",
                NULL);
         return;
@@ -555,7 +563,7 @@ static int start(struct receiver *rc, char *err, size_t errlen)
 {
     const struct ft_receive_config *cfg = rc->cfg;
     size_t nsecrets;
-    int r = load_secrets(cfg, &rc->verifier, &nsecrets, err, errlen);
+    int r = load_secrets(cfg, false, &rc->verifier, &nsecrets, err, errlen);
     if (r) return r;
     if (nsecrets == 0 && !cfg->allow_unsigned) {
         snprintf(err, errlen, "no secret configured: give --secret-file FILE (or set "

@@ -160,12 +160,26 @@ def test_rotation_accepts_a_second_secret_and_sighup_reloads(receivers, tmp_path
     assert r.post(body, secret=b"third secret")[0] == 200
     assert r.post(body, secret=b"new secret")[0] == 200
     assert r.post(body, secret=SECRET)[0] == 401
-    # a broken reload keeps the secrets in force
-    os.unlink(r.secret_path)
+    # a broken reload (a file that is there but empty) keeps the secrets in force
+    with open(r.secret_path, "wb") as f:
+        f.write(b"")
     r.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: r.events("receive.reload_failed"), message="failed reload")
     assert r.post(body, secret=b"third secret")[0] == 200
-    assert SECRET.decode() not in r.log_text() and "third secret" not in r.log_text()
+    # the documented retirement: delete the old file, then SIGHUP; its secret is refused
+    os.unlink(r.secret_path)
+    r.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(r.events("receive.secrets_reloaded")) == 2, message="second reload")
+    assert [e["path"] for e in r.events("receive.secret_file_gone")] == [str(r.secret_path)]
+    assert r.post(body, secret=b"third secret")[0] == 401
+    assert r.post(body, secret=b"new secret")[0] == 200
+    # with every file gone there would be no secret: that reload fails and keeps the last one
+    os.unlink(second)
+    r.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(r.events("receive.reload_failed")) == 2, message="refused reload")
+    assert r.post(body, secret=b"new secret")[0] == 200
+    for secret in (SECRET, b"new secret", b"third secret"):
+        assert secret.decode() not in r.log_text()
     r.stop()
 
 
@@ -371,10 +385,14 @@ def test_environment_variables_configure_it(receivers, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--durability", "sometimes"], b"expected fsync or none"),
-    (["--max-body", "huge"], b"not a size"),
+    # each message names the option, given as two arguments, with "=", or abbreviated
+    (["--durability", "sometimes"], b"--durability: expected fsync or none"),
+    (["--max-body", "huge"], b"--max-body: not a size"),
+    (["--max-b", "1X"], b"--max-body: not a size"),
+    (["--idle-timeout", "x"], b"--idle-timeout: expected a positive number"),
     (["--path", "webhook"], b"must start with '/'"),
-    (["--threads", "0"], b"expected a positive number"),
+    (["--threads", "0"], b"--threads: expected a positive number"),
+    (["--threads=abc"], b"--threads: expected a positive number"),
     (["--tls-cert", "x.pem"], b"--tls-cert and --tls-key go together"),
     (["--bogus"], b"unknown option '--bogus'"),
 ])
