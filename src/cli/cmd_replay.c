@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void help_replay(void)
@@ -64,11 +65,20 @@ static ft_signer *replay_signer(void *arg, struct ft_str environment)
     return s->secret ? ft_signer_new(s->secret, s->len) : NULL;
 }
 
+/* A directory the user named must be there: replaying a mistyped path would create it, find
+ * nothing and report success. */
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static int replay_dead_letters(const char *data, const char *secret_file, const char *schedule,
                                const char *max_age)
 {
     struct replay_secret sec = {0};
     char err[512];
+    if (!is_dir(data)) return cli_fail("replay", "--data %s: no such directory", data);
     if (secret_file) {
         if (ft_secret_read_file(secret_file, &sec.secret, &sec.len, err, sizeof(err)))
             return cli_fail("replay", "%s", err);
@@ -76,6 +86,9 @@ static int replay_dead_letters(const char *data, const char *secret_file, const 
         const char *v = getenv("FLAGTRAIL_WEBHOOK_SECRET");
         if (ft_secret_from_string(v, strlen(v), &sec.secret, &sec.len))
             return cli_fail("replay", "FLAGTRAIL_WEBHOOK_SECRET is too long");
+    } else {
+        fprintf(stderr, "flagtrail replay: no --webhook-secret-file or FLAGTRAIL_WEBHOOK_SECRET: "
+                        "the dead letters are sent unsigned\n");
     }
     int64_t sched[32], age[1];
     size_t nsched = 0, nage = 0;
@@ -156,6 +169,10 @@ int cmd_replay(int argc, char **argv)
     ft_loader *loader = NULL;
     int rc = CLI_FAIL;
     struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
+    if (!is_dir(spool_dir)) {
+        cli_fail("replay", "--spool %s: no such directory", spool_dir);
+        goto done;
+    }
     if (ft_spool_open(spool_dir, &so, &spool, err, sizeof(err))) {
         cli_fail("replay", "%s", err);
         goto done;

@@ -440,8 +440,15 @@ def test_replay_loads_a_spool_into_a_new_store(flagtrail, receivers, tmp_path):
                f"sqlite:{tmp_path}/rebuilt.db", "--source", "test"], timeout=120)
     assert res.stdout.startswith(b"loaded 0 webhooks")
     assert count_deliveries(str(tmp_path / "rebuilt.db")) == 25
-    res = run([flagtrail, "replay", "--store", "nope:x"], timeout=30)
+    res = run([flagtrail, "replay", "--spool", str(tmp_path / "flagtrail-spool"), "--store",
+               "nope:x"], timeout=30)
     assert res.returncode == 1 and b"unknown store" in res.stderr
+    # a mistyped spool is an error, not an empty success (and is not created)
+    res = run([flagtrail, "replay", "--spool", str(tmp_path / "typo-spool"), "--store",
+               f"sqlite:{tmp_path}/rebuilt.db"], timeout=30)
+    assert (res.returncode, res.stderr) == (
+        1, f"flagtrail replay: --spool {tmp_path}/typo-spool: no such directory\n".encode())
+    assert not (tmp_path / "typo-spool").exists()
 
 
 def test_https_with_a_self_signed_certificate(receivers, tmp_path):

@@ -130,6 +130,9 @@ def test_4xx_is_final_and_replayed_from_the_dead_letters(flagtrail, serves, hook
                                                        hashlib.sha256).hexdigest()
     res = run([flagtrail, "replay", "--dead-letters", "--data", data], timeout=60)
     assert res.stdout.startswith(b"delivered 0 dead letters"), "replayed letters are gone"
+    assert b"the dead letters are sent unsigned" in res.stderr, "no secret: a warning"
+    res = run([flagtrail, "replay", "--dead-letters", "--data", data + "-typo"], timeout=60)
+    assert res.returncode == 1 and b"no such directory" in res.stderr
 
 
 def test_410_disables_the_endpoint(serves, hooks):
