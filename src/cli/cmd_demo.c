@@ -188,7 +188,22 @@ static void stop_child(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-static int summary(const char *dir, long n, int64_t elapsed_ms)
+/* The webhooks in the warehouse; -1 when it cannot be read. */
+static int64_t count_deliveries(const char *url)
+{
+    char err[512];
+    ft_store *st;
+    int64_t have = -1;
+    if (ft_store_open(url, &st, err, sizeof(err)) == FT_OK) {
+        have = 0;
+        ft_store_query(st, "SELECT COUNT(*) FROM ft_delivery", NULL, 0, count_row, &have);
+        ft_store_close(st);
+    }
+    return have;
+}
+
+/* `before`: the webhooks an earlier demo left in the same --dir. */
+static int summary(const char *dir, long n, int64_t before, int64_t elapsed_ms)
 {
     char url[4200], err[512];
     snprintf(url, sizeof(url), "sqlite:%s/flagtrail.db", dir);
@@ -198,9 +213,14 @@ static int summary(const char *dir, long n, int64_t elapsed_ms)
     ft_store_query(st, "SELECT COUNT(*) FROM ft_delivery", NULL, 0, count_row, &deliveries);
     ft_store_query(st, "SELECT COUNT(DISTINCT identity) FROM ft_delivery", NULL, 0, count_row,
                    &identities);
-    printf("\n%ld identity calls through serve -> %" PRId64 " signed webhooks in the warehouse"
-           " (%" PRId64 " identities), %.1f s end to end\n\n",
-           n, deliveries, identities, (double)elapsed_ms / 1000);
+    printf("\n%ld identity calls through serve -> %" PRId64 " signed webhooks in the warehouse,"
+           " %.1f s end to end\n",
+           n, deliveries - before, (double)elapsed_ms / 1000);
+    if (before > 0)
+        printf("(the warehouse in %s also holds %" PRId64 " webhooks of earlier runs;"
+               " the numbers below count them too)\n",
+               dir, before);
+    printf("%" PRId64 " identities in the warehouse\n\n", identities);
     printf("  mv_feature, identities per variant:\n");
     ft_store_query(st,
                    "SELECT COALESCE(value, 'null'), COUNT(DISTINCT identity) FROM ft_evaluations"
@@ -216,7 +236,7 @@ static int summary(const char *dir, long n, int64_t elapsed_ms)
            "  flagtrail cohort --store %s --segment regular_segment --trait 'age>30' --by day\n"
            "  sqlite3 %s/flagtrail.db 'SELECT * FROM ft_exposures LIMIT 5'\n",
            url, url, dir);
-    return deliveries >= n ? CLI_OK : CLI_FAIL;
+    return deliveries - before >= n ? CLI_OK : CLI_FAIL;
 }
 
 int cmd_demo(int argc, char **argv)
@@ -298,6 +318,8 @@ int cmd_demo(int argc, char **argv)
         cli_fail("demo", "serve or receive did not start; see %s and %s", rlog, slog);
         goto out;
     }
+    int64_t before = count_deliveries(store);
+    if (before < 0) before = 0;
     int64_t t0 = ft_clock_mono_ns();
     struct driver d = {0};
     printf("  sending %ld identity calls...\n", n);
@@ -307,18 +329,9 @@ int cmd_demo(int argc, char **argv)
         cli_fail("demo", "%" PRIu64 " identity calls failed; see %s", d.failed, slog);
         goto out;
     }
-    char url[4200], err[512];
-    snprintf(url, sizeof(url), "%s", store);
-    ft_store *st;
-    int64_t have = 0;
-    if (ft_store_open(url, &st, err, sizeof(err)) == FT_OK) {
-        for (int i = 0; i < 600 && have < n; i++) {
-            ft_store_query(st, "SELECT COUNT(*) FROM ft_delivery", NULL, 0, count_row, &have);
-            if (have < n) usleep(50000);
-        }
-        ft_store_close(st);
-    }
-    rc = summary(dir, n, (ft_clock_mono_ns() - t0) / 1000000);
+    for (int i = 0; i < 600 && count_deliveries(store) < before + n; i++) /* 30 s at most */
+        usleep(50000);
+    rc = summary(dir, n, before, (ft_clock_mono_ns() - t0) / 1000000);
 out:
     stop_child(spid);
     stop_child(rpid);

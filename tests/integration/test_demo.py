@@ -63,6 +63,16 @@ def test_demo_from_anywhere_fills_the_warehouse_and_summarises_it(flagtrail, tmp
     assert len(cohort.stdout.decode().split("\n")) >= stored.get("baz", 0)
     check_child_logs(demo_dir)
     assert processes_mentioning(str(demo_dir)) == [], "serve and receive are stopped"
+    # a second run in the same directory counts its own webhooks and says what was there
+    res = subprocess.run([flagtrail, "demo", "--identities", "50", "--dir", str(demo_dir)],
+                         cwd=work, capture_output=True, timeout=120)
+    check_sanitizers(res.stderr)
+    out = res.stdout.decode()
+    assert res.returncode == 0, res.stderr.decode() + out
+    assert "50 identity calls through serve -> 50 signed webhooks in the warehouse" in out
+    assert "also holds 300 webhooks of earlier runs" in out
+    assert query(db, "SELECT COUNT(*) FROM ft_delivery") == [(350,)]
+    assert processes_mentioning(str(demo_dir)) == []
 
 
 def test_demo_bad_arguments_get_one_line_errors(flagtrail, tmp_path):
