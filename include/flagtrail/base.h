@@ -40,6 +40,13 @@ bool ft_str_eq_c(struct ft_str a, const char *s);
 int ft_str_cmp(struct ft_str a, struct ft_str b);
 
 /*
+ * The number in `s` (strtod's syntax), read in full however long it is. *in_range, when given,
+ * is false when it overflows to infinity or a nonzero value underflows to 0: the values
+ * PostgreSQL's double precision refuses, and that no JSON writer can print.
+ */
+double ft_str_double(struct ft_str s, bool *in_range);
+
+/*
  * Copies the message `in` to `out` (at most `cap` bytes, NUL included) on one line: each line
  * break with the blanks around it becomes "; ", trailing ones are dropped. For the multi-line
  * messages of servers and libraries (libpq's "...\n\tHINT...\n") in one-line errors and logs.

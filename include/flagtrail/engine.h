@@ -205,7 +205,8 @@ int ft_engine_evaluate(const ft_engine *e, const struct ft_engine_identity *iden
  * Types a trait value the way Flagsmith's API does before evaluating: a string that looks like
  * an integer (-?[0-9]+) becomes FT_VALUE_INT and one that looks like a decimal
  * (-?[0-9]+.[0-9]+) FT_VALUE_FLOAT. The text is normalized into `arena` ("007" -> "7",
- * "1.50" -> "1.5"), so that it prints as Flagsmith's API would store it.
+ * "1.50" -> "1.5"), so that it prints as Flagsmith's API would store it. Digits too many for
+ * a double (it would overflow to infinity, which no JSON can carry) stay a string.
  * Returns true when the value changed.
  */
 bool ft_engine_trait_coerce(struct ft_value *v, struct ft_arena *arena);

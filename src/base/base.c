@@ -4,6 +4,8 @@
 #include "flagtrail/base.h"
 #include "flagtrail/error.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,18 @@ bool ft_str_eq(struct ft_str a, struct ft_str b)
 bool ft_str_eq_c(struct ft_str a, const char *s)
 {
     return ft_str_eq(a, ft_str_c(s));
+}
+
+double ft_str_double(struct ft_str s, bool *in_range)
+{
+    char small[64], *tmp = s.len < sizeof(small) ? small : ft_xmalloc(s.len + 1);
+    if (s.len) memcpy(tmp, s.ptr, s.len);
+    tmp[s.len] = '\0';
+    errno = 0;
+    double d = strtod(tmp, NULL);
+    if (in_range) *in_range = isfinite(d) && !(errno == ERANGE && d == 0);
+    if (tmp != small) free(tmp);
+    return d;
 }
 
 int ft_str_cmp(struct ft_str a, struct ft_str b)

@@ -577,11 +577,7 @@ bool ft_json_int64(const ft_json_doc *d, const struct ft_json *v, int64_t *out)
 bool ft_json_double(const ft_json_doc *d, const struct ft_json *v, double *out)
 {
     if (!v || v->type != FT_JSON_NUMBER) return false;
-    char small[64], *tmp = v->len < sizeof(small) ? small : ft_xmalloc(v->len + 1);
-    memcpy(tmp, d->src + v->off, v->len);
-    tmp[v->len] = '\0';
-    *out = strtod(tmp, NULL);
-    if (tmp != small) free(tmp);
+    *out = ft_str_double((struct ft_str){d->src + v->off, v->len}, NULL);
     return true;
 }
 

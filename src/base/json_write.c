@@ -234,12 +234,7 @@ int ft_json_write_number(struct ft_buf *out, struct ft_str lexeme)
             return ft_buf_append_char(out, '0');
         return ft_buf_append(out, lexeme.ptr, lexeme.len);
     }
-    char small[64], *tmp = lexeme.len < sizeof(small) ? small : ft_xmalloc(lexeme.len + 1);
-    memcpy(tmp, lexeme.ptr, lexeme.len);
-    tmp[lexeme.len] = '\0';
-    double v = strtod(tmp, NULL);
-    if (tmp != small) free(tmp);
-    return ft_json_write_double(out, v);
+    return ft_json_write_double(out, ft_str_double(lexeme, NULL));
 }
 
 /* --- whole values --- */

@@ -109,7 +109,7 @@ bool cli_parse_size(const char *s, size_t *out)
     default: return false;
     }
     if (*end == 'i' || *end == 'B') end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
-    if (*end != '\0' || v > (SIZE_MAX >> shift)) return false;
+    if (*end != '\0' || v > (CLI_SIZE_MAX >> shift)) return false;
     *out = (size_t)(v << shift);
     return true;
 }

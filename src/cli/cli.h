@@ -42,7 +42,8 @@ int cli_read_input(const char *path, size_t cap, struct ft_buf *out, char *errbu
 /* The message for getopt_long's answer `c` ('?' unknown option, ':' missing value). */
 int cli_bad_option(const char *cmd, int c, char **argv);
 
-/* Parses "1048576", "64K", "1M", "2G" (binary units). */
+/* Parses "1048576", "64K", "1M", "2G" (binary units), up to CLI_SIZE_MAX. */
+#define CLI_SIZE_MAX ((size_t)1 << 40) /* 1 TiB: no size flagtrail takes is larger */
 bool cli_parse_size(const char *s, size_t *out);
 
 /*

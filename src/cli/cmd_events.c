@@ -210,8 +210,12 @@ static int csv_event(struct importer *im, uint64_t line, const struct columns *c
         struct ft_str v = f[c->value];
         char *endp;
         snprintf(tmp, sizeof(tmp), "%.*s", (int)(v.len < 63 ? v.len : 63), v.ptr);
+        /* decimal only: no nan, inf or hex, and nothing a double cannot hold */
+        bool decimal = strspn(tmp, "0123456789+-.eE") == strlen(tmp), in_range;
         e->value = strtod(tmp, &endp);
-        if (v.len > 63 || *endp || endp == tmp) return bad_line(im, line, "value: not a number");
+        ft_str_double(ft_str_c(tmp), &in_range);
+        if (v.len > 63 || *endp || endp == tmp || !decimal || !in_range)
+            return bad_line(im, line, "value: not a number");
         e->has_value = true;
     }
     if (c->timestamp >= 0 && c->timestamp < (int)n && f[c->timestamp].len) {

@@ -94,9 +94,10 @@ static int replay_dead_letters(const char *data, const char *secret_file, const 
     size_t nsched = 0, nage = 0;
     int rc = CLI_OK;
     if (!ft_dispatch_parse_schedule(schedule ? schedule : "1s,5s,30s", sched, 32, &nsched))
-        rc = cli_usage("replay", "--retry-schedule: expected delays like 1s,5s,30s");
+        rc = cli_usage("replay",
+                       "--retry-schedule: expected delays like 1s,5s,30s (each at most 366 days)");
     else if (!ft_dispatch_parse_schedule(max_age ? max_age : "2m", age, 1, &nage))
-        rc = cli_usage("replay", "--retry-max-age: expected a duration like 2m");
+        rc = cli_usage("replay", "--retry-max-age: expected a duration like 2m (at most 366 days)");
     char path[4096], cp[4096];
     snprintf(path, sizeof(path), "%s/dead-letters", data);
     snprintf(cp, sizeof(cp), "%s/dead-letters.checkpoint", data);

@@ -90,6 +90,8 @@ struct settings {
     char *key_lines; /* the key file's text, split in place */
 };
 
+#define WHOLE "expected a whole number from 1 to 1000000, got %s" /* what positive() takes */
+
 static bool positive(const char *s, unsigned *out)
 {
     char *end;
@@ -100,12 +102,13 @@ static bool positive(const char *s, unsigned *out)
     return true;
 }
 
-static int read_secret(const char *file, const char *env, char **out, size_t *len)
+/* The secret in `file` (named by option `opt`), or else in the environment variable `env`. */
+static int read_secret(const char *opt, const char *file, const char *env, char **out, size_t *len)
 {
     char err[256];
     if (file) {
         if (ft_secret_read_file(file, out, len, err, sizeof(err)))
-            return cli_fail("serve", "%s", err);
+            return cli_fail("serve", "%s: %s", opt, err);
         return CLI_OK;
     }
     const char *v = env ? getenv(env) : NULL;
@@ -120,7 +123,7 @@ static int read_key_file(struct settings *st, const char *file)
     char err[256];
     if (cli_read_input(file, 1u << 20, &b, err, sizeof(err))) {
         ft_buf_free(&b);
-        return cli_fail("serve", "%s", err);
+        return cli_fail("serve", "--key-file: %s", err);
     }
     st->key_lines = b.data ? b.data : ft_xcalloc(1, 1);
     for (char *p = st->key_lines, *nl; p && *p; p = nl) {
@@ -149,10 +152,11 @@ static int apply(struct settings *st, int c, const char *v)
         cfg->environments[cfg->nenvironments++] = v;
         break;
     case O_ENV_URL: cfg->environment_url = v; break;
-    case O_ENV_KEY_FILE: return read_secret(v, NULL, &st->env_key, &st->env_key_len);
+    case O_ENV_KEY_FILE:
+        return read_secret("--environment-key-file", v, NULL, &st->env_key, &st->env_key_len);
     case O_POLL:
         if (!positive(v, &cfg->poll_interval_s))
-            return cli_usage("serve", "--poll-interval: %s", v);
+            return cli_usage("serve", "--poll-interval: " WHOLE, v);
         break;
     case O_KEY:
         if (cfg->nkeys == sizeof(cfg->keys) / sizeof(cfg->keys[0]))
@@ -167,17 +171,21 @@ static int apply(struct settings *st, int c, const char *v)
             return cli_usage("serve", "--webhook-url: an http:// or https:// URL");
         cfg->webhook_url = v;
         break;
-    case O_WEBHOOK_SECRET_FILE: return read_secret(v, NULL, &st->secret, &st->secret_len);
+    case O_WEBHOOK_SECRET_FILE:
+        return read_secret("--webhook-secret-file", v, NULL, &st->secret, &st->secret_len);
     case O_STANDARD: cfg->standard_webhooks = true; break;
     case O_SCHEDULE:
         if (!ft_dispatch_parse_schedule(v, cfg->schedule_us, 32, &cfg->nschedule))
-            return cli_usage("serve", "--retry-schedule: expected delays like 5s,30s,2m,1h");
+            return cli_usage(
+                "serve",
+                "--retry-schedule: expected delays like 5s,30s,2m,1h (each at most 366 days)");
         break;
     case O_MAX_AGE: {
         int64_t age[1];
         size_t n;
         if (!ft_dispatch_parse_schedule(v, age, 1, &n) || age[0] <= 0)
-            return cli_usage("serve", "--retry-max-age: expected a duration like 24h");
+            return cli_usage("serve",
+                             "--retry-max-age: expected a duration like 24h (at most 366 days)");
         cfg->max_age_us = age[0];
         break;
     }
@@ -188,33 +196,35 @@ static int apply(struct settings *st, int c, const char *v)
         break;
     case O_SYNC:
         if (!positive(v, &cfg->sync_interval_ms))
-            return cli_usage("serve", "--sync-interval: %s", v);
+            return cli_usage("serve", "--sync-interval: " WHOLE, v);
         break;
     case O_TIMEOUT:
         if (!positive(v, &cfg->webhook_timeout_s))
-            return cli_usage("serve", "--webhook-timeout: %s", v);
+            return cli_usage("serve", "--webhook-timeout: " WHOLE, v);
         break;
     case O_CONCURRENCY:
         if (!positive(v, &cfg->endpoint_concurrency))
-            return cli_usage("serve", "--endpoint-concurrency: %s", v);
+            return cli_usage("serve", "--endpoint-concurrency: " WHOLE, v);
         break;
     case O_THREADS:
-        if (!positive(v, &cfg->threads)) return cli_usage("serve", "--threads: %s", v);
+        if (!positive(v, &cfg->threads)) return cli_usage("serve", "--threads: " WHOLE, v);
         break;
     case O_MAX_CONN:
         if (!positive(v, &cfg->max_connections))
-            return cli_usage("serve", "--max-connections: %s", v);
+            return cli_usage("serve", "--max-connections: " WHOLE, v);
         break;
     case O_DRAIN:
         if (!positive(v, &cfg->drain_timeout_s))
-            return cli_usage("serve", "--drain-timeout: %s", v);
+            return cli_usage("serve", "--drain-timeout: " WHOLE, v);
         break;
     case O_LOG_FORMAT:
         if (!ft_log_parse_format(v, &st->log_format))
-            return cli_usage("serve", "--log-format: %s", v);
+            return cli_usage("serve", "--log-format: expected text or json, got %s", v);
         break;
     case O_LOG_LEVEL:
-        if (!ft_log_parse_level(v, &st->log_level)) return cli_usage("serve", "--log-level: %s", v);
+        if (!ft_log_parse_level(v, &st->log_level))
+            return cli_usage("serve", "--log-level: expected debug, info, warn or error, got %s",
+                             v);
         break;
     default: return CLI_USAGE;
     }
@@ -263,9 +273,9 @@ int cmd_serve(int argc, char **argv)
     if (rc == CLI_OK && optind < argc)
         rc = cli_usage("serve", "unexpected argument '%s'", argv[optind]);
     if (rc == CLI_OK && !st.secret)
-        rc = read_secret(NULL, "FLAGTRAIL_WEBHOOK_SECRET", &st.secret, &st.secret_len);
+        rc = read_secret(NULL, NULL, "FLAGTRAIL_WEBHOOK_SECRET", &st.secret, &st.secret_len);
     if (rc == CLI_OK && !st.env_key)
-        rc = read_secret(NULL, "FLAGTRAIL_ENVIRONMENT_KEY", &st.env_key, &st.env_key_len);
+        rc = read_secret(NULL, NULL, "FLAGTRAIL_ENVIRONMENT_KEY", &st.env_key, &st.env_key_len);
     if (rc == CLI_OK && !st.cfg.nenvironments && !st.cfg.environment_url)
         rc = cli_usage("serve", "give --environment FILE or --environment-url URL");
     if (rc == CLI_OK && st.cfg.environment_url && !st.env_key)

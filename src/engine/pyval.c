@@ -181,14 +181,7 @@ double ft__py_fmod(double x, double y)
 
 double ft__value_double(const struct ft_value *v)
 {
-    char small[64];
-    size_t len = v->text.len;
-    char *tmp = len < sizeof(small) ? small : ft_xmalloc(len + 1);
-    if (len) memcpy(tmp, v->text.ptr, len);
-    tmp[len] = '\0';
-    double d = strtod(tmp, NULL);
-    if (tmp != small) free(tmp);
-    return d;
+    return ft_str_double(v->text, NULL);
 }
 
 void ft__py_str(struct ft_buf *out, const struct ft_value *v)
@@ -234,6 +227,9 @@ bool ft_engine_trait_coerce(struct ft_value *v, struct ft_arena *arena)
     if (v->type != FT_VALUE_STRING) return false;
     const char *p = v->text.ptr;
     size_t n = v->text.len, sign = n && p[0] == '-';
+    bool in_range;
+    ft_str_double(v->text, &in_range);
+    if (!in_range) return false;
     if (all_digits(p + sign, n - sign)) {
         struct ft_str norm;
         if (!ft__py_int_parse(v->text, arena, &norm)) return false;

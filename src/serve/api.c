@@ -97,11 +97,7 @@ static bool truthy(const struct ft_value *v)
     case FT_VALUE_BOOL: return ft_str_eq_c(v->text, "true");
     case FT_VALUE_STRING: return v->text.len > 0;
     case FT_VALUE_INT:
-    case FT_VALUE_FLOAT: {
-        char tmp[64];
-        snprintf(tmp, sizeof(tmp), "%.*s", (int)(v->text.len < 63 ? v->text.len : 63), v->text.ptr);
-        return strtod(tmp, NULL) != 0;
-    }
+    case FT_VALUE_FLOAT: return ft_str_double(v->text, NULL) != 0;
     }
     return false;
 }
@@ -111,11 +107,9 @@ static struct ft_value allocation(const struct ft_value *v, struct ft_arena *are
 {
     if (v->type != FT_VALUE_INT && v->type != FT_VALUE_FLOAT)
         return (struct ft_value){FT_VALUE_NULL, {"", 0}};
-    char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%.*s", (int)(v->text.len < 63 ? v->text.len : 63), v->text.ptr);
     struct ft_buf b;
     ft_buf_init(&b, 0);
-    ft_json_write_double(&b, strtod(tmp, NULL));
+    ft_json_write_double(&b, ft_str_double(v->text, NULL));
     struct ft_value out = {FT_VALUE_FLOAT, {ft_arena_strndup(arena, b.data, b.len), b.len}};
     ft_buf_free(&b);
     return out;
@@ -169,9 +163,14 @@ static void emit_webhook(struct server *s, struct serve_worker *w, const struct 
     struct ft_payload p;
     ft__serve_payload(env, &w->result, identifier, st->traits, st->ntraits, &w->arena, &p);
     ft_buf_reset(&w->webhook);
-    if (ft_payload_emit(&p, &w->webhook)) return;
     char id[FT_OUTBOX_ID_SIZE];
     ft_outbox_new_id(id);
+    int erc = ft_payload_emit(&p, &w->webhook);
+    if (erc) { /* no value read or stored can cause this; counted if one ever does */
+        atomic_fetch_add(&s->webhooks_lost, 1);
+        ft_log(FT_LOG_ERROR, "serve.webhook_lost", "id", id, "reason", ft_strerror(erc), NULL);
+        return;
+    }
     struct ft_outbox_record rec = {.type = FT_OUTBOX_WEBHOOK,
                                    .created_at = ft_clock_now_us(),
                                    .id = ft_str_c(id),

@@ -114,15 +114,16 @@ bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t 
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (end == s || errno || v < 0 || *n == max) return false;
+        if (end == s || errno || !(v >= 0) || *n == max) return false; /* NaN fails v >= 0 */
         int64_t unit;
         if (strncmp(end, "ms", 2) == 0) unit = 1000, end += 2;
         else if (*end == 's') unit = 1000000, end++;
         else if (*end == 'm') unit = 60000000, end++;
         else if (*end == 'h') unit = 3600000000LL, end++;
         else return false;
+        if (v * (double)unit > (double)FT_DISPATCH_DURATION_MAX_US) return false; /* and inf */
         out[(*n)++] = (int64_t)(v * (double)unit);
-        if (*end == ',') end++;
+        if (*end == ',' && end[1]) end++;
         else if (*end) return false;
         s = end;
     }
@@ -131,14 +132,24 @@ bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t 
 
 /* --- checkpoint file --- */
 
-static uint64_t load_checkpoint(const char *path)
+/* The checkpoint saved at `path`: 0 when there is none yet. One that is not a position in the
+ * outbox (not a number, or past its end: a damaged file) is logged and read as 0, so the
+ * outbox is sent again from its start, rather than released unsent. */
+static uint64_t load_checkpoint(const char *path, uint64_t end)
 {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
-    unsigned long long v = 0;
-    if (fscanf(f, "%llu", &v) != 1) v = 0;
+    char text[32] = "";
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
     fclose(f);
-    return v;
+    text[n] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    char *stop;
+    errno = 0;
+    unsigned long long v = text[0] >= '0' && text[0] <= '9' ? strtoull(text, &stop, 10) : 0;
+    if (text[0] >= '0' && text[0] <= '9' && !errno && !*stop && v <= end) return v;
+    ft_log(FT_LOG_ERROR, "dispatch.checkpoint_invalid", "path", path, "read_as", "0", NULL);
+    return 0;
 }
 
 static int save_checkpoint(const char *path, uint64_t lsn)
@@ -633,13 +644,13 @@ int ft_dispatcher_new(ft_spool *outbox, const struct ft_dispatcher_options *opt,
                                         .timeout_ms = d->opt.timeout_ms,
                                         .user_agent = d->opt.user_agent};
     d->client = ft_http_client_new(&co);
-    uint64_t cp = load_checkpoint(d->checkpoint_path);
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(outbox, &ss);
+    uint64_t cp = load_checkpoint(d->checkpoint_path, ss.durable_lsn);
     d->saved_checkpoint = cp;
     d->stats.checkpoint = cp;
     ft_spool_release(outbox, cp);
     ft_spool_reader_open(outbox, cp, &d->reader);
-    struct ft_spool_stats ss;
-    ft_spool_get_stats(outbox, &ss);
     d->drain_end = ss.durable_lsn;
     (void)err;
     (void)errlen;

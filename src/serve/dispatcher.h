@@ -65,7 +65,11 @@ struct ft_dispatcher_stats {
     uint64_t checkpoint;
 };
 
-/* Parses "5s,30s,2m,10m,30m,1h" (units ms, s, m, h) into at most `max` delays. */
+/* The longest delay or age a schedule may name: 366 days. */
+#define FT_DISPATCH_DURATION_MAX_US ((int64_t)366 * 24 * 3600 * 1000000)
+
+/* Parses "5s,30s,2m,10m,30m,1h" (units ms, s, m, h) into at most `max` delays, each at most
+ * FT_DISPATCH_DURATION_MAX_US. */
 bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t *n);
 
 /* A dispatcher over `outbox` (borrowed), resuming at its checkpoint file. FT_OK or FT_EIO. */

@@ -135,9 +135,10 @@ static int list_segments(ft_spool *s, uint64_t **out, size_t *n, char *err, size
     while ((e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name);
         if (len != 24 || strcmp(e->d_name + 20, ".seg") != 0) continue;
-        char *end;
-        uint64_t base = strtoull(e->d_name, &end, 10);
-        if (end != e->d_name + 20) continue;
+        if (strspn(e->d_name, "0123456789") != 20) continue; /* not a name ft__seg_name made */
+        errno = 0;
+        uint64_t base = strtoull(e->d_name, NULL, 10);
+        if (errno) continue;
         if (count == cap) {
             cap = cap ? cap * 2 : 16;
             bases = ft_xrealloc(bases, sizeof(*bases) * cap);

@@ -277,11 +277,7 @@ static void bind_number(sqlite3_stmt *q, int i, bool present, const struct ft_va
         sqlite3_bind_null(q, i);
         return;
     }
-    char tmp[64];
-    size_t n = v->text.len < sizeof(tmp) - 1 ? v->text.len : sizeof(tmp) - 1;
-    memcpy(tmp, v->text.ptr, n);
-    tmp[n] = '\0';
-    sqlite3_bind_double(q, i, strtod(tmp, NULL));
+    sqlite3_bind_double(q, i, ft_str_double(v->text, NULL));
 }
 
 static int step(struct sqlite_store *s, sqlite3_stmt *q, const char *what)

@@ -165,10 +165,13 @@ static int get_value(struct reader *r, const struct ft_json *v, const char *fiel
     if (!v) return missing(r, field);
     switch ((enum ft_json_type)v->type) {
     case FT_JSON_NULL: *out = (struct ft_value){FT_VALUE_NULL, {"", 0}}; return FT_OK;
-    case FT_JSON_NUMBER:
+    case FT_JSON_NUMBER: {
         out->type = (v->flags & FT_JSON_INTEGER) ? FT_VALUE_INT : FT_VALUE_FLOAT;
         out->text = ft_json_raw(r->doc, v);
-        return FT_OK;
+        bool in_range;
+        ft_str_double(out->text, &in_range); /* a warehouse's double column takes it */
+        return in_range ? FT_OK : schema_error(r, field, "number out of range");
+    }
     case FT_JSON_TRUE:
     case FT_JSON_FALSE:
         if (numbers_only) break;

@@ -101,6 +101,11 @@ def test_import_csv_and_jsonl_idempotently(flagtrail, tmp_path):
 @pytest.mark.parametrize("name,content,message", [
     ("a.csv", "identity,value\nu,1\n", b"a.csv:1: the header must name the columns identity and event"),
     ("b.csv", "identity,event,value\nu,e,abc\n", b"b.csv:2: value: not a number"),
+    # what would poison sums and means: not a finite decimal number
+    ("b1.csv", "identity,event,value\nu,e,1\nu,e,nan\n", b"b1.csv:3: value: not a number"),
+    ("b2.csv", "identity,event,value\nu,e,inf\n", b"b2.csv:2: value: not a number"),
+    ("b3.csv", "identity,event,value\nu,e,1e999\n", b"b3.csv:2: value: not a number"),
+    ("b4.csv", "identity,event,value\nu,e,0x10\n", b"b4.csv:2: value: not a number"),
     ("c.csv", "identity,event\nu,\"open\n", b"c.csv:2: unterminated quoted field"),
     ("d.csv", "", b"d.csv:1: empty file"),
     ("e.jsonl", '{"identity": "u", "event": "e"}\n{"identity": 1}\n', b"e.jsonl:2: identity: expected string, got number"),

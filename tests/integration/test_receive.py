@@ -219,6 +219,11 @@ def test_http_errors(receivers):
     # no warehouse could load it: PostgreSQL's text cannot hold U+0000
     (webhook("u", traits=[{"id": 1, "trait_key": "k\u0000", "trait_value": 1}]),
      "invalid_payload", "traits[0].trait_key: a string may not contain U+0000"),
+    # nor a number no double holds (PostgreSQL's double precision refuses it)
+    (webhook("u", flags=[flag(1, "a", True, None)]).replace(b'"feature_segment"',
+                                                          b'"percentage_allocation": 1e999, '
+                                                          b'"feature_segment"'),
+     "invalid_payload", "flags[0].percentage_allocation: number out of range"),
 ])
 def test_bad_bodies_get_400_with_the_path(receivers, body, kind, detail):
     r = receivers()

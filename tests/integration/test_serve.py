@@ -88,6 +88,8 @@ def test_post_validation(serves):
         ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": [1]}]},
          {"traits": ["trait_value must be a string, number or boolean."]}),
         ({"identifier": "u", "transient": "yes"}, {"transient": ["Must be a valid boolean."]}),
+        (b'{"identifier": "u", "traits": [{"trait_key": "k", "trait_value": 1e999}]}',
+         {"traits": ["trait_value is out of range."]}),
         # as Flagsmith's serializers: no store (PostgreSQL's text) can hold U+0000
         ({"identifier": "u\u0000v"}, {"identifier": ["Null characters are not allowed."]}),
         ({"identifier": "u", "traits": [{"trait_key": "k\u0000", "trait_value": 1}]},
@@ -96,7 +98,15 @@ def test_post_validation(serves):
          {"traits": ["Null characters are not allowed."]}),
     ]
     for body, answer in cases:
-        assert s.request("POST", "/api/v1/identities/", body) == (400, answer), body
+        headers = {"Content-Type": "application/json"} if isinstance(body, bytes) else None
+        assert s.request("POST", "/api/v1/identities/", body, headers=headers) == \
+            (400, answer), body
+    # digits too many for a double stay a string (a number would be infinite)
+    huge = "1" * 400
+    status, answer = s.request("POST", "/api/v1/identities/", {"identifier": "huge", "traits": [
+        {"trait_key": "n", "trait_value": huge}, {"trait_key": "m", "trait_value": "12"}]})
+    assert status == 200
+    assert {t["trait_key"]: t["trait_value"] for t in answer["traits"]} == {"n": huge, "m": 12}
     for query, field in (("identifier=u%00v", "identifier"), ("identifier=%00", "identifier"),
                          ("identifier=u&feature=f%00", "feature")):
         assert s.request("GET", "/api/v1/identities/?" + query) == \
@@ -509,6 +519,13 @@ def test_bad_options(flagtrail, tmp_path):
     for args, message in (([], b"give --environment FILE"),
                           (["--environment", str(V1), "--webhook-url", "ftp://x"], b"http:// or https://"),
                           (["--environment", str(V1), "--retry-schedule", "soon"], b"--retry-schedule"),
+                          (["--environment", str(V1), "--retry-schedule", "nans"], b"--retry-schedule"),
+                          (["--environment", str(V1), "--retry-schedule", "1e13s"],
+                           b"each at most 366 days"),
+                          (["--environment", str(V1), "--retry-max-age", "2562047000h"],
+                           b"--retry-max-age"),
+                          (["--environment", str(V1), "--sync-interval", "x"],
+                           b"--sync-interval: expected a whole number from 1 to 1000000, got x"),
                           (["--environment-url", "http://x/api/v1/environment-document/"],
                            b"needs its server key")):
         res = run([flagtrail, "serve", *args])
@@ -516,6 +533,10 @@ def test_bad_options(flagtrail, tmp_path):
     res = run([flagtrail, "serve", "--environment", str(tmp_path / "missing.json"), "--listen",
                "127.0.0.1:0", "--data", str(tmp_path / "d")], timeout=30)
     assert res.returncode == 1 and b"cannot open" in res.stderr
+    for option in ("--webhook-secret-file", "--key-file"):
+        res = run([flagtrail, "serve", "--environment", str(V1), option, str(tmp_path / "nope")])
+        assert res.returncode == 1 and res.stderr.startswith(
+            f"flagtrail serve: {option}: cannot open {tmp_path}/nope".encode()), res.stderr
     doc = json.loads(V1.read_text())["environment"]
     doc["project"]["segments"][0]["name"] = "x\u0000"
     (tmp_path / "nul.json").write_text(json.dumps(doc))

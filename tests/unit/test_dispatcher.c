@@ -138,3 +138,41 @@ Test(dispatcher, the_count_falls_to_zero_as_room_returns)
     ft_dispatcher_free(d);
     ft_spool_close(s);
 }
+
+/* A checkpoint file that is not a position in the outbox (damaged: not a number, or past its
+ * end) is read as 0: every webhook is sent again, none is released unsent. */
+Test(dispatcher, a_damaged_checkpoint_sends_the_outbox_again)
+{
+    const char *damaged[] = {"-1\n", "99999999999999999999\n", "12abc\n", "", "999999999\n"};
+    for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+        ft_spool *s = open_outbox();
+        if (i == 0) append(s, 30);
+        FILE *f = fopen(checkpoint, "w");
+        cr_assert(f != NULL);
+        fputs(damaged[i], f);
+        fclose(f);
+        ft_dispatcher *d = start(s, 0);
+        struct ft_dispatcher_stats st;
+        ft_dispatcher_get_stats(d, &st);
+        cr_expect_eq(st.checkpoint, 0, "checkpoint \"%s\" is read as 0", damaged[i]);
+        cr_expect(wait_depth(d, 30, 0, 0), "all 30 webhooks are held, for \"%s\"", damaged[i]);
+        ft_dispatcher_stop(d, ft_clock_mono_ns() / 1000 + 1000000);
+        ft_dispatcher_free(d);
+        ft_spool_close(s);
+    }
+}
+
+Test(dispatcher, schedules_refuse_what_no_clock_holds)
+{
+    int64_t out[4];
+    size_t n;
+    const char *bad[] = {"nans", "infs", "-1s", "1e13s", "367d", "2562047000h", "8785h", "5s,", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect(ft_dispatch_parse_schedule(bad[i], out, 4, &n) == false, "%s", bad[i]);
+    cr_expect(ft_dispatch_parse_schedule("100ms,1.5s,2m,8784h", out, 4, &n));
+    cr_expect_eq(n, 4);
+    cr_expect_eq(out[0], 100000);
+    cr_expect_eq(out[1], 1500000);
+    cr_expect_eq(out[2], 120000000);
+    cr_expect_eq(out[3], FT_DISPATCH_DURATION_MAX_US);
+}

@@ -184,6 +184,28 @@ Test(payload, schema_errors_name_their_path)
                  FT_EPAYLOAD, "segments[0].id: integer out of range");
 }
 
+/* A number a double cannot hold (PostgreSQL's double precision refuses it, no JSON writer can
+ * print it) is refused at the door, not left to stall the loader later. */
+Test(payload, numbers_a_double_cannot_hold_are_refused)
+{
+    expect_error(BODY(FLAG(FEATURE, ", \"percentage_allocation\": 1e999")), FT_EPAYLOAD,
+                 "flags[0].percentage_allocation: number out of range");
+    expect_error(BODY(FLAG(FEATURE, ", \"percentage_allocation\": -1e-400")), FT_EPAYLOAD,
+                 "flags[0].percentage_allocation: number out of range");
+    const char *trait = "{\"identity\": \"u\", \"flags\": [], \"traits\": [{\"id\": 1, "
+                        "\"trait_key\": \"k\", \"trait_value\": %s}], \"segments\": []}";
+    char body[1024], digits[401];
+    memset(digits, '9', 400);
+    digits[400] = '\0';
+    snprintf(body, sizeof(body), trait, digits);
+    expect_error(body, FT_EPAYLOAD, "traits[0].trait_value: number out of range");
+    const char *fine[] = {"1e-310", "0e-999", "-0.0", "1.7976931348623157e308", "12345678901234567890"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+        snprintf(body, sizeof(body), trait, fine[i]);
+        cr_expect(eq(int, parse(body), FT_OK), "%s: %s", fine[i], err.detail);
+    }
+}
+
 Test(payload, strings_with_u0000_are_refused_with_their_path)
 {
     expect_error("{\"identity\": \"u\\u0000\", \"flags\": [], \"traits\": [], \"segments\": []}",

@@ -106,6 +106,31 @@ Test(spool, append_then_read_in_order)
     ft_spool_close(s);
 }
 
+/* Files with a segment's suffix but not a segment's name (a sign, a space, past 2^64) are not
+ * segments: the spool opens, and reads, as if they were not there. */
+Test(spool, odd_file_names_are_not_segments)
+{
+    struct ft_spool_options opt = {.durability = FT_SPOOL_NONE};
+    ft_spool *s = open_spool(&opt);
+    append_n(s, 0, 10);
+    ft_spool_close(s);
+    const char *odd[] = {"-0000000000000000001.seg", "99999999999999999999.seg",
+                         " 0000000000000000001.seg", "+0000000000000000001.seg"};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        char path[128];
+        snprintf(path, sizeof(path), "%s/%s", dir, odd[i]);
+        FILE *f = fopen(path, "w");
+        cr_assert(f != NULL);
+        fputs("FTSPOOL2", f);
+        fclose(f);
+    }
+    s = open_spool(&opt);
+    cr_expect(eq(int, read_all(s, 0, 0), 10));
+    append_n(s, 10, 5);
+    cr_expect(eq(int, read_all(s, 0, 0), 15));
+    ft_spool_close(s);
+}
+
 Test(spool, reader_resumes_from_a_checkpoint)
 {
     ft_spool *s = open_spool(NULL);
