@@ -28,9 +28,18 @@ struct env_ref {
     atomic_int refs;
 };
 
+/* A version of a file, as far as stat tells (the size too: a write and the next may share an
+ * mtime tick). */
+struct file_version {
+    int64_t mtime_ns;
+    int64_t size;
+};
+
 struct ft_environments {
     struct ft_environments_options opt;
     char **files;
+    struct file_version *failed; /* per file: the version that failed to load, not tried again */
+    pthread_mutex_t reload_lock; /* one reload at a time (the watcher's, SIGHUP's) */
     char *url, *url_key, *webhook_url;
     char *webhook_secret;
     size_t webhook_secret_len;
@@ -399,6 +408,7 @@ int ft_environments_open(const struct ft_environments_options *opt, ft_environme
     r->opt = *opt;
     if (!r->opt.poll_interval_s) r->opt.poll_interval_s = 10;
     r->files = ft_xcalloc(opt->nfiles + 1, sizeof(*r->files));
+    r->failed = ft_xcalloc(opt->nfiles + 1, sizeof(*r->failed));
     for (size_t i = 0; i < opt->nfiles; i++)
         r->files[i] = ft_xstrdup(opt->files[i]);
     r->keys = ft_xcalloc(opt->nkeys + 1, sizeof(*r->keys));
@@ -413,6 +423,7 @@ int ft_environments_open(const struct ft_environments_options *opt, ft_environme
     }
     pthread_mutex_init(&r->lock, NULL);
     pthread_mutex_init(&r->stop_lock, NULL);
+    pthread_mutex_init(&r->reload_lock, NULL);
     pthread_cond_init(&r->stop_cond, NULL);
     size_t n = opt->nfiles + (opt->url ? 1 : 0);
     struct ft_envset *set = new_set(n);
@@ -483,7 +494,19 @@ const struct ft_feature_info *ft_env_feature(const struct ft_env *env, struct ft
 
 /* --- reloading --- */
 
+static int reload_locked(ft_environments *r, bool force);
+
+/* Reloads what changed (`force`: everything). A file whose new version fails to load is logged
+ * once and tried again when it changes again (or on SIGHUP), not on every check. */
 int ft_environments_reload(ft_environments *r, bool force)
+{
+    pthread_mutex_lock(&r->reload_lock);
+    int replaced = reload_locked(r, force);
+    pthread_mutex_unlock(&r->reload_lock);
+    return replaced;
+}
+
+static int reload_locked(ft_environments *r, bool force)
 {
     struct ft_envset *cur = ft_environments_acquire(r);
     struct ft_envset *next = new_set(cur->nenvs);
@@ -492,12 +515,20 @@ int ft_environments_reload(ft_environments *r, bool force)
     for (size_t i = 0; i < cur->nenvs; i++) {
         struct ft_env *old = cur->envs[i], *fresh = NULL;
         int rc = FT_OK;
+        struct file_version seen = {0, -1};
         if (i < r->opt.nfiles) {
             struct stat st;
-            int64_t mtime = stat(r->files[i], &st) == 0
-                                ? (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec
-                                : old->mtime_ns;
-            if (force || mtime != old->mtime_ns) rc = load_file(r, r->files[i], &fresh, err, sizeof(err));
+            seen.mtime_ns = old->mtime_ns;
+            if (stat(r->files[i], &st) == 0) {
+                seen.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+                seen.size = (int64_t)st.st_size;
+            }
+            bool failed_before =
+                seen.mtime_ns == r->failed[i].mtime_ns && seen.size == r->failed[i].size;
+            if (force || (seen.mtime_ns != old->mtime_ns && !failed_before)) {
+                rc = load_file(r, r->files[i], &fresh, err, sizeof(err));
+                r->failed[i] = rc ? seen : (struct file_version){0, -1};
+            }
         } else if (r->url) {
             rc = load_url(r, force ? NULL : old->last_modified, &fresh, err, sizeof(err));
         }
@@ -506,6 +537,7 @@ int ft_environments_reload(ft_environments *r, bool force)
         if (fresh && strcmp(fresh->api_key, old->api_key) != 0) {
             ft_log(FT_LOG_ERROR, "serve.reload_failed", "source", old->source, "error",
                    "the document's api_key changed; restart to change environments", NULL);
+            if (i < r->opt.nfiles) r->failed[i] = seen;
             env_unref(fresh);
             fresh = NULL;
         }
@@ -591,6 +623,7 @@ void ft_environments_close(ft_environments *r)
     for (size_t i = 0; i < r->opt.nfiles; i++)
         free(r->files[i]);
     free(r->files);
+    free(r->failed);
     for (size_t i = 0; i < r->opt.nkeys; i++)
         ft_free_secure(r->keys[i], strlen(r->keys[i]));
     free(r->keys);
@@ -600,6 +633,7 @@ void ft_environments_close(ft_environments *r)
     ft_free_secure(r->webhook_secret, r->webhook_secret_len);
     pthread_cond_destroy(&r->stop_cond);
     pthread_mutex_destroy(&r->stop_lock);
+    pthread_mutex_destroy(&r->reload_lock);
     pthread_mutex_destroy(&r->lock);
     free(r);
 }

@@ -37,7 +37,9 @@ def test_run_creates_a_secret_and_the_printed_command_works(flagtrail, tmp_path)
         text = "".join(out)
         assert "created ./flagtrail.secret" in text
         command = re.search(r"  curl .*?http://\S+/webhook", text, re.S).group(0)
-        command = command.replace("127.0.0.1:8080", address[0]) + " -s"
+        # the instructions follow --listen (port 0 here: the kernel's choice is in the log)
+        assert "Starting flagtrail receive on http://127.0.0.1:0/webhook" in text
+        command = command.replace("127.0.0.1:0/", address[0] + "/") + " -s"
         res = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True,
                              timeout=30)
         assert json.loads(res.stdout) == {"status": "accepted"}, res
