@@ -61,3 +61,49 @@ int ft_cohort_run(ft_store *st, const struct ft_cohort_query *c, ft_store_row_fn
     ft__sql_free(&q);
     return rc;
 }
+
+/* Where a predicate's name lives: the table and column that list every name webhooks carried. */
+static void name_source(enum ft_pred_kind kind, const char **table, const char **column,
+                        const char **what)
+{
+    if (kind <= FT_PRED_FLAG_VALUE) {
+        *table = "ft_flag_set", *column = "feature_name", *what = "flag";
+    } else if (kind <= FT_PRED_NOT_SEGMENT) {
+        *table = "ft_segment_set", *column = "segment_name", *what = "segment";
+    } else {
+        *table = "ft_trait_set", *column = "trait_key", *what = "trait";
+    }
+}
+
+static int found_row(void *arg, const struct ft_cell *cells, size_t n)
+{
+    (void)cells;
+    (void)n;
+    *(bool *)arg = true;
+    return 0;
+}
+
+int ft_cohort_check_names(ft_store *st, const struct ft_cohort_query *c, ft_cohort_unknown_fn fn,
+                          void *arg)
+{
+    const struct ft_sql_dialect *d = ft__sql_dialect(ft_store_dialect(st));
+    if (!d) return FT_EINVAL;
+    int rc = FT_OK;
+    for (size_t i = 0; i < c->npreds && rc == FT_OK; i++) {
+        const char *table, *column, *what;
+        name_source(c->preds[i].kind, &table, &column, &what);
+        struct ft_sql q;
+        ft__sql_init(&q, d);
+        ft__sql_add(&q, "SELECT 1 FROM ");
+        ft__sql_add(&q, table);
+        ft__sql_add(&q, " WHERE ");
+        ft__sql_add(&q, column);
+        ft__sql_add(&q, " = ? LIMIT 1");
+        ft__sql_param(&q, FT_CELL_S(c->preds[i].name));
+        bool found = false;
+        rc = ft_store_query(st, q.text.data, q.params, q.nparams, found_row, &found);
+        ft__sql_free(&q);
+        if (rc == FT_OK && !found) fn(arg, what, c->preds[i].name);
+    }
+    return rc;
+}

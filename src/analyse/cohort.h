@@ -55,4 +55,10 @@ bool ft_pred_parse_trait(const char *arg, struct ft_pred *out, char *err, size_t
  */
 int ft_cohort_run(ft_store *st, const struct ft_cohort_query *q, ft_store_row_fn row, void *arg);
 
+/* Calls `fn` for each name of a flag, segment or trait the query asks for that no webhook in
+ * the warehouse carries (most likely a typo: the cohort is then empty for that reason). */
+typedef void (*ft_cohort_unknown_fn)(void *arg, const char *what, struct ft_str name);
+int ft_cohort_check_names(ft_store *st, const struct ft_cohort_query *c, ft_cohort_unknown_fn fn,
+                          void *arg);
+
 #endif

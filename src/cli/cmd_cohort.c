@@ -83,6 +83,13 @@ static bool parse_time(const char *opt, const char *s, int64_t *out)
     return false;
 }
 
+static void warn_unknown(void *arg, const char *what, struct ft_str name)
+{
+    (void)arg;
+    fprintf(stderr, "flagtrail cohort: warning: no webhook in the warehouse has a %s named %.*s\n",
+            what, (int)name.len, name.ptr);
+}
+
 int cmd_cohort(int argc, char **argv)
 {
     enum { O_FLAG = 256, O_SEGMENT, O_NOT_SEGMENT, O_TRAIT, O_SINCE, O_UNTIL, O_AT, O_COUNT,
@@ -170,7 +177,8 @@ int cmd_cohort(int argc, char **argv)
     static const bool day_num[] = {false, true};
     if (q.output == FT_COHORT_LIST) cli_out_begin(&p.out, stdout, format, 1, list_h, NULL);
     if (q.output == FT_COHORT_BY_DAY) cli_out_begin(&p.out, stdout, format, 2, day_h, day_num);
-    int rc = ft_cohort_run(st, &q, on_row, &p);
+    int rc = ft_cohort_check_names(st, &q, warn_unknown, NULL);
+    if (rc == FT_OK) rc = ft_cohort_run(st, &q, on_row, &p);
     if (q.output != FT_COHORT_COUNT) cli_out_end(&p.out);
     if (rc == FT_OK && q.output == FT_COHORT_COUNT) {
         if (format == CLI_JSON) printf("{\"count\": %" PRId64 "}\n", p.count);

@@ -135,7 +135,7 @@ def test_count_and_list_equal_brute_force(flagtrail, warehouse, preds):
         expected = sorted(ident for (ident, _), s in states.items() if matches(s, preds))
         res = run([flagtrail, "cohort", "--store", url, "--list", "--format", "json",
                    *cli_args(preds), *window])
-        assert res.returncode == 0, res.stderr
+        assert (res.returncode, res.stderr) == (0, b""), "no warning: every name is known"
         assert [row["identity"] for row in json.loads(res.stdout)] == expected
         res = run([flagtrail, "cohort", "--store", url, *cli_args(preds), *window])
         assert res.stdout.decode().strip() == str(len(expected))
@@ -177,6 +177,16 @@ def test_bad_arguments(flagtrail, warehouse, args, message):
     res = run([flagtrail, "cohort", "--store", warehouse[1], *args])
     assert res.returncode == 2
     assert message in res.stderr
+
+
+def test_names_no_webhook_carries_get_a_warning(flagtrail, warehouse):
+    _, url = warehouse
+    res = run([flagtrail, "cohort", "--store", url, "--flag", "checkuot=on", "--segment", "beta",
+               "--not-segment", "vipp", "--trait", "agee>3"])
+    assert (res.returncode, res.stdout) == (0, b"0\n")
+    assert res.stderr.decode().splitlines() == [
+        f"flagtrail cohort: warning: no webhook in the warehouse has a {what} named {name}"
+        for what, name in (("flag", "checkuot"), ("segment", "vipp"), ("trait", "agee"))]
 
 
 def test_unknown_store_fails(flagtrail, tmp_path):

@@ -133,8 +133,10 @@ def test_cohorts_equal_sqlite(flagtrail, twins, preds):
         for extra in (["--list", "--format", "json"], ["--by", "day", "--format", "csv"],
                       ["--at", "2026-11-25T06:00:00Z", "--format", "json"]):
             res = run([flagtrail, "cohort", "--store", url, *cli_args(preds), *extra])
-            assert res.returncode == 0, res.stderr
+            assert (res.returncode, res.stderr) == (0, b""), res.stderr
             out.append(res.stdout)
+        res = run([flagtrail, "cohort", "--store", url, "--flag", "nope=on", "--trait", "agee>1"])
+        assert res.stderr.count(b"warning: no webhook in the warehouse has a") == 2, res.stderr
         answers.append(out)
     assert answers[0] == answers[1]
     assert json.loads(answers[0][0])  # not an empty answer compared to an empty answer
