@@ -619,7 +619,9 @@ static int start(struct receiver *rc, char *err, size_t errlen)
     return r;
 }
 
-static void stop(struct receiver *rc)
+/* Stops what start() started (all of it, or what it got to: `started` false after a failed
+ * start, which is not reported as a stop). */
+static void stop(struct receiver *rc, bool started)
 {
     unsigned drain = rc->cfg->drain_timeout_s;
     if (rc->http) {
@@ -638,7 +640,7 @@ static void stop(struct receiver *rc)
         ft_http_stop(rc->http);
     }
     if (rc->loader) ft_loader_stop(rc->loader, ft_clock_mono_ns() / 1000 + (int64_t)drain * 1000000);
-    if (rc->loader) {
+    if (rc->loader && started) {
         struct ft_loader_stats ls;
         ft_loader_get_stats(rc->loader, &ls);
         char cp[24], n[24];
@@ -694,7 +696,7 @@ int ft_receive_run(const struct ft_receive_config *cfg)
         const char *sig = ft_signals_wait(on_hup, rc);
         ft_log(FT_LOG_INFO, "receive.stopping", "signal", sig, NULL);
     }
-    stop(rc);
+    stop(rc, exit_code == 0);
     pthread_mutex_destroy(&rc->keys_lock);
     pthread_mutex_destroy(&rc->rate_lock);
     free(rc);

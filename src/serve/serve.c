@@ -224,7 +224,9 @@ static int start(struct server *s, char *err, size_t errlen)
     return rc;
 }
 
-static void stop(struct server *s)
+/* Stops what start() started (all of it, or what it got to: `started` false after a failed
+ * start, which is not reported as a stop). */
+static void stop(struct server *s, bool started)
 {
     int64_t drain_us = (int64_t)s->cfg->drain_timeout_s * 1000000;
     if (s->http) {
@@ -243,7 +245,9 @@ static void stop(struct server *s)
         char delivered[24], pending[24];
         snprintf(delivered, sizeof(delivered), "%" PRIu64, ds.delivered);
         snprintf(pending, sizeof(pending), "%zu", ds.pending);
-        ft_log(FT_LOG_INFO, "serve.stopped", "delivered", delivered, "pending", pending, NULL);
+        if (started)
+            ft_log(FT_LOG_INFO, "serve.stopped", "delivered", delivered, "pending", pending,
+                   NULL);
     }
     ft_identities_close(s->identities); /* the HTTP server is gone: nothing calls it after */
     ft_dispatcher_free(s->dispatcher);
@@ -293,7 +297,7 @@ int ft_serve_run(const struct ft_serve_config *cfg)
         const char *sig = ft_signals_wait(on_hup, s);
         ft_log(FT_LOG_INFO, "serve.stopping", "signal", sig, NULL);
     }
-    stop(s);
+    stop(s, code == 0);
     pthread_mutex_destroy(&s->workers_lock);
     free(s);
     return code;

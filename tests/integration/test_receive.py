@@ -417,6 +417,7 @@ def test_bad_store_and_listen_fail_to_start(flagtrail, tmp_path):
                    str(tmp_path / "spool"), "--listen", "127.0.0.1:0", *args], timeout=30)
         assert res.returncode == 1, args
         assert message in res.stderr, (args, res.stderr)
+        assert b"receive.stopped" not in res.stderr, "a failed start is not reported as a stop"
 
 
 def test_one_spool_one_receiver(receivers, tmp_path):

@@ -5,6 +5,7 @@ import hmac
 import json
 import os
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -535,6 +536,14 @@ def test_bad_options(flagtrail, tmp_path):
     res = run([flagtrail, "serve", "--environment", str(tmp_path / "missing.json"), "--listen",
                "127.0.0.1:0", "--data", str(tmp_path / "d")], timeout=30)
     assert res.returncode == 1 and b"cannot open" in res.stderr
+    with socket.socket() as busy:  # a start that fails late: the dispatcher runs already
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        res = run([flagtrail, "serve", "--environment", str(V1), "--listen",
+                   f"127.0.0.1:{busy.getsockname()[1]}", "--data", str(tmp_path / "d3")],
+                  timeout=30)
+    assert res.returncode == 1 and b"serve.start_failed" in res.stderr, res.stderr
+    assert b"serve.stopped" not in res.stderr, "a failed start is not reported as a stop"
     for option in ("--webhook-secret-file", "--key-file"):
         res = run([flagtrail, "serve", "--environment", str(V1), option, str(tmp_path / "nope")])
         assert res.returncode == 1 and res.stderr.startswith(
