@@ -39,12 +39,15 @@ bool ft_str_eq_c(struct ft_str a, const char *s);
 /* memcmp-style order of the bytes (for UTF-8 this is code point order). */
 int ft_str_cmp(struct ft_str a, struct ft_str b);
 
+/* The number in `s` (strtod's syntax), read in full however long it is. */
+double ft_str_double(struct ft_str s);
+
 /*
- * The number in `s` (strtod's syntax), read in full however long it is. *in_range, when given,
- * is false when it overflows to infinity or a nonzero value underflows to 0: the values
- * PostgreSQL's double precision refuses, and that no JSON writer can print.
+ * False when the number in `s` overflows a double to infinity or, nonzero, underflows to 0:
+ * the values PostgreSQL's double precision refuses, and that no JSON writer can print. Text
+ * without an exponent and under 300 characters is in range without being read.
  */
-double ft_str_double(struct ft_str s, bool *in_range);
+bool ft_str_number_in_range(struct ft_str s);
 
 /*
  * Copies the message `in` to `out` (at most `cap` bytes, NUL included) on one line: each line

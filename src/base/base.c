@@ -30,16 +30,32 @@ bool ft_str_eq_c(struct ft_str a, const char *s)
     return ft_str_eq(a, ft_str_c(s));
 }
 
-double ft_str_double(struct ft_str s, bool *in_range)
+/* Reads `s` with strtod; *erange gets whether it set ERANGE. */
+static double read_double(struct ft_str s, bool *erange)
 {
     char small[64], *tmp = s.len < sizeof(small) ? small : ft_xmalloc(s.len + 1);
     if (s.len) memcpy(tmp, s.ptr, s.len);
     tmp[s.len] = '\0';
     errno = 0;
     double d = strtod(tmp, NULL);
-    if (in_range) *in_range = isfinite(d) && !(errno == ERANGE && d == 0);
+    *erange = errno == ERANGE;
     if (tmp != small) free(tmp);
     return d;
+}
+
+double ft_str_double(struct ft_str s)
+{
+    bool erange;
+    return read_double(s, &erange);
+}
+
+bool ft_str_number_in_range(struct ft_str s)
+{
+    /* without an exponent, 300 characters hold neither 1e308 nor a nonzero 1e-308 */
+    if (s.len < 300 && !memchr(s.ptr, 'e', s.len) && !memchr(s.ptr, 'E', s.len)) return true;
+    bool erange;
+    double d = read_double(s, &erange);
+    return isfinite(d) && !(erange && d == 0);
 }
 
 int ft_str_cmp(struct ft_str a, struct ft_str b)

@@ -577,7 +577,7 @@ bool ft_json_int64(const ft_json_doc *d, const struct ft_json *v, int64_t *out)
 bool ft_json_double(const ft_json_doc *d, const struct ft_json *v, double *out)
 {
     if (!v || v->type != FT_JSON_NUMBER) return false;
-    *out = ft_str_double((struct ft_str){d->src + v->off, v->len}, NULL);
+    *out = ft_str_double((struct ft_str){d->src + v->off, v->len});
     return true;
 }
 

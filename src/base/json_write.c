@@ -234,7 +234,7 @@ int ft_json_write_number(struct ft_buf *out, struct ft_str lexeme)
             return ft_buf_append_char(out, '0');
         return ft_buf_append(out, lexeme.ptr, lexeme.len);
     }
-    return ft_json_write_double(out, ft_str_double(lexeme, NULL));
+    return ft_json_write_double(out, ft_str_double(lexeme));
 }
 
 /* --- whole values --- */

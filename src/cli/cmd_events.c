@@ -211,10 +211,10 @@ static int csv_event(struct importer *im, uint64_t line, const struct columns *c
         char *endp;
         snprintf(tmp, sizeof(tmp), "%.*s", (int)(v.len < 63 ? v.len : 63), v.ptr);
         /* decimal only: no nan, inf or hex, and nothing a double cannot hold */
-        bool decimal = strspn(tmp, "0123456789+-.eE") == strlen(tmp), in_range;
+        bool decimal = strspn(tmp, "0123456789+-.eE") == strlen(tmp);
         e->value = strtod(tmp, &endp);
-        ft_str_double(ft_str_c(tmp), &in_range);
-        if (v.len > 63 || *endp || endp == tmp || !decimal || !in_range)
+        if (v.len > 63 || *endp || endp == tmp || !decimal ||
+            !ft_str_number_in_range(ft_str_c(tmp)))
             return bad_line(im, line, "value: not a number");
         e->has_value = true;
     }

@@ -181,7 +181,7 @@ double ft__py_fmod(double x, double y)
 
 double ft__value_double(const struct ft_value *v)
 {
-    return ft_str_double(v->text, NULL);
+    return ft_str_double(v->text);
 }
 
 void ft__py_str(struct ft_buf *out, const struct ft_value *v)
@@ -227,9 +227,7 @@ bool ft_engine_trait_coerce(struct ft_value *v, struct ft_arena *arena)
     if (v->type != FT_VALUE_STRING) return false;
     const char *p = v->text.ptr;
     size_t n = v->text.len, sign = n && p[0] == '-';
-    bool in_range;
-    ft_str_double(v->text, &in_range);
-    if (!in_range) return false;
+    if (!ft_str_number_in_range(v->text)) return false;
     if (all_digits(p + sign, n - sign)) {
         struct ft_str norm;
         if (!ft__py_int_parse(v->text, arena, &norm)) return false;

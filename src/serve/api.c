@@ -97,7 +97,7 @@ static bool truthy(const struct ft_value *v)
     case FT_VALUE_BOOL: return ft_str_eq_c(v->text, "true");
     case FT_VALUE_STRING: return v->text.len > 0;
     case FT_VALUE_INT:
-    case FT_VALUE_FLOAT: return ft_str_double(v->text, NULL) != 0;
+    case FT_VALUE_FLOAT: return ft_str_double(v->text) != 0;
     }
     return false;
 }
@@ -109,7 +109,7 @@ static struct ft_value allocation(const struct ft_value *v, struct ft_arena *are
         return (struct ft_value){FT_VALUE_NULL, {"", 0}};
     struct ft_buf b;
     ft_buf_init(&b, 0);
-    ft_json_write_double(&b, ft_str_double(v->text, NULL));
+    ft_json_write_double(&b, ft_str_double(v->text));
     struct ft_value out = {FT_VALUE_FLOAT, {ft_arena_strndup(arena, b.data, b.len), b.len}};
     ft_buf_free(&b);
     return out;

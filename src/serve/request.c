@@ -28,9 +28,8 @@ static int read_value(ft_json_doc *doc, const struct ft_json *v, struct ft_arena
     } else if (v->type == FT_JSON_NUMBER) {
         *out = (struct ft_value){(v->flags & FT_JSON_INTEGER) ? FT_VALUE_INT : FT_VALUE_FLOAT,
                                  ft_json_raw(doc, v)};
-        bool in_range;
-        ft_str_double(out->text, &in_range);
-        if (!in_range) return refuse(err, "traits", "trait_value is out of range.");
+        if (!ft_str_number_in_range(out->text))
+            return refuse(err, "traits", "trait_value is out of range.");
     } else if (v->type == FT_JSON_TRUE || v->type == FT_JSON_FALSE) {
         *out = (struct ft_value){FT_VALUE_BOOL,
                                  v->type == FT_JSON_TRUE ? FT_STR("true") : FT_STR("false")};

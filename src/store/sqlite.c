@@ -277,7 +277,7 @@ static void bind_number(sqlite3_stmt *q, int i, bool present, const struct ft_va
         sqlite3_bind_null(q, i);
         return;
     }
-    sqlite3_bind_double(q, i, ft_str_double(v->text, NULL));
+    sqlite3_bind_double(q, i, ft_str_double(v->text));
 }
 
 static int step(struct sqlite_store *s, sqlite3_stmt *q, const char *what)

@@ -168,9 +168,9 @@ static int get_value(struct reader *r, const struct ft_json *v, const char *fiel
     case FT_JSON_NUMBER: {
         out->type = (v->flags & FT_JSON_INTEGER) ? FT_VALUE_INT : FT_VALUE_FLOAT;
         out->text = ft_json_raw(r->doc, v);
-        bool in_range;
-        ft_str_double(out->text, &in_range); /* a warehouse's double column takes it */
-        return in_range ? FT_OK : schema_error(r, field, "number out of range");
+        if (!ft_str_number_in_range(out->text)) /* a warehouse's double column must take it */
+            return schema_error(r, field, "number out of range");
+        return FT_OK;
     }
     case FT_JSON_TRUE:
     case FT_JSON_FALSE:

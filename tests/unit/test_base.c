@@ -181,3 +181,27 @@ Test(str, one_line_folds_line_breaks)
     ft_one_line("\n\n", out, sizeof(out));
     cr_expect_str_eq(out, "");
 }
+
+/* What PostgreSQL's double precision accepts: overflow and a nonzero value that underflows to 0
+ * are refused; subnormals, zeros and the largest double are fine. */
+Test(number, in_range_as_a_double_column_takes_it)
+{
+    const char *fine[] = {"0", "-0", "1.5", "1e308", "1.7976931348623157e308", "4.9e-324",
+                          "1e-320", "0e-999", "-2.5E-10", "12345678901234567890"};
+    for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
+        cr_expect(ft_str_number_in_range(ft_str_c(fine[i])), "%s", fine[i]);
+    const char *bad[] = {"1e309", "-1.8e308", "1e-400", "-2E-999", "1e99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect(ft_str_number_in_range(ft_str_c(bad[i])) == false, "%s", bad[i]);
+    char digits[400];
+    memset(digits, '9', sizeof(digits) - 1);
+    digits[sizeof(digits) - 1] = '\0';
+    cr_expect(ft_str_number_in_range(ft_str_c(digits)) == false, "399 digits overflow");
+    digits[299] = '\0';
+    cr_expect(ft_str_number_in_range(ft_str_c(digits)), "299 digits fit");
+    cr_expect(ft_str_double(ft_str_c(digits)) > 9.9e298);
+    char tiny[400] = "0.";
+    memset(tiny + 2, '0', 330);
+    strcpy(tiny + 332, "1");
+    cr_expect(ft_str_number_in_range(ft_str_c(tiny)) == false, "0.(330 zeros)1 underflows");
+}
