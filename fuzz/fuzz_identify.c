@@ -17,7 +17,7 @@ static void check_value(const struct ft_value *v)
     CHECK(v->type == FT_VALUE_NULL || v->type == FT_VALUE_STRING || v->type == FT_VALUE_INT ||
           v->type == FT_VALUE_FLOAT || v->type == FT_VALUE_BOOL);
     CHECK(v->text.ptr != NULL);
-    if (v->type != FT_VALUE_STRING) CHECK(memchr(v->text.ptr, '\0', v->text.len) == NULL);
+    CHECK(memchr(v->text.ptr, '\0', v->text.len) == NULL); /* no store could keep it */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(call.identifier.len >= 1);
         CHECK(ft_utf8_length(call.identifier.ptr, call.identifier.len) <= FT_IDENTIFIER_MAX);
+        CHECK(call.identifier.len <= FT_IDENTIFIER_MAX_BYTES);
         CHECK(memchr(call.identifier.ptr, '\0', call.identifier.len) == NULL);
         CHECK(call.ntraits <= FT_TRAITS_MAX);
         for (size_t i = 0; i < call.ntraits; i++) {

@@ -44,8 +44,9 @@ double ft_str_double(struct ft_str s);
 
 /*
  * False when the number in `s` overflows a double to infinity or, nonzero, underflows to 0:
- * the values PostgreSQL's double precision refuses, and that no JSON writer can print. Text
- * without an exponent and under 300 characters is in range without being read.
+ * the values PostgreSQL's double precision refuses, and that no JSON writer can print (so do
+ * "inf" and "nan"). Plain decimal text (digits, sign, point) under 300 characters is in range
+ * without being read.
  */
 bool ft_str_number_in_range(struct ft_str s);
 

@@ -51,8 +51,12 @@ double ft_str_double(struct ft_str s)
 
 bool ft_str_number_in_range(struct ft_str s)
 {
-    /* without an exponent, 300 characters hold neither 1e308 nor a nonzero 1e-308 */
-    if (s.len < 300 && !memchr(s.ptr, 'e', s.len) && !memchr(s.ptr, 'E', s.len)) return true;
+    /* plain decimal text under 300 characters holds neither 1e308 nor a nonzero 1e-308 */
+    size_t plain = 0;
+    while (plain < s.len && ((s.ptr[plain] >= '0' && s.ptr[plain] <= '9') || s.ptr[plain] == '.' ||
+                             s.ptr[plain] == '-' || s.ptr[plain] == '+'))
+        plain++;
+    if (s.len < 300 && plain == s.len) return true;
     bool erange;
     double d = read_double(s, &erange);
     return isfinite(d) && !(erange && d == 0);

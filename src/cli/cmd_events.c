@@ -208,6 +208,10 @@ static int csv_event(struct importer *im, uint64_t line, const struct columns *c
     char tmp[64];
     if (c->value >= 0 && c->value < (int)n && f[c->value].len) {
         struct ft_str v = f[c->value];
+        while (v.len && (v.ptr[0] == ' ' || v.ptr[0] == '\t')) /* " 12", as spreadsheets write */
+            v.ptr++, v.len--;
+        while (v.len && (v.ptr[v.len - 1] == ' ' || v.ptr[v.len - 1] == '\t'))
+            v.len--;
         char *endp;
         snprintf(tmp, sizeof(tmp), "%.*s", (int)(v.len < 63 ? v.len : 63), v.ptr);
         /* decimal only: no nan, inf or hex, and nothing a double cannot hold */

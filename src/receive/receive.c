@@ -151,7 +151,9 @@ static void reload_secrets(struct receiver *rc)
                NULL);
         return;
     }
-    if (n == 0 && !rc->cfg->allow_unsigned) {
+    /* no secret left: refused, also with --allow-unsigned, which must not start to apply just
+     * because the last secret file went away (a receiver that checked keeps checking) */
+    if (n == 0 && (!rc->cfg->allow_unsigned || rc->verifier)) {
         ft_log(FT_LOG_ERROR, "receive.reload_failed", "error", "no secret configured", "kept",
                "previous secrets", NULL);
         return;

@@ -321,6 +321,8 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
         respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
     } else if (ft_utf8_length(identifier, ilen) > FT_IDENTIFIER_MAX) {
         field_error(w, resp, "identifier", "A string of 1 to 2000 characters is required.");
+    } else if (ilen > FT_IDENTIFIER_MAX_BYTES) {
+        field_error(w, resp, "identifier", FT_IDENTIFIER_BYTES_MESSAGE);
     } else {
         stored_identity(s, w, env, server, ft_str_c(identifier),
                         feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0, resp);

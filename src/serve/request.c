@@ -99,6 +99,8 @@ int ft__serve_read_identify(ft_json_doc *doc, const char *body, size_t len, stru
     if (out->identifier.len == 0 ||
         ft_utf8_length(out->identifier.ptr, out->identifier.len) > FT_IDENTIFIER_MAX)
         return refuse(err, "identifier", "A string of 1 to 2000 characters is required.");
+    if (out->identifier.len > FT_IDENTIFIER_MAX_BYTES)
+        return refuse(err, "identifier", FT_IDENTIFIER_BYTES_MESSAGE);
     const struct ft_json *tr = ft_json_get(doc, root, "transient");
     if (tr && tr->type != FT_JSON_TRUE && tr->type != FT_JSON_FALSE && tr->type != FT_JSON_NULL)
         return refuse(err, "transient", "Must be a valid boolean.");

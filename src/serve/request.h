@@ -17,6 +17,9 @@
 
 /* Limits in code points, as Flagsmith core counts them (Python's len()) */
 #define FT_IDENTIFIER_MAX 2000
+/* and in bytes, so that PostgreSQL's unique index (at most 2704 bytes a row) can hold it */
+#define FT_IDENTIFIER_MAX_BYTES 2400
+#define FT_IDENTIFIER_BYTES_MESSAGE "An identifier may take at most 2400 bytes in UTF-8."
 #define FT_TRAIT_KEY_MAX  200
 #define FT_TRAITS_MAX     1000
 

@@ -106,6 +106,7 @@ def test_import_csv_and_jsonl_idempotently(flagtrail, tmp_path):
     ("b2.csv", "identity,event,value\nu,e,inf\n", b"b2.csv:2: value: not a number"),
     ("b3.csv", "identity,event,value\nu,e,1e999\n", b"b3.csv:2: value: not a number"),
     ("b4.csv", "identity,event,value\nu,e,0x10\n", b"b4.csv:2: value: not a number"),
+    ("b5.csv", "identity,event,value\nu,e, 12 \nu,e,1 2\n", b"b5.csv:3: value: not a number"),
     ("c.csv", "identity,event\nu,\"open\n", b"c.csv:2: unterminated quoted field"),
     ("d.csv", "", b"d.csv:1: empty file"),
     ("e.jsonl", '{"identity": "u", "event": "e"}\n{"identity": 1}\n', b"e.jsonl:2: identity: expected string, got number"),

@@ -190,7 +190,8 @@ Test(number, in_range_as_a_double_column_takes_it)
                           "1e-320", "0e-999", "-2.5E-10", "12345678901234567890"};
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++)
         cr_expect(ft_str_number_in_range(ft_str_c(fine[i])), "%s", fine[i]);
-    const char *bad[] = {"1e309", "-1.8e308", "1e-400", "-2E-999", "1e99999999999999999999"};
+    const char *bad[] = {"1e309", "-1.8e308", "1e-400", "-2E-999", "1e99999999999999999999",
+                         "inf", "-infinity", "nan", "0x1p99999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_expect(ft_str_number_in_range(ft_str_c(bad[i])) == false, "%s", bad[i]);
     char digits[400];
