@@ -4,11 +4,13 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -616,6 +618,16 @@ def test_two_serves_share_identities_in_postgres(serves, hooks, secret_file, pos
     rows = postgres.query(url, "SELECT identifier FROM ft_serve_identities")
     assert rows == [("carol",)]
     assert postgres.query(url, "SELECT trait_key, value FROM ft_serve_traits") == [("age", "45")]
+    # the longest identifier and trait key serve takes fit PostgreSQL's unique indexes
+    # (random characters, which its compression cannot shrink)
+    rnd = random.Random(7)
+    ident = "".join(chr(rnd.randrange(0x4E00, 0x9FFF)) for _ in range(800))  # 2400 bytes
+    key = "".join(chr(rnd.randrange(0x1F300, 0x1F5FF)) for _ in range(200))  # 800 bytes
+    status, answer = a.request("POST", "/api/v1/identities/", {"identifier": ident, "traits": [
+        {"trait_key": key, "trait_value": 1}]})
+    assert status == 200 and answer["identifier"] == ident, answer
+    status, g = b.request("GET", "/api/v1/identities/?identifier=" + urllib.parse.quote(ident))
+    assert status == 200 and [t["trait_key"] for t in g["traits"]] == [key]
 
 
 def test_identity_store_errors_are_clear(flagtrail, tmp_path):
