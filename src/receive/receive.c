@@ -266,8 +266,9 @@ static int standard_ok(struct receiver *rc, struct worker *w, ft_http_request *r
     char *end = NULL;
     errno = 0;
     long long t = ts && *ts >= '0' && *ts <= '9' ? strtoll(ts, &end, 10) : -1;
+    bool decimal = t >= 0 && errno == 0 && *end == '\0'; /* errno read before the clock call */
     long long now = ft_clock_now_us() / 1000000, tol = rc->cfg->tolerance_s;
-    bool in_time = t >= 0 && errno == 0 && *end == '\0' && t >= now - tol && t <= now + tol;
+    bool in_time = decimal && t >= now - tol && t <= now + tol;
     size_t idlen = strlen(wid);
     if (!in_time || idlen == 0 || idlen > FT_DELIVERY_ID_MAX) {
         atomic_fetch_add(&rc->signature_failures, 1);
