@@ -227,25 +227,25 @@ bool ft_engine_trait_coerce(struct ft_value *v, struct ft_arena *arena)
     if (v->type != FT_VALUE_STRING) return false;
     const char *p = v->text.ptr;
     size_t n = v->text.len, sign = n && p[0] == '-';
-    if (!ft_str_number_in_range(v->text)) return false;
-    if (all_digits(p + sign, n - sign)) {
+    const char *dot = memchr(p, '.', n);
+    bool integer = all_digits(p + sign, n - sign);
+    bool decimal = !integer && dot && all_digits(p + sign, (size_t)(dot - p) - sign) &&
+                   all_digits(dot + 1, n - (size_t)(dot + 1 - p));
+    /* only a string that looks like a number is read, and only when a double holds it */
+    if (!(integer || decimal) || !ft_str_number_in_range(v->text)) return false;
+    if (integer) {
         struct ft_str norm;
         if (!ft__py_int_parse(v->text, arena, &norm)) return false;
         v->type = FT_VALUE_INT;
         v->text = norm;
         return true;
     }
-    const char *dot = memchr(p, '.', n);
-    if (dot && all_digits(p + sign, (size_t)(dot - p) - sign) &&
-        all_digits(dot + 1, n - (size_t)(dot + 1 - p))) {
-        /* the text becomes Python's repr of the float, a valid JSON lexeme ("00.50" -> "0.5") */
-        struct ft_buf b;
-        ft_buf_init(&b, 0);
-        ft_json_write_double(&b, ft__value_double(v));
-        v->type = FT_VALUE_FLOAT;
-        v->text = (struct ft_str){ft_arena_strndup(arena, b.data, b.len), b.len};
-        ft_buf_free(&b);
-        return true;
-    }
-    return false;
+    /* the text becomes Python's repr of the float, a valid JSON lexeme ("00.50" -> "0.5") */
+    struct ft_buf b;
+    ft_buf_init(&b, 0);
+    ft_json_write_double(&b, ft__value_double(v));
+    v->type = FT_VALUE_FLOAT;
+    v->text = (struct ft_str){ft_arena_strndup(arena, b.data, b.len), b.len};
+    ft_buf_free(&b);
+    return true;
 }

@@ -320,7 +320,7 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
         /* a query string is decoded bytes: the JSON body's reader checks this for POST */
         respond_text(resp, 400, "{\"detail\": \"identifier and feature must be UTF-8\"}");
     } else if (ft_utf8_length(identifier, ilen) > FT_IDENTIFIER_MAX) {
-        field_error(w, resp, "identifier", "A string of 1 to 2000 characters is required.");
+        field_error(w, resp, "identifier", FT_IDENTIFIER_MESSAGE);
     } else if (ilen > FT_IDENTIFIER_MAX_BYTES) {
         field_error(w, resp, "identifier", FT_IDENTIFIER_BYTES_MESSAGE);
     } else {

@@ -98,7 +98,7 @@ int ft__serve_read_identify(ft_json_doc *doc, const char *body, size_t len, stru
     if (ident->type == FT_JSON_STRING) out->identifier = ft_json_str(doc, ident);
     if (out->identifier.len == 0 ||
         ft_utf8_length(out->identifier.ptr, out->identifier.len) > FT_IDENTIFIER_MAX)
-        return refuse(err, "identifier", "A string of 1 to 2000 characters is required.");
+        return refuse(err, "identifier", FT_IDENTIFIER_MESSAGE);
     if (out->identifier.len > FT_IDENTIFIER_MAX_BYTES)
         return refuse(err, "identifier", FT_IDENTIFIER_BYTES_MESSAGE);
     const struct ft_json *tr = ft_json_get(doc, root, "transient");

@@ -17,6 +17,7 @@
 
 /* Limits in code points, as Flagsmith core counts them (Python's len()) */
 #define FT_IDENTIFIER_MAX 2000
+#define FT_IDENTIFIER_MESSAGE "A string of 1 to 2000 characters is required."
 /* and in bytes, so that PostgreSQL's unique index (at most 2704 bytes a row) can hold it */
 #define FT_IDENTIFIER_MAX_BYTES 2400
 #define FT_IDENTIFIER_BYTES_MESSAGE "An identifier may take at most 2400 bytes in UTF-8."

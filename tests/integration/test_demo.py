@@ -23,16 +23,22 @@ def check_child_logs(directory):
         check_sanitizers(path.read_bytes())
 
 
+def run_demo(flagtrail, n, demo_dir, cwd):
+    """Runs the demo for `n` identities; its output, once it succeeded with n webhooks."""
+    res = subprocess.run([flagtrail, "demo", "--identities", str(n), "--dir", str(demo_dir)],
+                         cwd=cwd, capture_output=True, timeout=120)
+    check_sanitizers(res.stderr)
+    out = res.stdout.decode()
+    assert res.returncode == 0, res.stderr.decode() + out
+    assert f"{n} identity calls through serve -> {n} signed webhooks in the warehouse" in out
+    return out
+
+
 def test_demo_from_anywhere_fills_the_warehouse_and_summarises_it(flagtrail, tmp_path):
     work = tmp_path / "elsewhere"  # not the source tree: the document is found from the binary
     work.mkdir()
     demo_dir = tmp_path / "demo"
-    res = subprocess.run([flagtrail, "demo", "--identities", "300", "--dir", str(demo_dir)],
-                         cwd=work, capture_output=True, timeout=120)
-    check_sanitizers(res.stderr)
-    out = res.stdout.decode()
-    assert res.returncode == 0, res.stderr.decode() + out
-    assert "300 identity calls through serve -> 300 signed webhooks in the warehouse" in out
+    out = run_demo(flagtrail, 300, demo_dir, work)
     db = demo_dir / "flagtrail.db"
     assert query(db, "SELECT COUNT(*), COUNT(DISTINCT identity) FROM ft_delivery") == [(300, 300)]
     # every webhook carries the traits the demo sent, typed
@@ -64,12 +70,7 @@ def test_demo_from_anywhere_fills_the_warehouse_and_summarises_it(flagtrail, tmp
     check_child_logs(demo_dir)
     assert processes_mentioning(str(demo_dir)) == [], "serve and receive are stopped"
     # a second run in the same directory counts its own webhooks and says what was there
-    res = subprocess.run([flagtrail, "demo", "--identities", "50", "--dir", str(demo_dir)],
-                         cwd=work, capture_output=True, timeout=120)
-    check_sanitizers(res.stderr)
-    out = res.stdout.decode()
-    assert res.returncode == 0, res.stderr.decode() + out
-    assert "50 identity calls through serve -> 50 signed webhooks in the warehouse" in out
+    out = run_demo(flagtrail, 50, demo_dir, work)
     assert "also holds 300 webhooks of earlier runs" in out
     assert query(db, "SELECT COUNT(*) FROM ft_delivery") == [(350,)]
     assert processes_mentioning(str(demo_dir)) == []

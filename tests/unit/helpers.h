@@ -39,4 +39,13 @@ static inline char *read_data(const char *name, size_t *len)
     return buf;
 }
 
+/* Writes `len` bytes to `path`, replacing it. Fails the test if it cannot. */
+static inline void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert(f != NULL, "cannot write %s", path);
+    cr_assert(fwrite(data, 1, len, f) == len);
+    fclose(f);
+}
+
 #endif

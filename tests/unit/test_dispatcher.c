@@ -8,6 +8,7 @@
 #include <criterion/new/assert.h>
 
 #include "flagtrail/error.h"
+#include "helpers.h"
 #include "serve/dispatcher.h"
 #include "serve/outbox.h"
 #include "spool/spool.h"
@@ -147,10 +148,7 @@ Test(dispatcher, a_damaged_checkpoint_sends_the_outbox_again)
     for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
         ft_spool *s = open_outbox();
         if (i == 0) append(s, 30);
-        FILE *f = fopen(checkpoint, "w");
-        cr_assert(f != NULL);
-        fputs(damaged[i], f);
-        fclose(f);
+        write_file(checkpoint, damaged[i], strlen(damaged[i]));
         ft_dispatcher *d = start(s, 0);
         struct ft_dispatcher_stats st;
         ft_dispatcher_get_stats(d, &st);

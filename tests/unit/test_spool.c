@@ -119,10 +119,7 @@ Test(spool, odd_file_names_are_not_segments)
     for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
         char path[128];
         snprintf(path, sizeof(path), "%s/%s", dir, odd[i]);
-        FILE *f = fopen(path, "w");
-        cr_assert(f != NULL);
-        fputs("FTSPOOL2", f);
-        fclose(f);
+        write_file(path, "FTSPOOL2", 8);
     }
     s = open_spool(&opt);
     cr_expect(eq(int, read_all(s, 0, 0), 10));
@@ -379,9 +376,7 @@ Test(spool, torn_tail_is_cut_at_every_byte)
     }
     uint64_t rec_start = last; /* base 0: LSN is the file offset */
     for (size_t cut = rec_start; cut < len; cut++) {
-        FILE *f = fopen(path, "wb");
-        fwrite(orig, 1, cut, f);
-        fclose(f);
+        write_file(path, orig, cut);
         s = open_spool(&opt);
         cr_expect(eq(int, read_all(s, 0, 0), 3), "cut at %zu", cut);
         struct ft_spool_stats stats;
@@ -423,9 +418,7 @@ Test(spool, garbage_segment_header_is_rewritten)
     ft_spool_close(s);
     char path[512];
     segment_path(path, sizeof(path));
-    FILE *f = fopen(path, "wb");
-    fputs("garbage", f);
-    fclose(f);
+    write_file(path, "garbage", 7);
     s = open_spool(&opt);
     cr_expect(eq(int, read_all(s, 0, 0), 0));
     append_n(s, 0, 2);
