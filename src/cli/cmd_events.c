@@ -203,8 +203,12 @@ static int csv_event(struct importer *im, uint64_t line, const struct columns *c
     if ((int)n <= need) return bad_line(im, line, "missing columns");
     e->identity = f[c->identity];
     e->event = f[c->event];
-    if (!e->identity.len) return bad_line(im, line, "identity: must not be empty");
-    if (!e->event.len) return bad_line(im, line, "event: must not be empty");
+    const char *field, *msg = ft_event_check_strings(e->identity, e->event, &field);
+    if (msg) {
+        char text[256];
+        snprintf(text, sizeof(text), "%s: %s", field, msg);
+        return bad_line(im, line, text);
+    }
     char tmp[64];
     if (c->value >= 0 && c->value < (int)n && f[c->value].len) {
         struct ft_str v = f[c->value];

@@ -4,6 +4,7 @@
 #include "receive/events.h"
 #include "base/clock.h"
 #include "flagtrail/error.h"
+#include "flagtrail/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,25 @@ static int fail(struct ft_events_error *err, const char *path, const char *field
     return FT_EPAYLOAD;
 }
 
+static const char *check_string(struct ft_str s, size_t max, const char *too_long)
+{
+    if (s.len == 0) return "must not be empty";
+    if (memchr(s.ptr, '\0', s.len)) return "a string may not contain U+0000";
+    if (!ft_utf8_valid(s.ptr, s.len)) return "must be UTF-8";
+    return s.len > max ? too_long : NULL;
+}
+
+const char *ft_event_check_strings(struct ft_str identity, struct ft_str event,
+                                   const char **field)
+{
+    const char *msg = check_string(identity, FT_EVENT_IDENTITY_MAX_BYTES,
+                                   "may take at most 2400 bytes in UTF-8");
+    *field = "identity";
+    if (msg) return msg;
+    *field = "event";
+    return check_string(event, FT_EVENT_NAME_MAX_BYTES, "may take at most 200 bytes in UTF-8");
+}
+
 static int read_string(ft_json_doc *doc, const struct ft_json *obj, const char *path,
                        const char *field, struct ft_str *out, struct ft_events_error *err)
 {
@@ -30,10 +50,7 @@ static int read_string(ft_json_doc *doc, const struct ft_json *obj, const char *
     if (!v) return fail(err, path, field, "required field missing", NULL);
     if (v->type != FT_JSON_STRING)
         return fail(err, path, field, "expected string", ft_json_type_name(v->type));
-    if (v->flags & FT_JSON_NUL)
-        return fail(err, path, field, "a string may not contain U+0000", NULL);
     *out = ft_json_str(doc, v);
-    if (out->len == 0) return fail(err, path, field, "must not be empty", NULL);
     return FT_OK;
 }
 
@@ -70,6 +87,8 @@ int ft_event_read(ft_json_doc *doc, const struct ft_json *v, const char *path,
     if ((rc = read_string(doc, v, path, "identity", &out->identity, err)) ||
         (rc = read_string(doc, v, path, "event", &out->event, err)))
         return rc;
+    const char *field, *msg = ft_event_check_strings(out->identity, out->event, &field);
+    if (msg) return fail(err, path, field, msg, NULL);
     const struct ft_json *val = ft_json_get(doc, v, "value");
     if (val && val->type != FT_JSON_NULL) {
         if (val->type != FT_JSON_NUMBER)

@@ -19,6 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * Limits, in bytes of UTF-8, so that PostgreSQL's index on (identity, event, occurred_at,
+ * value), at most 2704 bytes a row, holds every event: an identity is a Flagsmith identifier
+ * (at most 2000 characters; serve's byte limit too), an event is a short name.
+ */
+#define FT_EVENT_IDENTITY_MAX_BYTES 2400
+#define FT_EVENT_NAME_MAX_BYTES     200
+
 struct ft_event {
     struct ft_str identity;
     struct ft_str event;
@@ -40,6 +48,13 @@ struct ft_events_error {
  */
 int ft_events_parse(ft_json_doc *doc, const char *body, size_t len, struct ft_arena *arena,
                     struct ft_event **out, size_t *count, struct ft_events_error *err);
+
+/*
+ * What is wrong with the strings of an event, or NULL: empty, not UTF-8, a U+0000, or past
+ * the limits above. POST /events and both import formats apply it.
+ */
+const char *ft_event_check_strings(struct ft_str identity, struct ft_str event,
+                                   const char **field);
 
 /* Reads one event object (a value of a parsed document); `path` prefixes error messages. */
 int ft_event_read(ft_json_doc *doc, const struct ft_json *v, const char *path,

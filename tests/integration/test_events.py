@@ -48,6 +48,11 @@ def test_post_events_one_or_many(receivers):
     (b'{"identity": "u", "event": "x", "timestamp": true}',
      "timestamp: expected string or number, got boolean"),
     (b'{"identity": "u", "event": "x\\u0000"}', "event: a string may not contain U+0000"),
+    # PostgreSQL's index on events holds rows of at most 2704 bytes
+    (json.dumps({"identity": "u" * 2401, "event": "x"}).encode(),
+     "identity: may take at most 2400 bytes in UTF-8"),
+    (json.dumps({"identity": "u", "event": "\u00e9" * 101}).encode(),
+     "event: may take at most 200 bytes in UTF-8"),
 ])
 def test_bad_events_get_400(receivers, body, detail):
     r = receivers()
@@ -111,10 +116,20 @@ def test_import_csv_and_jsonl_idempotently(flagtrail, tmp_path):
     ("d.csv", "", b"d.csv:1: empty file"),
     ("e.jsonl", '{"identity": "u", "event": "e"}\n{"identity": 1}\n', b"e.jsonl:2: identity: expected string, got number"),
     ("f.jsonl", '{"identity": "u",\n', b"f.jsonl:1: unexpected end of input"),
+    # what a warehouse would refuse: the strings are checked as POST /events checks them
+    ("g.csv", b"identity,event\nu\xe9,e\n", b"g.csv:2: identity: must be UTF-8"),
+    ("h.csv", b"identity,event\nu,e\x00\n", b"h.csv:2: event: a string may not contain U+0000"),
+    ("i.csv", "identity,event\n" + "u" * 2401 + ",e\n",
+     b"i.csv:2: identity: may take at most 2400 bytes in UTF-8"),
+    ("j.jsonl", '{"identity": "u", "event": "' + "e" * 201 + '"}\n',
+     b"j.jsonl:1: event: may take at most 200 bytes in UTF-8"),
 ])
 def test_import_reports_the_bad_line(flagtrail, tmp_path, name, content, message):
     path = tmp_path / name
-    path.write_text(content)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
     res = run([flagtrail, "events", "import", str(path), "--store", f"sqlite:{tmp_path}/w.db"])
     assert res.returncode == 1
     assert message in res.stderr, res.stderr

@@ -323,3 +323,22 @@ def test_the_log_never_shows_a_store_password(postgres, receivers):
     r = receivers(args=["--store", url])
     listening = r.events("receive.listening")[0]
     assert "hunter2-pw" not in r.log_text() and ":***@" in listening["store"]
+
+
+def test_the_longest_event_strings_load_into_postgres(postgres, receivers):
+    """POST /events takes identities of up to 2400 bytes and event names of up to 200, the most
+    PostgreSQL's index on events holds (a longer identity would stop the loader for good): the
+    longest, in characters no compression shrinks, load."""
+    url = postgres.new_database()
+    r = receivers(args=["--store", url])
+    rng = random.Random(7)
+    identity = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(800))
+    event = "".join(chr(rng.randrange(0x4E00, 0x9FFF)) for _ in range(66)) + "ab"
+    assert len(identity.encode()) == 2400 and len(event.encode()) == 200
+    body = json.dumps({"identity": identity, "event": event, "value": 1.5}).encode()
+    assert r.post(body, path="/events")[0] == 200
+    wait_for(lambda: postgres.query(url, "SELECT COUNT(*) FROM ft_event") == [("1",)],
+             message="the event in PostgreSQL")
+    assert postgres.query(url, "SELECT identity, event FROM ft_event") == [(identity, event)]
+    status, _, text = r.request("GET", "/metrics")
+    assert b"flagtrail_loader_errors_total 0\n" in text
