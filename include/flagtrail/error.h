@@ -25,7 +25,8 @@
     X(ECORRUPT, -13, "data corrupt")                \
     X(EBUSY, -14, "resource busy")                  \
     X(ESTORE, -15, "warehouse error")               \
-    X(ECLOSED, -16, "shutting down")               \
+    X(ECLOSED, -16, "shutting down")                \
+    X(EREFUSED, -17, "refused by the warehouse")    \
     X(EDOCUMENT, -40, "invalid environment document")
 
 enum ft_error {

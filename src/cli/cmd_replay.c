@@ -19,7 +19,7 @@
 
 void help_replay(void)
 {
-    puts("Usage: flagtrail replay --spool DIR --store URL [--source NAME]\n"
+    puts("Usage: flagtrail replay [--quarantine] --spool DIR --store URL [--source NAME]\n"
          "       flagtrail replay --dead-letters [--data DIR] [--webhook-secret-file F]\n"
          "                        [--retry-schedule LIST] [--retry-max-age DURATION]\n"
          "\n"
@@ -30,6 +30,9 @@ void help_replay(void)
          "  --spool DIR     the spool (default ./flagtrail-spool)\n"
          "  --store URL     the warehouse (default sqlite:./flagtrail.db)\n"
          "  --source NAME   whose checkpoint to continue (default the host name, as receive)\n"
+         "  --quarantine    load DIR/quarantine instead: the records the warehouse refused,\n"
+         "                  once the cause is fixed, as source NAME/quarantine (receive may\n"
+         "                  be running)\n"
          "\n"
          "With --dead-letters, sends serve's dead letters (in DIR/dead-letters, default\n"
          "./flagtrail-serve) again to their URLs, signed with --webhook-secret-file (or\n"
@@ -134,6 +137,7 @@ int cmd_replay(int argc, char **argv)
         {"store", required_argument, NULL, 's'},
         {"source", required_argument, NULL, 'n'},
         {"dead-letters", no_argument, NULL, 'D'},
+        {"quarantine", no_argument, NULL, 'q'},
         {"data", required_argument, NULL, 'd'},
         {"webhook-secret-file", required_argument, NULL, 'w'},
         {"retry-schedule", required_argument, NULL, 'r'},
@@ -143,7 +147,7 @@ int cmd_replay(int argc, char **argv)
     };
     const char *spool_dir = "./flagtrail-spool", *store_url = "sqlite:./flagtrail.db";
     const char *data = "./flagtrail-serve", *secret_file = NULL, *schedule = NULL, *max_age = NULL;
-    bool dead_letters = false;
+    bool dead_letters = false, quarantine = false;
     char source[256] = "";
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -152,6 +156,7 @@ int cmd_replay(int argc, char **argv)
         case 's': store_url = optarg; break;
         case 'n': snprintf(source, sizeof(source), "%s", optarg); break;
         case 'D': dead_letters = true; break;
+        case 'q': quarantine = true; break;
         case 'd': data = optarg; break;
         case 'w': secret_file = optarg; break;
         case 'r': schedule = optarg; break;
@@ -164,14 +169,30 @@ int cmd_replay(int argc, char **argv)
     if (dead_letters) return replay_dead_letters(data, secret_file, schedule, max_age);
     if (!source[0] && gethostname(source, sizeof(source) - 1) != 0)
         snprintf(source, sizeof(source), "flagtrail");
+    char quarantine_dir[4096];
+    if (quarantine) {
+        /* its own source: the quarantine's positions are not the spool's */
+        size_t n = strlen(source);
+        if (n + sizeof("/quarantine") > sizeof(source))
+            return cli_usage("replay", "--source is too long");
+        memcpy(source + n, "/quarantine", sizeof("/quarantine"));
+        snprintf(quarantine_dir, sizeof(quarantine_dir), "%s/quarantine", spool_dir);
+    }
+    const char *spool_arg = spool_dir;
+    if (quarantine) spool_dir = quarantine_dir;
     char err[512];
     ft_spool *spool = NULL;
     ft_store *store = NULL;
     ft_loader *loader = NULL;
     int rc = CLI_FAIL;
     struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
-    if (!is_dir(spool_dir)) {
-        cli_fail("replay", "--spool %s: no such directory", spool_dir);
+    if (!is_dir(spool_arg)) {
+        cli_fail("replay", "--spool %s: no such directory", spool_arg);
+        goto done;
+    }
+    if (!is_dir(spool_dir)) { /* --quarantine, and nothing was refused */
+        printf("nothing quarantined: %s does not exist\n", spool_dir);
+        rc = CLI_OK;
         goto done;
     }
     if (ft_spool_open(spool_dir, &so, &spool, err, sizeof(err))) {

@@ -2,6 +2,7 @@
  * The loader (src/receive/loader.h): spool records in, warehouse batches out.
  */
 #include "receive/loader.h"
+#include "receive/loader_int.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "flagtrail/error.h"
@@ -19,14 +20,6 @@
 #include <string.h>
 
 /* --- a bounded set of set ids --- */
-
-/* Open addressing over 64-bit ids; emptied when 70% full, which bounds it. Id 0 is tracked
- * apart because 0 marks an empty slot. */
-struct idset {
-    uint64_t *slots;
-    size_t cap, count;
-    bool has_zero;
-};
 
 static void idset_init(struct idset *s, size_t cap)
 {
@@ -77,65 +70,7 @@ static void idset_add(struct idset *s, uint64_t id)
 
 /* --- the loader --- */
 
-/*
- * Two threads: the reader parses records into the batch it is building while the writer
- * commits the previous one. Two batch slots circulate between them. The reader adds new set
- * ids to the cache as it puts their members in a batch: batches commit in order and a failed
- * batch is retried until it commits (or the process stops), so a set the cache knows is always
- * in the warehouse or in a batch ahead.
- */
-struct batch {
-    struct ft_arena arena;
-    struct ft_store_set *sets;
-    size_t nsets, sets_cap;
-    struct ft_store_delivery *dels;
-    size_t ndels, dels_cap;
-    struct ft_store_event *events;
-    size_t nevents, events_cap;
-    uint64_t end;   /* checkpoint once this batch commits */
-    size_t records; /* spool records it covers, skipped ones included */
-    int64_t first_ns;
-    uint64_t rows;
-};
-
-struct ft_loader {
-    ft_spool *spool;
-    ft_store *store;
-    struct ft_loader_options opt;
-    char *source;
-
-    /* the reader's */
-    ft_spool_reader *reader;
-    ft_json_doc *doc;
-    struct ft_arena scratch;
-    struct ft_model model;
-    struct idset cache;
-    EVP_MD_CTX *md;
-    EVP_MD *sha256; /* fetched once: an implicit fetch per digest takes locks */
-    struct batch *building;
-    uint64_t position; /* end of what the reader has taken in */
-
-    /* the hand-over */
-    struct batch slots[2];
-    pthread_mutex_t q_lock;
-    pthread_cond_t q_cond;
-    struct batch *ready; /* built, waiting for the writer */
-    struct batch *free;  /* committed, waiting for the reader */
-    bool reader_done;
-    bool writer_failed;
-
-    pthread_t reader_thread, writer_thread;
-    bool running;
-    bool drain;          /* stop at the first moment nothing durable is left */
-    atomic_bool stop;
-    int64_t deadline_us;
-
-    pthread_mutex_t lock; /* guards stats and last_error */
-    struct ft_loader_stats stats;
-    char last_error[512];
-};
-
-static void set_error(ft_loader *l, const char *msg)
+void ft__loader_set_error(ft_loader *l, const char *msg)
 {
     pthread_mutex_lock(&l->lock);
     snprintf(l->last_error, sizeof(l->last_error), "%s", msg);
@@ -199,7 +134,6 @@ static struct ft_store_set *new_set(ft_loader *l, enum ft_set_kind kind, int64_t
     struct ft_store_set *s = &b->sets[b->nsets++];
     *s = (struct ft_store_set){.kind = kind, .id = id, .n = n};
     idset_add(&l->cache, (uint64_t)id);
-    b->rows += n;
     return s;
 }
 
@@ -255,12 +189,17 @@ static void reject(ft_loader *l, uint64_t lsn, const char *why)
     pthread_mutex_unlock(&l->lock);
 }
 
-/* Counts a record (read or skipped) into the batch being built. */
-static void take(ft_loader *l, uint64_t next_lsn)
+/* Counts a record (read or skipped) into the batch being built, before its rows. */
+static void take(ft_loader *l, uint64_t lsn, uint64_t next_lsn)
 {
     struct batch *b = l->building;
-    if (b->records++ == 0) b->first_ns = ft_clock_mono_ns();
+    if (b->nmarks == 0) b->first_ns = ft_clock_mono_ns();
     b->end = l->position = next_lsn;
+    if (b->nmarks == b->marks_cap) {
+        b->marks_cap = b->marks_cap ? b->marks_cap * 2 : 1024;
+        b->marks = ft_xrealloc(b->marks, sizeof(*b->marks) * b->marks_cap);
+    }
+    b->marks[b->nmarks++] = (struct mark){lsn, next_lsn, b->nsets, b->ndels, b->nevents};
 }
 
 static bool known(ft_loader *l, const int64_t ids[3])
@@ -323,12 +262,11 @@ static void add_events(ft_loader *l, const struct ft_spool_record *rec, const st
             .received_at = r->received_at,
         };
     }
-    b->rows += n;
 }
 
 static void add_record(ft_loader *l, const struct ft_spool_record *rec)
 {
-    take(l, rec->next_lsn);
+    take(l, rec->lsn, rec->next_lsn);
     struct ft_record r;
     if (ft_record_decode(rec->data, rec->len, &r)) {
         reject(l, rec->lsn, "not a receiver record");
@@ -363,7 +301,6 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
     EVP_DigestInit_ex(l->md, l->sha256, NULL);
     EVP_DigestUpdate(l->md, r.body.ptr, r.body.len);
     EVP_DigestFinal_ex(l->md, d->body_sha256, &dlen);
-    b->rows++;
 }
 
 /*
@@ -378,7 +315,7 @@ static int read_one(ft_loader *l)
         add_record(l, &rec);
     } else if (rc == FT_ECORRUPT) {
         reject(l, rec.lsn, "corrupt spool record; the rest of its segment is skipped");
-        take(l, rec.next_lsn);
+        take(l, rec.lsn, rec.next_lsn);
         rc = FT_OK;
     } else if (rc != FT_ENOENT) {
         reject(l, ft_spool_reader_pos(l->reader), "spool read error");
@@ -387,29 +324,50 @@ static int read_one(ft_loader *l)
     return rc;
 }
 
-static void reset_batch(struct batch *b)
+void ft__loader_reset_batch(struct batch *b)
 {
     ft_arena_reset(&b->arena);
-    b->nsets = b->ndels = b->nevents = b->records = 0;
-    b->rows = 0;
+    b->nsets = b->ndels = b->nevents = b->nmarks = 0;
 }
 
-/* Gives the batch being built to the writer and takes a free one. False when the writer has
- * given up. */
-static bool hand_over(ft_loader *l)
+enum hand_over { HANDED, REWIND, WRITER_FAILED };
+
+/* Waits until the writer is done with what it has; then, when `give`, gives it the batch
+ * being built and takes a free one. Not when a rewind is due (the batch was built on what the
+ * writer has since quarantined). */
+static enum hand_over hand_over(ft_loader *l, bool give)
 {
     pthread_mutex_lock(&l->q_lock);
-    while ((l->ready || !l->free) && !l->writer_failed)
+    while ((l->ready || !l->free) && !l->writer_failed && !atomic_load(&l->rewind))
         pthread_cond_wait(&l->q_cond, &l->q_lock);
-    bool ok = !l->writer_failed;
-    if (ok) {
+    enum hand_over out = l->writer_failed          ? WRITER_FAILED
+                         : atomic_load(&l->rewind) ? REWIND
+                                                   : HANDED;
+    if (out == HANDED && give) {
         l->ready = l->building;
         l->building = l->free;
         l->free = NULL;
         pthread_cond_broadcast(&l->q_cond);
     }
     pthread_mutex_unlock(&l->q_lock);
-    return ok;
+    return out;
+}
+
+/*
+ * After a quarantine: drops the batch being built and the set cache (both may hold sets of the
+ * quarantined record, which never reached the warehouse) and reads again from after it.
+ */
+static void rewind_reader(ft_loader *l)
+{
+    pthread_mutex_lock(&l->q_lock);
+    uint64_t lsn = l->rewind_lsn;
+    atomic_store(&l->rewind, false);
+    pthread_mutex_unlock(&l->q_lock);
+    ft__loader_reset_batch(l->building);
+    idset_clear(&l->cache);
+    ft_spool_reader_close(l->reader);
+    ft_spool_reader_open(l->spool, lsn, &l->reader);
+    l->position = lsn;
 }
 
 #define GATHER_US 5000
@@ -418,20 +376,25 @@ static void *reader_main(void *arg)
 {
     ft_loader *l = arg;
     for (;;) {
+        if (atomic_load(&l->rewind)) rewind_reader(l);
         int rc = read_one(l);
         struct batch *b = l->building;
         bool stopping = atomic_load(&l->stop);
         bool late = stopping && ft_clock_mono_ns() / 1000 >= l->deadline_us;
         bool idle = rc == FT_ENOENT;
         bool finish = (stopping && (idle || late)) || (l->drain && idle);
-        int64_t age_us = b->records ? (ft_clock_mono_ns() - b->first_ns) / 1000 : 0;
-        if (b->records && (b->records >= l->opt.batch_records || age_us >= l->opt.batch_wait_us ||
-                           finish)) {
-            if (!hand_over(l)) break;
+        int64_t age_us = b->nmarks ? (ft_clock_mono_ns() - b->first_ns) / 1000 : 0;
+        if (b->nmarks &&
+            (b->nmarks >= l->opt.batch_records || age_us >= l->opt.batch_wait_us || finish)) {
+            enum hand_over h = hand_over(l, true);
+            if (h == WRITER_FAILED) break;
+            if (h == REWIND) continue;
         }
-        if (finish) break;
+        /* the writer may still quarantine a record of the last batch and want it read again */
+        if (finish && hand_over(l, false) != REWIND) break;
+        if (finish) continue;
         if (!idle) continue;
-        if (!b->records) {
+        if (!b->nmarks) {
             ft_spool_reader_wait(l->reader, 100000);
             continue;
         }
@@ -449,108 +412,12 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-/* --- committing (writer thread) --- */
-
-static bool should_stop(ft_loader *l)
-{
-    return atomic_load(&l->stop) && ft_clock_mono_ns() / 1000 >= l->deadline_us;
-}
-
-/* Sleeps up to `us`, waking early when asked to stop. */
-static void backoff_sleep(ft_loader *l, int64_t us)
-{
-    int64_t until = ft_clock_mono_ns() / 1000 + us;
-    while (ft_clock_mono_ns() / 1000 < until && !should_stop(l)) {
-        struct timespec ts = {0, 20 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
-}
-
-/* Commits a batch, retrying with backoff. FT_OK, or FT_ESTORE when it gives up. */
-static int commit(ft_loader *l, struct batch *b)
-{
-    struct ft_store_batch sb = {
-        .source = l->source,
-        .sets = b->sets,
-        .nsets = b->nsets,
-        .deliveries = b->dels,
-        .ndeliveries = b->ndels,
-        .events = b->events,
-        .nevents = b->nevents,
-        .checkpoint = b->end,
-    };
-    int64_t delay = 100000;
-    for (int attempt = 1;; attempt++) {
-        if (ft_store_write(l->store, &sb) == FT_OK) break;
-        const char *msg = ft_store_errmsg(l->store);
-        set_error(l, msg);
-        pthread_mutex_lock(&l->lock);
-        bool first = l->stats.store_ok;
-        l->stats.store_errors++;
-        l->stats.store_ok = false;
-        pthread_mutex_unlock(&l->lock);
-        if (first || attempt % 10 == 0) {
-            char n[16];
-            snprintf(n, sizeof(n), "%d", attempt);
-            ft_log(FT_LOG_ERROR, "loader.store_failed", "attempt", n, "error", msg, NULL);
-        }
-        if ((l->opt.max_attempts && attempt >= l->opt.max_attempts) || should_stop(l))
-            return FT_ESTORE;
-        backoff_sleep(l, delay);
-        delay = delay * 2 > 5000000 ? 5000000 : delay * 2;
-    }
-    ft_spool_release(l->spool, b->end);
-    pthread_mutex_lock(&l->lock);
-    if (!l->stats.store_ok) ft_log(FT_LOG_INFO, "loader.store_recovered", NULL);
-    l->stats.store_ok = true;
-    l->stats.deliveries += b->ndels;
-    l->stats.events += b->nevents;
-    l->stats.rows += b->rows;
-    l->stats.batches++;
-    l->stats.checkpoint = b->end;
-    l->stats.last_commit_us = ft_clock_now_us();
-    pthread_mutex_unlock(&l->lock);
-    if (l->opt.progress) {
-        struct ft_spool_stats ss;
-        ft_spool_get_stats(l->spool, &ss);
-        l->opt.progress(l->opt.progress_arg, b->end, ss.durable_lsn);
-    }
-    return FT_OK;
-}
-
-static void *writer_main(void *arg)
-{
-    ft_loader *l = arg;
-    pthread_mutex_lock(&l->q_lock);
-    for (;;) {
-        while (!l->ready && !l->reader_done)
-            pthread_cond_wait(&l->q_cond, &l->q_lock);
-        if (!l->ready) break; /* the reader is done and everything is committed */
-        struct batch *b = l->ready;
-        l->ready = NULL;
-        pthread_cond_broadcast(&l->q_cond);
-        pthread_mutex_unlock(&l->q_lock);
-        int rc = commit(l, b);
-        reset_batch(b);
-        pthread_mutex_lock(&l->q_lock);
-        l->free = b;
-        if (rc) {
-            l->writer_failed = true;
-            pthread_cond_broadcast(&l->q_cond);
-            break;
-        }
-        pthread_cond_broadcast(&l->q_cond);
-    }
-    pthread_mutex_unlock(&l->q_lock);
-    return NULL;
-}
-
 /* --- running --- */
 
 static int start_threads(ft_loader *l)
 {
     l->reader_done = l->writer_failed = false;
-    if (pthread_create(&l->writer_thread, NULL, writer_main, l) != 0) return FT_EIO;
+    if (pthread_create(&l->writer_thread, NULL, ft__loader_writer_main, l) != 0) return FT_EIO;
     if (pthread_create(&l->reader_thread, NULL, reader_main, l) != 0) {
         pthread_mutex_lock(&l->q_lock);
         l->reader_done = true;
@@ -569,9 +436,9 @@ static void join_threads(ft_loader *l)
     pthread_join(l->writer_thread, NULL);
     l->running = false;
     /* what the reader took in but did not commit is read again next time */
-    reset_batch(l->building);
+    ft__loader_reset_batch(l->building);
     if (l->ready) {
-        reset_batch(l->ready);
+        ft__loader_reset_batch(l->ready);
         l->free = l->ready;
         l->ready = NULL;
     }
@@ -624,6 +491,7 @@ void ft_loader_free(ft_loader *l)
     free(l->cache.slots);
     for (int i = 0; i < 2; i++) {
         ft_arena_free(&l->slots[i].arena);
+        free(l->slots[i].marks);
         free(l->slots[i].sets);
         free(l->slots[i].dels);
         free(l->slots[i].events);

@@ -7,7 +7,9 @@
  * their members. The batch's rows and the new checkpoint commit in one transaction; only then
  * does the loader release the spool behind it. When the warehouse fails, the same batch is
  * retried with exponential backoff while the spool keeps absorbing new webhooks, so the
- * endpoint never waits for the warehouse.
+ * endpoint never waits for the warehouse. A batch the warehouse refuses (a constraint, a value
+ * it cannot hold: FT_EREFUSED) is committed in halves until the one record it refuses alone is
+ * found; that record is copied to the quarantine spool and loading goes on after it.
  */
 #ifndef FT_RECEIVE_LOADER_H
 #define FT_RECEIVE_LOADER_H
@@ -27,6 +29,9 @@ struct ft_loader_options {
     int64_t batch_wait_us;    /* default 50000 */
     size_t cache_entries;     /* set ids remembered (default 1 Mi, 8 MiB) */
     int max_attempts;         /* per batch, for ft_loader_drain; 0: retry until stopped */
+    /* where records the warehouse refuses go (a spool, created when first needed), so that
+     * loading goes on past them; NULL: a refused batch is retried like any failure */
+    const char *quarantine_dir;
     /* called after each committed batch with the checkpoint and the durable end */
     void (*progress)(void *arg, uint64_t checkpoint, uint64_t end);
     void *progress_arg;
@@ -39,6 +44,7 @@ struct ft_loader_stats {
     uint64_t batches;
     uint64_t store_errors;  /* failed batch attempts */
     uint64_t rejected;      /* records skipped: corrupt, unknown, or not a valid payload */
+    uint64_t quarantined;   /* records the warehouse refused, moved to the quarantine */
     uint64_t checkpoint;    /* committed position */
     int64_t last_commit_us; /* when the last batch committed (µs since the epoch), 0: never */
     bool store_ok;          /* the last attempt succeeded (or none failed yet) */

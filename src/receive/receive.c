@@ -49,6 +49,7 @@ struct worker {
 struct receiver {
     const struct ft_receive_config *cfg;
     char source[256];
+    char quarantine_dir[4096]; /* SPOOL/quarantine: records the warehouse refused */
     ft_spool *spool;
     ft_store *store;
     ft_loader *loader;
@@ -494,6 +495,9 @@ static void render_metrics(struct receiver *rc, struct ft_buf *out)
     ft_metric_header(out, "flagtrail_loader_rejected_total", "counter",
                      "Spool records skipped as unreadable.");
     ft_metric_u64(out, "flagtrail_loader_rejected_total", NULL, ls.rejected);
+    ft_metric_header(out, "flagtrail_loader_quarantined_total", "counter",
+                     "Records the warehouse refused, moved to SPOOL/quarantine.");
+    ft_metric_u64(out, "flagtrail_loader_quarantined_total", NULL, ls.quarantined);
 }
 
 static enum ft_http_outcome metrics(void *ctx, ft_http_request *req, struct ft_http_response *r)
@@ -580,7 +584,8 @@ static int start(struct receiver *rc, char *err, size_t errlen)
                                   .max_record = (uint32_t)(2 * cfg->max_body + 4096)};
     if ((r = ft_spool_open(cfg->spool_dir, &so, &rc->spool, err, errlen))) return r;
     if ((r = ft_store_open(cfg->store_url, &rc->store, err, errlen))) return r;
-    struct ft_loader_options lo = {.source = rc->source};
+    snprintf(rc->quarantine_dir, sizeof(rc->quarantine_dir), "%s/quarantine", cfg->spool_dir);
+    struct ft_loader_options lo = {.source = rc->source, .quarantine_dir = rc->quarantine_dir};
     if ((r = ft_loader_new(rc->spool, rc->store, &lo, &rc->loader, err, errlen))) return r;
     if ((r = ft_loader_start(rc->loader))) {
         snprintf(err, errlen, "cannot start the loader");

@@ -115,6 +115,22 @@ static int failf(struct ch_store *s, const char *fmt, ...)
     return FT_ESTORE;
 }
 
+/*
+ * Whether an error body ("Code: 27, e.displayText() = ..." before 19.x, "Code: 27. DB::..."
+ * since) refuses the data itself, so that the same rows would be refused again: a value that
+ * does not parse or fit its column (6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321), a
+ * throwIf() in a MATERIALIZED column (395), a CHECK constraint (469).
+ */
+static bool refusal(const struct ft_buf *body)
+{
+    static const long codes[] = {6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 131, 321, 395, 469};
+    if (!body->data || body->len < 7 || memcmp(body->data, "Code: ", 6) != 0) return false;
+    long code = strtol(body->data + 6, NULL, 10);
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (code == codes[i]) return true;
+    return false;
+}
+
 /* --- one HTTP exchange --- */
 
 /* What a response body is read into: a capped error text, or rows handed to a callback. */
@@ -189,11 +205,13 @@ static int post_to(struct ch_store *s, const char *base, const char *query, cons
         rc = failf(s, "%s: a result row is longer than %u bytes", what, MAX_LINE);
     else if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r.stopped))
         rc = failf(s, "%s: %s", what, curl_easy_strerror(cc));
-    else if (r.status != 200)
-        rc = failf(s, "%s: HTTP %ld: %.*s", what, r.status, (int)r.error.len,
-                   r.error.data ? r.error.data : "");
-    else if (r.stopped)
+    else if (r.status != 200) {
+        failf(s, "%s: HTTP %ld: %.*s", what, r.status, (int)r.error.len,
+              r.error.data ? r.error.data : "");
+        rc = refusal(&r.error) ? FT_EREFUSED : FT_ESTORE;
+    } else if (r.stopped) {
         rc = r.stopped;
+    }
     ft_buf_free(&url);
     ft_buf_free(&r.error);
     ft_buf_free(&r.line);

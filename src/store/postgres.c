@@ -94,12 +94,26 @@ static int fail(struct pg_store *s, const char *what)
     return failf(s, "%s: %s", what, PQerrorMessage(s->conn));
 }
 
+/*
+ * A failed statement's error. The data itself refused (SQLSTATE class 22, a data exception;
+ * 23, a constraint; 54, a limit such as an index row's size) is FT_EREFUSED: the same rows
+ * would be refused again. Anything else (no connection, a shutdown, a lock timeout) may pass.
+ */
+static int fail_result(struct pg_store *s, const PGresult *r, const char *what)
+{
+    fail(s, what);
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    bool refused = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+                             strncmp(state, "54", 2) == 0);
+    return refused ? FT_EREFUSED : FT_ESTORE;
+}
+
 /* Runs a statement without parameters; a result of `ok` status is success. */
 static int exec(struct pg_store *s, const char *sql, const char *what)
 {
     PGresult *r = PQexec(s->conn, sql);
     ExecStatusType st = PQresultStatus(r);
-    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? FT_OK : fail(s, what);
+    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? FT_OK : fail_result(s, r, what);
     PQclear(r);
     return rc;
 }
@@ -110,7 +124,7 @@ static int exec_params(struct pg_store *s, const char *sql, int n, const char *c
     PGresult *r = PQexecParams(s->conn, sql, n, NULL, values, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        int rc = fail(s, what);
+        int rc = fail_result(s, r, what);
         PQclear(r);
         return rc;
     }
@@ -266,7 +280,8 @@ static int flush(struct pg_store *s, int t)
         return fail(s, "sending COPY data");
     int rc = FT_OK;
     while ((r = PQgetResult(s->conn)) != NULL) {
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == FT_OK) rc = fail(s, "copying rows");
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == FT_OK)
+            rc = fail_result(s, r, "copying rows");
         PQclear(r);
     }
     if (rc) return rc;

@@ -280,11 +280,21 @@ static void bind_number(sqlite3_stmt *q, int i, bool present, const struct ft_va
     sqlite3_bind_double(q, i, ft_str_double(v->text));
 }
 
+/* A constraint (a CHECK, a trigger's RAISE), a value too big or of the wrong type: the same
+ * rows would be refused again. Busy, locked, read-only, I/O or a full disk may pass. */
+static bool refusal(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_CONSTRAINT || rc == SQLITE_TOOBIG || rc == SQLITE_MISMATCH;
+}
+
 static int step(struct sqlite_store *s, sqlite3_stmt *q, const char *what)
 {
     int rc = sqlite3_step(q);
     sqlite3_reset(q);
-    return rc == SQLITE_DONE ? FT_OK : fail(s, what);
+    if (rc == SQLITE_DONE) return FT_OK;
+    fail(s, what);
+    return refusal(rc) ? FT_EREFUSED : FT_ESTORE;
 }
 
 static int write_flags(struct sqlite_store *s, const struct ft_store_set *set)

@@ -12,6 +12,12 @@ extern const struct ft_store_ops ft__store_sqlite, ft__store_postgres, ft__store
 static const struct ft_store_ops *const backends[] = {&ft__store_sqlite, &ft__store_postgres,
                                                       &ft__store_clickhouse};
 
+/* Only a write tells a refusal apart; everywhere else a failure is FT_ESTORE. */
+static int failure(int rc)
+{
+    return rc == FT_EREFUSED ? FT_ESTORE : rc;
+}
+
 int ft_store_open(const char *url, ft_store **out, char *err, size_t errlen)
 {
     return ft_store_open_flags(url, 0, out, err, errlen);
@@ -28,7 +34,7 @@ int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *e
             if (strlen(ops->scheme) == n && strncmp(url, ops->scheme, n) == 0) {
                 const char *location = colon + 1;
                 if (strncmp(location, "//", 2) == 0) location += 2;
-                return ops->open(location, flags, out, err, errlen);
+                return failure(ops->open(location, flags, out, err, errlen));
             }
         }
     }
@@ -41,7 +47,7 @@ int ft_store_open_flags(const char *url, unsigned flags, ft_store **out, char *e
 
 int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn)
 {
-    return st->ops->checkpoint(st, source, lsn);
+    return failure(st->ops->checkpoint(st, source, lsn));
 }
 
 int ft_store_write(ft_store *st, const struct ft_store_batch *b)
@@ -52,7 +58,7 @@ int ft_store_write(ft_store *st, const struct ft_store_batch *b)
 int ft_store_query(ft_store *st, const char *sql, const struct ft_cell *params, size_t nparams,
                    ft_store_row_fn row, void *arg)
 {
-    return st->ops->query(st, sql, params, nparams, row, arg);
+    return failure(st->ops->query(st, sql, params, nparams, row, arg));
 }
 
 const char *ft_store_dialect(const ft_store *st)

@@ -127,9 +127,14 @@ const char *ft_store_redact(const char *url, char *out, size_t cap);
 /* The checkpoint of `source` (0 when it never loaded). FT_OK or FT_ESTORE. */
 int ft_store_checkpoint(ft_store *st, const char *source, uint64_t *lsn);
 
-/* Writes sets (idempotently), deliveries (a repeated (source, lsn) or delivery id is ignored),
- * events (a repeated (source, lsn, idx) is ignored) and the checkpoint in one transaction.
- * FT_OK, or FT_ESTORE with nothing written. */
+/*
+ * Writes sets (idempotently), deliveries (a repeated (source, lsn) or delivery id is ignored),
+ * events (a repeated (source, lsn, idx) is ignored) and the checkpoint in one transaction
+ * (ClickHouse: table by table, each repeat merged away). FT_OK; FT_EREFUSED when the warehouse
+ * refused the rows themselves (a constraint, a value's type or size: writing them again would
+ * fail again); FT_ESTORE for any other failure (the connection, a lock, the disk), which may
+ * pass. Nothing is written on failure (ClickHouse: the tables before the failing one may be).
+ */
 int ft_store_write(ft_store *st, const struct ft_store_batch *b);
 
 /*

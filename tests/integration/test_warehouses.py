@@ -15,6 +15,7 @@ from conftest import run
 from chserver import clickhouse  # noqa: F401
 from pgserver import postgres  # noqa: F401
 from receiver import Receiver, query, receivers, wait_for, webhook  # noqa: F401
+from test_quarantine import metric
 from receiver import flag as receiver_flag
 from test_cohort import CASES, cli_args, generate as cohort_webhooks
 from test_experiment import event_rows, generate as experiment_data, webhook_rows
@@ -342,3 +343,43 @@ def test_the_longest_event_strings_load_into_postgres(postgres, receivers):
     assert postgres.query(url, "SELECT identity, event FROM ft_event") == [(identity, event)]
     status, _, text = r.request("GET", "/metrics")
     assert b"flagtrail_loader_errors_total 0\n" in text
+
+
+# A refusal as each server's DBA would write it: a CHECK constraint in PostgreSQL, and in the
+# ClickHouse Debian ships (18.16, before CHECK constraints) a throwIf() in a MATERIALIZED column.
+REFUSE = {
+    "postgres": ("ALTER TABLE ft_delivery ADD CONSTRAINT refuse_poison"
+                 " CHECK (identity NOT LIKE 'poison%')",
+                 "ALTER TABLE ft_delivery DROP CONSTRAINT refuse_poison"),
+    "clickhouse": ("ALTER TABLE ft_delivery ADD COLUMN refuse_poison UInt8"
+                   " MATERIALIZED throwIf(identity LIKE 'poison%')",
+                   "ALTER TABLE ft_delivery DROP COLUMN refuse_poison"),
+}
+
+
+def test_a_record_the_warehouse_refuses_is_quarantined(flagtrail, remote, receivers, tmp_path):
+    """The warehouse refuses one webhook for good: it goes to the quarantine, the others load,
+    and `replay --quarantine` loads it once the refusal is gone."""
+    url = remote.new_database()
+    work = tmp_path / remote.kind
+    r = receivers(args=["--store", url], workdir=work)
+    deliveries = f"SELECT COUNT(*) FROM {remote.final('ft_delivery')}"
+    assert r.post(webhook("first"))[0] == 200
+    wait_for(lambda: remote.count(url, deliveries) == 1, message="the first webhook")
+    add, drop = REFUSE[remote.kind]
+    remote.rows(url, add)
+    for ident in [f"ok-{i}" for i in range(10)] + ["poison-1"] + [f"ok-{i}" for i in range(10, 20)]:
+        assert r.post(webhook(ident))[0] == 200
+    wait_for(lambda: metric(r, "flagtrail_loader_quarantined_total") == 1, timeout=60,
+             message="the refused webhook quarantined")
+    wait_for(lambda: remote.count(url, deliveries) == 21, message="the others loaded")
+    (event,) = r.events("loader.record_quarantined")
+    assert ("violates check constraint" if remote.kind == "postgres" else "throwIf") in \
+        event["error"], event
+    r.stop()
+    remote.rows(url, drop)
+    res = run([flagtrail, "replay", "--quarantine", "--spool", str(work / "flagtrail-spool"),
+               "--store", url, "--source", "test"], timeout=120)
+    assert res.returncode == 0 and b"loaded 1 webhooks" in res.stdout, (res.stdout, res.stderr)
+    assert remote.rows(url, f"SELECT source FROM {remote.final('ft_delivery')}"
+                            " WHERE identity = 'poison-1'") == [("test/quarantine",)]

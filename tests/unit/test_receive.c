@@ -280,3 +280,107 @@ Test(loader, the_thread_loads_while_records_arrive_and_drains_on_stop)
     ft_spool_close(s);
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 50));
 }
+
+static void exec_sql(const char *sql)
+{
+    sqlite3 *h;
+    cr_assert(sqlite3_open(db, &h) == SQLITE_OK);
+    cr_assert(sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+/* Webhooks in batches of 64, every 37th refused by a trigger; each refused one brings a flag
+ * set of its own that the webhook after it shares. */
+Test(loader, refused_records_go_to_the_quarantine_and_loading_goes_on)
+{
+    enum { N = 300, EVERY = 37 };
+    ft_spool *s = open_spool();
+    ft_store *st = open_store();
+    exec_sql("CREATE TRIGGER refuse BEFORE INSERT ON ft_delivery WHEN NEW.identity LIKE 'bad%'"
+             " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    int refused = 0;
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        bool bad = i % EVERY == 5;
+        snprintf(id, sizeof(id), "%s%d", bad ? "bad" : "ok", i);
+        int value = bad || (i % EVERY == 6) ? 1000 + i / EVERY : i % 3;
+        append(s, id, value, i % 2 == 0);
+        refused += bad;
+    }
+    char qdir[128];
+    snprintf(qdir, sizeof(qdir), "%s/quarantine", dir);
+    struct ft_loader_options lo = {
+        .source = "t", .max_attempts = 1, .batch_records = 64, .quarantine_dir = qdir};
+    ft_loader *l;
+    char err[256];
+    cr_assert(eq(int, ft_loader_new(s, st, &lo, &l, err, sizeof(err)), FT_OK), "%s", err);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(s, &ss);
+    cr_expect(eq(u64, ls.quarantined, (uint64_t)refused));
+    cr_expect(eq(u64, ls.deliveries, (uint64_t)(N - refused)));
+    cr_expect(eq(u64, ls.checkpoint, ss.durable_lsn));
+    cr_expect(eq(u64, ls.store_errors, 0));
+    ft_loader_free(l);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), N - refused));
+    /* the sets only refused records brought are there for the webhooks that share them */
+    cr_expect(eq(i64,
+                 scalar("SELECT COUNT(*) FROM ft_evaluations WHERE CAST(value AS INTEGER) >= 1000"),
+                 refused));
+    cr_expect(eq(i64, scalar("SELECT MAX(lsn) FROM ft_checkpoint"), (long long)ss.durable_lsn));
+
+    /* the quarantine holds the refused records, byte for byte, in order */
+    ft_spool *q;
+    struct ft_spool_options so = {.durability = FT_SPOOL_NONE};
+    cr_assert(eq(int, ft_spool_open(qdir, &so, &q, err, sizeof(err)), FT_OK), "%s", err);
+    ft_spool_reader *qr, *sr;
+    ft_spool_reader_open(q, 0, &qr);
+    ft_spool_reader_open(s, 0, &sr);
+    struct ft_spool_record qrec, srec;
+    int found = 0;
+    for (int i = 0; i < N; i++) {
+        cr_assert(eq(int, ft_spool_next(sr, &srec), FT_OK));
+        if (i % EVERY != 5) continue;
+        cr_assert(eq(int, ft_spool_next(qr, &qrec), FT_OK), "record %d", i);
+        cr_expect(eq(sz, qrec.len, srec.len));
+        cr_expect(memcmp(qrec.data, srec.data, srec.len) == 0, "record %d", i);
+        found++;
+    }
+    cr_expect(eq(int, ft_spool_next(qr, &qrec), FT_ENOENT));
+    cr_expect(eq(int, found, refused));
+    ft_spool_reader_close(qr);
+    ft_spool_reader_close(sr);
+
+    /* fixed: the quarantine loads as a spool of its own */
+    exec_sql("DROP TRIGGER refuse");
+    lo = (struct ft_loader_options){.source = "t/quarantine", .max_attempts = 1};
+    cr_assert(eq(int, ft_loader_new(q, st, &lo, &l, err, sizeof(err)), FT_OK), "%s", err);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_free(l);
+    cr_expect(
+        eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery WHERE identity LIKE 'bad%'"), refused));
+    ft_spool_close(q);
+    ft_store_close(st);
+    ft_spool_close(s);
+}
+
+/* Without a quarantine a refused batch is a failure like any other: retried, then given up. */
+Test(loader, without_a_quarantine_a_refusal_is_retried)
+{
+    ft_spool *s = open_spool();
+    ft_store *st = open_store();
+    exec_sql("CREATE TRIGGER refuse BEFORE INSERT ON ft_delivery"
+             " BEGIN SELECT RAISE(ABORT, 'refused'); END");
+    append(s, "a", 1, true);
+    ft_loader *l = new_loader(s, st, 2);
+    cr_expect(eq(int, ft_loader_drain(l), FT_ESTORE));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.store_errors, 2));
+    cr_expect(eq(u64, ls.quarantined, 0));
+    ft_loader_free(l);
+    ft_store_close(st);
+    ft_spool_close(s);
+}
