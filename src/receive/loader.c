@@ -189,6 +189,19 @@ static void reject(ft_loader *l, uint64_t lsn, const char *why)
     pthread_mutex_unlock(&l->lock);
 }
 
+/* A record this version cannot read (a newer format, or a body it does not parse): kept in
+ * the quarantine by the writer, where a version that reads it can load it; skipped when there
+ * is no quarantine. */
+static void unreadable(ft_loader *l, uint64_t lsn, const char *why)
+{
+    if (!l->opt.quarantine_dir) {
+        reject(l, lsn, why);
+        return;
+    }
+    struct batch *b = l->building;
+    b->marks[b->nmarks - 1].unreadable = ft_arena_strndup(&b->arena, why, strlen(why));
+}
+
 /* Counts a record (read or skipped) into the batch being built, before its rows. */
 static void take(ft_loader *l, uint64_t lsn, uint64_t next_lsn)
 {
@@ -199,7 +212,7 @@ static void take(ft_loader *l, uint64_t lsn, uint64_t next_lsn)
         b->marks_cap = b->marks_cap ? b->marks_cap * 2 : 1024;
         b->marks = ft_xrealloc(b->marks, sizeof(*b->marks) * b->marks_cap);
     }
-    b->marks[b->nmarks++] = (struct mark){lsn, next_lsn, b->nsets, b->ndels, b->nevents};
+    b->marks[b->nmarks++] = (struct mark){lsn, next_lsn, b->nsets, b->ndels, b->nevents, NULL};
 }
 
 static bool known(ft_loader *l, const int64_t ids[3])
@@ -217,7 +230,7 @@ static bool load_sets(ft_loader *l, uint64_t lsn, struct ft_record *r)
     struct ft_payload p;
     struct ft_payload_error perr;
     if (ft_payload_parse(l->doc, r->body.ptr, r->body.len, &l->scratch, &p, &perr)) {
-        reject(l, lsn, perr.detail);
+        unreadable(l, lsn, perr.detail);
         return false;
     }
     int64_t *ids = r->sets;
@@ -241,7 +254,7 @@ static void add_events(ft_loader *l, const struct ft_spool_record *rec, const st
     size_t n;
     struct ft_events_error err;
     if (ft_events_parse(l->doc, r->body.ptr, r->body.len, &l->scratch, &ev, &n, &err)) {
-        reject(l, rec->lsn, err.detail);
+        unreadable(l, rec->lsn, err.detail);
         return;
     }
     struct batch *b = l->building;
@@ -269,7 +282,7 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
     take(l, rec->lsn, rec->next_lsn);
     struct ft_record r;
     if (ft_record_decode(rec->data, rec->len, &r)) {
-        reject(l, rec->lsn, "not a receiver record");
+        unreadable(l, rec->lsn, "not a receiver record this version reads");
         return;
     }
     if (r.type == FT_RECORD_EVENTS) {
@@ -277,7 +290,7 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
         return;
     }
     if (r.type != FT_RECORD_WEBHOOK) {
-        reject(l, rec->lsn, "unknown record type");
+        unreadable(l, rec->lsn, "a record type this version does not know");
         return;
     }
     if (!(r.has_summary && known(l, r.sets)) && !load_sets(l, rec->lsn, &r)) return;

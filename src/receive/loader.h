@@ -9,7 +9,8 @@
  * retried with exponential backoff while the spool keeps absorbing new webhooks, so the
  * endpoint never waits for the warehouse. A batch the warehouse refuses (a constraint, a value
  * it cannot hold: FT_EREFUSED) is committed in halves until the one record it refuses alone is
- * found; that record is copied to the quarantine spool and loading goes on after it.
+ * found; that record is copied to the quarantine spool and loading goes on after it. A record
+ * this version cannot read (a newer record type, a body it does not parse) goes there too.
  */
 #ifndef FT_RECEIVE_LOADER_H
 #define FT_RECEIVE_LOADER_H
@@ -43,8 +44,8 @@ struct ft_loader_stats {
     uint64_t rows;          /* rows written: deliveries, new set members, events */
     uint64_t batches;
     uint64_t store_errors;  /* failed batch attempts */
-    uint64_t rejected;      /* records skipped: corrupt, unknown, or not a valid payload */
-    uint64_t quarantined;   /* records the warehouse refused, moved to the quarantine */
+    uint64_t rejected;      /* records skipped: corrupt, or unreadable with no quarantine */
+    uint64_t quarantined;   /* records refused or unreadable, moved to the quarantine */
     uint64_t checkpoint;    /* committed position */
     int64_t last_commit_us; /* when the last batch committed (µs since the epoch), 0: never */
     bool store_ok;          /* the last attempt succeeded (or none failed yet) */

@@ -3,6 +3,7 @@
  * and moves what the warehouse refuses for good into the quarantine.
  */
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "flagtrail/error.h"
 #include "receive/loader_int.h"
@@ -128,25 +129,64 @@ static int settle(ft_loader *l, const struct batch *b, size_t lo, size_t hi, siz
     return rc ? rc : settle(l, b, mid, hi, bad);
 }
 
-/* Copies the spool record at `lsn` into the quarantine spool, durably; logs the first
- * failure and every 60th. */
+/*
+ * The quarantine keeps each record once, though the loader may be stopped between copying a
+ * record and committing the checkpoint past it, and then read and keep the record again. A
+ * record is kept only when the checkpoint is at it (everything before it committed), so only
+ * that one record can be kept and not passed. Before appending it, `last-kept` in the
+ * quarantine names it with the quarantine's end: once the end has moved past that, it is in.
+ */
+#define KEPT_FILE "/last-kept"
+
+static bool kept_already(const char *path, uint64_t lsn, uint64_t end, uint64_t *was_end)
+{
+    char text[64];
+    unsigned long long src, qend;
+    char extra;
+    if (ft_file_read_small(path, text, sizeof(text)) < 0 ||
+        sscanf(text, "%llu %llu%c", &src, &qend, &extra) != 3 || extra != '\n')
+        return false;
+    *was_end = qend;
+    return src == lsn && end > qend;
+}
+
+/* Appends one record to the quarantine spool at `dir`, durably, unless it is in already. */
+static int append_once(const char *dir, uint64_t lsn, const struct ft_spool_record *rec, char *err,
+                       size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s" KEPT_FILE, dir);
+    ft_spool *q;
+    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
+    int rc = ft_spool_open(dir, &so, &q, err, errlen);
+    if (rc) return rc;
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(q, &ss);
+    uint64_t was_end;
+    if (!kept_already(path, lsn, ss.durable_lsn, &was_end)) {
+        char text[64];
+        int n = snprintf(text, sizeof(text), "%" PRIu64 " %" PRIu64 "\n", lsn, ss.durable_lsn);
+        rc = ft_file_replace(path, text, (size_t)n);
+        uint64_t qlsn;
+        bool durable;
+        struct iovec iov = {(void *)rec->data, rec->len};
+        if (rc == FT_OK) rc = ft_spool_append(q, &iov, 1, NULL, NULL, &qlsn, &durable);
+        if (rc == FT_OK && !durable) rc = ft_spool_sync(q);
+    }
+    ft_spool_close(q);
+    return rc;
+}
+
+/* Copies the spool record at `lsn` into the quarantine; logs the first failure and every 60th. */
 static int keep_record(ft_loader *l, uint64_t lsn, int attempt)
 {
     ft_spool_reader *r;
     struct ft_spool_record rec;
+    char err[256] = "";
     ft_spool_reader_open(l->spool, lsn, &r);
     int rc = ft_spool_next(r, &rec);
     if (rc == FT_OK && rec.lsn != lsn) rc = FT_ECORRUPT;
-    ft_spool *q = NULL;
-    char err[256] = "";
-    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
-    if (rc == FT_OK) rc = ft_spool_open(l->opt.quarantine_dir, &so, &q, err, sizeof(err));
-    uint64_t qlsn;
-    bool durable;
-    struct iovec iov = {(void *)rec.data, rec.len};
-    if (rc == FT_OK) rc = ft_spool_append(q, &iov, 1, NULL, NULL, &qlsn, &durable);
-    if (rc == FT_OK && !durable) rc = ft_spool_sync(q);
-    ft_spool_close(q);
+    if (rc == FT_OK) rc = append_once(l->opt.quarantine_dir, lsn, &rec, err, sizeof(err));
     ft_spool_reader_close(r);
     if (rc && attempt % 60 == 1) {
         char msg[512];
@@ -157,31 +197,40 @@ static int keep_record(ft_loader *l, uint64_t lsn, int attempt)
     return rc;
 }
 
-/*
- * Puts the record the warehouse refused into the quarantine spool, moves the checkpoint past
- * it, and has the reader read again from there: the records after it in this batch, and the
- * batch the reader is building, may count on sets that only the refused record carried.
- */
-static int quarantine(ft_loader *l, const struct mark *m)
+/* Keeps the record of `m` in the quarantine, trying again each second until it is in or the
+ * loader stops (FT_ESTORE); counts and logs it. */
+static int keep(ft_loader *l, const struct mark *m, const char *why)
 {
-    char why[512];
-    ft_loader_last_error(l, why, sizeof(why));
     for (int attempt = 1; keep_record(l, m->lsn, attempt) != FT_OK; attempt++) {
         if (should_stop(l)) return FT_ESTORE;
         backoff_sleep(l, 1000000);
     }
-    struct ft_store_batch sb = {.source = l->source, .checkpoint = m->next};
-    int rc = write_retrying(l, &sb);
-    if (rc) return FT_ESTORE; /* the record is read, refused and kept again after a restart */
-    ft_spool_release(l->spool, m->next);
     pthread_mutex_lock(&l->lock);
     l->stats.quarantined++;
-    l->stats.checkpoint = m->next;
     pthread_mutex_unlock(&l->lock);
     char pos[24];
     snprintf(pos, sizeof(pos), "%" PRIu64, m->lsn);
     ft_log(FT_LOG_WARN, "loader.record_quarantined", "lsn", pos, "error", why, "dir",
            l->opt.quarantine_dir, NULL);
+    return FT_OK;
+}
+
+/*
+ * Puts the record the warehouse refused into the quarantine, moves the checkpoint past it, and
+ * has the reader read again from there: the records after it in this batch, and the batch the
+ * reader is building, may count on sets that only the refused record carried.
+ */
+static int quarantine(ft_loader *l, const struct mark *m)
+{
+    char why[512];
+    ft_loader_last_error(l, why, sizeof(why));
+    if (keep(l, m, why)) return FT_ESTORE;
+    struct ft_store_batch sb = {.source = l->source, .checkpoint = m->next};
+    if (write_retrying(l, &sb)) return FT_ESTORE; /* read and found kept again after a restart */
+    ft_spool_release(l->spool, m->next);
+    pthread_mutex_lock(&l->lock);
+    l->stats.checkpoint = m->next;
+    pthread_mutex_unlock(&l->lock);
     pthread_mutex_lock(&l->q_lock);
     l->rewind_lsn = m->next;
     atomic_store(&l->rewind, true);
@@ -190,12 +239,30 @@ static int quarantine(ft_loader *l, const struct mark *m)
     return FT_OK;
 }
 
-/* Commits a batch. FT_OK, or FT_ESTORE when it gives up. */
-static int commit(ft_loader *l, struct batch *b)
+/* Commits records [lo, hi) of a batch, or quarantines the one the warehouse refuses. */
+static int settle_or_quarantine(ft_loader *l, const struct batch *b, size_t lo, size_t hi)
 {
     size_t bad;
-    int rc = settle(l, b, 0, b->nmarks, &bad);
+    int rc = settle(l, b, lo, hi, &bad);
     return rc == FT_EREFUSED ? quarantine(l, &b->marks[bad]) : rc;
+}
+
+/*
+ * Commits a batch. A record the reader could not read is kept in the quarantine once what
+ * precedes it is committed (so the checkpoint is at it), and passed by the next commit.
+ * FT_OK (after a quarantine, the rest of the batch is read again), or FT_ESTORE.
+ */
+static int commit(ft_loader *l, struct batch *b)
+{
+    size_t lo = 0;
+    for (size_t i = 0; i < b->nmarks; i++) {
+        if (!b->marks[i].unreadable) continue;
+        int rc = i > lo ? settle_or_quarantine(l, b, lo, i) : FT_OK;
+        if (rc || atomic_load(&l->rewind)) return rc;
+        if (keep(l, &b->marks[i], b->marks[i].unreadable)) return FT_ESTORE;
+        lo = i; /* its empty slice carries the checkpoint past it */
+    }
+    return settle_or_quarantine(l, b, lo, b->nmarks);
 }
 
 void *ft__loader_writer_main(void *arg)

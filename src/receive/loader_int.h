@@ -25,10 +25,12 @@ struct idset {
 };
 
 /* Where one record's rows begin in its batch (they are contiguous: sets it brought, its
- * delivery or its events), so that a batch can be written in slices. */
+ * delivery or its events), so that a batch can be written in slices. `unreadable`: why this
+ * version could not read the record (it has no rows and goes to the quarantine), or NULL. */
 struct mark {
     uint64_t lsn, next;
     size_t sets, dels, events;
+    const char *unreadable;
 };
 
 /*

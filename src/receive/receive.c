@@ -493,10 +493,11 @@ static void render_metrics(struct receiver *rc, struct ft_buf *out)
                      "Failed warehouse batch attempts.");
     ft_metric_u64(out, "flagtrail_loader_errors_total", NULL, ls.store_errors);
     ft_metric_header(out, "flagtrail_loader_rejected_total", "counter",
-                     "Spool records skipped as unreadable.");
+                     "Spool records skipped as corrupt.");
     ft_metric_u64(out, "flagtrail_loader_rejected_total", NULL, ls.rejected);
     ft_metric_header(out, "flagtrail_loader_quarantined_total", "counter",
-                     "Records the warehouse refused, moved to SPOOL/quarantine.");
+                     "Records the warehouse refused or this version cannot read, moved to "
+                     "SPOOL/quarantine.");
     ft_metric_u64(out, "flagtrail_loader_quarantined_total", NULL, ls.quarantined);
 }
 

@@ -10,6 +10,7 @@
  */
 #include "serve/dispatcher.h"
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "flagtrail/error.h"
 #include "http/client.h"
@@ -137,12 +138,8 @@ bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t 
  * outbox is sent again from its start, rather than released unsent. */
 static uint64_t load_checkpoint(const char *path, uint64_t end)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char text[32] = "";
-    size_t n = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[n] = '\0';
+    char text[32];
+    if (ft_file_read_small(path, text, sizeof(text)) < 0) return 0;
     text[strcspn(text, "\n")] = '\0';
     char *stop;
     errno = 0;
@@ -154,19 +151,9 @@ static uint64_t load_checkpoint(const char *path, uint64_t end)
 
 static int save_checkpoint(const char *path, uint64_t lsn)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return FT_EIO;
     char text[32];
     int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", lsn);
-    bool ok = write(fd, text, (size_t)n) == n && fdatasync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return FT_EIO;
-    }
-    return FT_OK;
+    return ft_file_replace(path, text, (size_t)n);
 }
 
 /* --- bookkeeping --- */

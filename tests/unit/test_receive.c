@@ -384,3 +384,159 @@ Test(loader, without_a_quarantine_a_refusal_is_retried)
     ft_store_close(st);
     ft_spool_close(s);
 }
+
+static void open_quarantine_loader(ft_spool *s, ft_store *st, const char *qdir, ft_loader **l)
+{
+    char err[256];
+    struct ft_loader_options lo = {
+        .source = "t", .max_attempts = 1, .batch_records = 7, .quarantine_dir = qdir};
+    cr_assert(eq(int, ft_loader_new(s, st, &lo, l, err, sizeof(err)), FT_OK), "%s", err);
+}
+
+/* The records of the spool at `path`, in order, into `out`: each its 32-bit length, then its
+ * bytes. */
+static size_t spool_records(const char *path, unsigned char *out, size_t cap, int *count)
+{
+    ft_spool *q;
+    char err[256];
+    struct ft_spool_options so = {.durability = FT_SPOOL_NONE};
+    cr_assert(eq(int, ft_spool_open(path, &so, &q, err, sizeof(err)), FT_OK), "%s", err);
+    ft_spool_reader *r;
+    ft_spool_reader_open(q, 0, &r);
+    struct ft_spool_record rec;
+    size_t used = 0;
+    *count = 0;
+    while (ft_spool_next(r, &rec) == FT_OK) {
+        uint32_t len = (uint32_t)rec.len;
+        cr_assert(le(sz, used + sizeof(len) + len, cap));
+        memcpy(out + used, &len, sizeof(len));
+        memcpy(out + used + sizeof(len), rec.data, len);
+        used += sizeof(len) + len;
+        (*count)++;
+    }
+    ft_spool_reader_close(r);
+    ft_spool_close(q);
+    return used;
+}
+
+/* With a quarantine, records this version cannot read are kept there, not skipped. */
+Test(loader, unreadable_records_go_to_the_quarantine_when_there_is_one)
+{
+    ft_spool *s = open_spool();
+    append(s, "a", 1, false);
+    append_raw(s, "short", 5);
+    unsigned char head[64];
+    struct ft_record rec = {.type = 9};
+    size_t n = ft_record_header(head, &rec);
+    append_raw(s, head, n); /* an unknown type */
+    rec.type = FT_RECORD_WEBHOOK;
+    size_t m = ft_record_header(head + 32, &rec);
+    memcpy(head + 32 + m, "[]", 2);
+    append_raw(s, head + 32, m + 2); /* not a payload */
+    append(s, "b", 1, true);
+    ft_store *st = open_store();
+    char qdir[128];
+    snprintf(qdir, sizeof(qdir), "%s/quarantine", dir);
+    ft_loader *l;
+    open_quarantine_loader(s, st, qdir, &l);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(s, &ss);
+    cr_expect(eq(u64, ls.deliveries, 2));
+    cr_expect(eq(u64, ls.rejected, 0));
+    cr_expect(eq(u64, ls.quarantined, 3));
+    cr_expect(eq(u64, ls.checkpoint, ss.durable_lsn));
+    ft_loader_free(l);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
+
+    unsigned char want[256], got[256];
+    size_t wn = 0;
+    const struct {
+        const void *p;
+        size_t len;
+    } kept[] = {{"short", 5}, {head, n}, {head + 32, m + 2}};
+    for (size_t i = 0; i < 3; i++) {
+        uint32_t len = (uint32_t)kept[i].len;
+        memcpy(want + wn, &len, sizeof(len));
+        memcpy(want + wn + sizeof(len), kept[i].p, len);
+        wn += sizeof(len) + len;
+    }
+    int count;
+    size_t gn = spool_records(qdir, got, sizeof(got), &count);
+    cr_expect(eq(int, count, 3));
+    cr_assert(eq(sz, gn, wn));
+    cr_expect(memcmp(got, want, wn) == 0, "the quarantine holds them byte for byte, in order");
+
+    /* loading again passes nothing to the quarantine a second time */
+    open_quarantine_loader(s, st, qdir, &l);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_free(l);
+    spool_records(qdir, got, sizeof(got), &count);
+    cr_expect(eq(int, count, 3));
+    ft_store_close(st);
+    ft_spool_close(s);
+}
+
+/*
+ * Stopped after naming the record in `last-kept` and, when `appended`, after copying it, but
+ * before the checkpoint passed it: loading again leaves exactly one copy in the quarantine.
+ */
+static void stopped_while_keeping(bool appended)
+{
+    ft_spool *s = open_spool();
+    append(s, "a", 1, true);
+    ft_store *st = open_store();
+    ft_loader *l = new_loader(s, st, 1);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_free(l);
+    struct iovec iov = {"short", 5};
+    uint64_t lsn;
+    bool durable;
+    cr_assert(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_OK));
+    append(s, "b", 1, true);
+
+    char qdir[128], marker[160], err[256];
+    snprintf(qdir, sizeof(qdir), "%s/quarantine", dir);
+    snprintf(marker, sizeof(marker), "%s/last-kept", qdir);
+    ft_spool *q;
+    struct ft_spool_options so = {.durability = FT_SPOOL_NONE};
+    cr_assert(eq(int, ft_spool_open(qdir, &so, &q, err, sizeof(err)), FT_OK), "%s", err);
+    struct ft_spool_stats qs;
+    ft_spool_get_stats(q, &qs);
+    FILE *f = fopen(marker, "w");
+    cr_assert(f != NULL);
+    fprintf(f, "%llu %llu\n", (unsigned long long)lsn, (unsigned long long)qs.durable_lsn);
+    fclose(f);
+    uint64_t qlsn;
+    if (appended) cr_assert(eq(int, ft_spool_append(q, &iov, 1, NULL, NULL, &qlsn, &durable), 0));
+    ft_spool_close(q);
+
+    open_quarantine_loader(s, st, qdir, &l);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.deliveries, 1));
+    cr_expect(eq(u64, ls.quarantined, 1));
+    ft_loader_free(l);
+    unsigned char got[64];
+    int count;
+    size_t gn = spool_records(qdir, got, sizeof(got), &count);
+    cr_expect(eq(int, count, 1));
+    cr_expect(eq(sz, gn, sizeof(uint32_t) + 5));
+    cr_expect(memcmp(got + sizeof(uint32_t), "short", 5) == 0);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
+    ft_store_close(st);
+    ft_spool_close(s);
+}
+
+Test(loader, a_record_kept_but_not_passed_is_not_kept_twice)
+{
+    stopped_while_keeping(true);
+}
+
+Test(loader, a_record_named_but_not_kept_is_kept_once)
+{
+    stopped_while_keeping(false);
+}
