@@ -77,7 +77,7 @@ static bool healthy(int port)
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", port);
     struct ft_buf body;
     int status = 0;
-    int rc = ft_http_get(url, NULL, 0, 1000, 4096, &body, &status, NULL, 0, err, sizeof(err));
+    int rc = ft_http_get(url, NULL, 0, 1000, NULL, 4096, &body, &status, NULL, 0, err, sizeof(err));
     ft_buf_free(&body);
     return rc == FT_OK && status == 200;
 }

@@ -248,9 +248,17 @@ static size_t on_get_header(char *buf, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* libcurl's progress callback: at least once a second while a transfer waits. */
+static int on_get_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return atomic_load((const atomic_bool *)arg) ? 1 : 0;
+}
+
 int ft_http_get(const char *url, const char *const *headers, size_t nheaders, long timeout_ms,
-                size_t max_body, struct ft_buf *body, int *status, char *last_modified,
-                size_t lmcap, char *err, size_t errlen)
+                const atomic_bool *cancel, size_t max_body, struct ft_buf *body, int *status,
+                char *last_modified, size_t lmcap, char *err, size_t errlen)
 {
     pthread_once(&global_once, global_init);
     ft_buf_init(body, max_body);
@@ -275,6 +283,11 @@ int ft_http_get(const char *url, const char *const *headers, size_t nheaders, lo
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_get_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &g);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
+    if (cancel) {
+        curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_get_progress);
+        curl_easy_setopt(e, CURLOPT_XFERINFODATA, (void *)cancel);
+        curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+    }
     CURLcode cc = curl_easy_perform(e);
     int rc = FT_OK;
     if (g.too_big) {

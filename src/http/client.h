@@ -11,6 +11,7 @@
 
 #include "flagtrail/base.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,9 +69,10 @@ size_t ft_http_client_in_flight(const ft_http_client *c);
  * A blocking GET with request headers; the body (capped at `max_body`) goes to `body`
  * (initialized here) and a Last-Modified answer header to `last_modified`. FT_OK with
  * *status set (304 included); FT_EIO when no answer came (`err` says why); FT_ETOOBIG.
+ * When `cancel` (may be NULL) turns true the call gives up within about a second (FT_EIO).
  */
 int ft_http_get(const char *url, const char *const *headers, size_t nheaders, long timeout_ms,
-                size_t max_body, struct ft_buf *body, int *status, char *last_modified,
-                size_t lmcap, char *err, size_t errlen);
+                const atomic_bool *cancel, size_t max_body, struct ft_buf *body, int *status,
+                char *last_modified, size_t lmcap, char *err, size_t errlen);
 
 #endif

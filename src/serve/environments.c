@@ -49,9 +49,11 @@ struct ft_environments {
     unsigned generation;
     pthread_t watcher;
     bool watching;
-    pthread_mutex_t stop_lock;
+    pthread_mutex_t stop_lock; /* guards stopping and reload_requested */
     pthread_cond_t stop_cond;
     bool stopping;
+    bool reload_requested; /* SIGHUP: the watcher reloads everything */
+    atomic_bool cancel;    /* closing: a document fetch in progress gives up */
 };
 
 /* --- one environment --- */
@@ -303,8 +305,8 @@ static int load_url(ft_environments *r, const char *since, struct ft_env **out, 
     struct ft_buf body;
     int status = 0;
     char last_modified[64] = "";
-    int rc = ft_http_get(r->url, headers, n, 10000, MAX_DOCUMENT, &body, &status, last_modified,
-                         sizeof(last_modified), err, errlen);
+    int rc = ft_http_get(r->url, headers, n, 10000, &r->cancel, MAX_DOCUMENT, &body, &status,
+                         last_modified, sizeof(last_modified), err, errlen);
     OPENSSL_cleanse(key_header, sizeof(key_header));
     if (rc == FT_OK && status == 304) {
         ft_buf_free(&body);
@@ -425,6 +427,7 @@ int ft_environments_open(const struct ft_environments_options *opt, ft_environme
     pthread_mutex_init(&r->stop_lock, NULL);
     pthread_mutex_init(&r->reload_lock, NULL);
     pthread_cond_init(&r->stop_cond, NULL);
+    atomic_init(&r->cancel, false);
     size_t n = opt->nfiles + (opt->url ? 1 : 0);
     struct ft_envset *set = new_set(n);
     int rc = FT_OK;
@@ -559,6 +562,16 @@ static int reload_locked(ft_environments *r, bool force)
     return replaced;
 }
 
+/* Reloads everything and says how many documents were replaced. */
+static void reload_all(ft_environments *r)
+{
+    char count[16];
+    snprintf(count, sizeof(count), "%d", ft_environments_reload(r, true));
+    ft_log(FT_LOG_INFO, "serve.reloaded", "documents", count, NULL);
+}
+
+/* Checks the files every second, polls the URL every poll interval, and reloads everything
+ * when asked (SIGHUP), so that no signal handler waits for a document fetch. */
 static void *watch_main(void *arg)
 {
     ft_environments *r = arg;
@@ -568,17 +581,32 @@ static void *watch_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        pthread_cond_timedwait(&r->stop_cond, &r->stop_lock, &until);
+        if (!r->reload_requested) pthread_cond_timedwait(&r->stop_cond, &r->stop_lock, &until);
         if (r->stopping) break;
+        bool all = r->reload_requested;
+        r->reload_requested = false;
         pthread_mutex_unlock(&r->stop_lock);
         int64_t now = ft_clock_mono_ns();
         bool poll = r->url && now - last_poll >= (int64_t)r->opt.poll_interval_s * 1000000000;
-        if (poll) last_poll = now;
-        if (r->opt.nfiles || poll) ft_environments_reload(r, false);
+        if (poll || all) last_poll = now;
+        if (all) reload_all(r);
+        else if (r->opt.nfiles || poll) ft_environments_reload(r, false);
         pthread_mutex_lock(&r->stop_lock);
     }
     pthread_mutex_unlock(&r->stop_lock);
     return NULL;
+}
+
+void ft_environments_request_reload(ft_environments *r)
+{
+    if (!r->watching) {
+        reload_all(r);
+        return;
+    }
+    pthread_mutex_lock(&r->stop_lock);
+    r->reload_requested = true;
+    pthread_cond_broadcast(&r->stop_cond);
+    pthread_mutex_unlock(&r->stop_lock);
 }
 
 int ft_environments_watch(ft_environments *r)
@@ -615,6 +643,7 @@ void ft_environments_close(ft_environments *r)
     if (r->watching) {
         pthread_mutex_lock(&r->stop_lock);
         r->stopping = true;
+        atomic_store(&r->cancel, true);
         pthread_cond_broadcast(&r->stop_cond);
         pthread_mutex_unlock(&r->stop_lock);
         pthread_join(r->watcher, NULL);

@@ -113,6 +113,10 @@ int ft_environments_reload(ft_environments *r, bool force);
 /* A thread that checks files every second and polls the URL every poll interval. */
 int ft_environments_watch(ft_environments *r);
 
+/* Has the watcher reload everything soon (SIGHUP) and log `serve.reloaded`; returns at once,
+ * also while a fetch of the URL is in progress. Without a watcher, reloads here. */
+void ft_environments_request_reload(ft_environments *r);
+
 unsigned ft_environments_generation(ft_environments *r);
 
 /* A new signer for the environment with client key `api_key`, or NULL (unsigned / unknown). */

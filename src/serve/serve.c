@@ -268,10 +268,7 @@ static void stop(struct server *s, bool started)
 static void on_hup(void *arg)
 {
     struct server *s = arg;
-    int n = ft_environments_reload(s->envs, true);
-    char count[16];
-    snprintf(count, sizeof(count), "%d", n);
-    ft_log(FT_LOG_INFO, "serve.reloaded", "documents", count, NULL);
+    ft_environments_request_reload(s->envs);
 }
 
 int ft_serve_run(const struct ft_serve_config *cfg)

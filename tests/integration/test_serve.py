@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -510,6 +511,98 @@ def test_reload_on_change_and_sighup_keeps_a_broken_document_out(serves, tmp_pat
              message="a reload refused for U+0000")
     assert value() == 4321 and len(s.request("GET", "/api/v1/flags/")[1]) == 5
     s.stop()
+
+
+class DocumentServer:
+    """Flagsmith's environment-document endpoint: Last-Modified, 304 to a matching
+    If-Modified-Since, and on demand a 500 or an answer that hangs."""
+
+    def __init__(self, doc):
+        self.doc, self.modified, self.mode = doc, "Wed, 02 Dec 2026 10:00:00 GMT", "ok"
+        self.seen, self.release = [], threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.seen.append((self.path, self.headers.get("X-Environment-Key"),
+                                   self.headers.get("If-Modified-Since")))
+                if outer.mode == "hang":
+                    outer.release.wait(30)
+                    return
+                if outer.mode == "500":
+                    self.send_response(500)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.headers.get("If-Modified-Since") == outer.modified:
+                    self.send_response(304)
+                    self.end_headers()
+                    return
+                body = json.dumps(outer.doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Last-Modified", outer.modified)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}/api/v1/environment-document/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_environment_url_is_polled_with_if_modified_since(serves, tmp_path):
+    doc = json.loads(V1.read_text())["environment"]
+    up = DocumentServer(doc)
+    key_file = tmp_path / "upstream-key"
+    key_file.write_text("ser.upstream\n")
+    try:
+        s = serves(args=["--environment-url", up.url, "--environment-key-file", str(key_file),
+                         "--poll-interval", "1"])
+        value = lambda: flags_by_name(s.request("GET", "/api/v1/flags/")[1])[  # noqa
+            "integer_feature"]["feature_state_value"]
+        assert value() == 1234
+        assert up.seen[0] == ("/api/v1/environment-document/", "ser.upstream", None)
+        wait_for(lambda: any(ims == up.modified for _, _, ims in up.seen),
+                 message="a poll with If-Modified-Since")
+        assert value() == 1234 and not s.events("serve.document_reloaded"), "a 304 keeps the model"
+        for fs in doc["feature_states"]:
+            if fs["feature"]["name"] == "integer_feature":
+                fs["feature_state_value"] = 4321
+        up.modified = "Wed, 02 Dec 2026 11:00:00 GMT"
+        wait_for(lambda: value() == 4321, timeout=10, message="the new document")
+        up.mode = "500"
+        wait_for(lambda: s.events("serve.reload_failed"), message="a failed poll")
+        assert "answered 500" in s.events("serve.reload_failed")[0]["error"]
+        assert value() == 4321, "a failed poll keeps the previous model"
+        up.mode = "ok"
+        polls = len(up.seen)
+        s.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(ims is None for _, _, ims in up.seen[polls:]),
+                 message="SIGHUP's fetch without If-Modified-Since")
+        wait_for(lambda: s.events("serve.reloaded"), message="serve.reloaded")
+        # a fetch that hangs holds neither SIGHUP nor SIGTERM: serve stops within a second or
+        # two, not after the fetch's 10 s timeout
+        up.mode = "hang"
+        polls = len(up.seen)
+        wait_for(lambda: len(up.seen) > polls, message="a hanging poll")
+        assert s.request("GET", "/api/v1/flags/")[0] == 200, "flags are served meanwhile"
+        s.proc.send_signal(signal.SIGHUP)
+        started = time.monotonic()
+        assert s.stop(timeout=8) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        up.close()
 
 
 def test_full_outbox_still_serves_flags_and_counts_lost_webhooks(serves, hooks):
