@@ -12,8 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Syncs the directory holding `path`, so that a rename into it is durable. */
-static bool sync_parent(const char *path)
+bool ft_file_sync_parent(const char *path)
 {
     char copy[4096];
     if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy)) return false;
@@ -36,7 +35,7 @@ int ft_file_replace(const char *path, const void *data, size_t len)
         unlink(tmp);
         return FT_EIO;
     }
-    return sync_parent(path) ? FT_OK : FT_EIO;
+    return ft_file_sync_parent(path) ? FT_OK : FT_EIO;
 }
 
 long ft_file_read_small(const char *path, char *out, size_t cap)

@@ -110,6 +110,9 @@ int ft_loader_new(ft_spool *spool, ft_store *store, const struct ft_loader_optio
         return FT_ESTORE;
     }
     l->stats.checkpoint = l->position = checkpoint;
+    l->chosen_lsn = UINT64_MAX;
+    if (opt->quarantine_dir && ft__loader_marked(opt->quarantine_dir) == checkpoint)
+        l->chosen_lsn = checkpoint;
     ft_spool_release(spool, checkpoint);
     ft_spool_reader_open(spool, checkpoint, &l->reader);
     *out = l;
@@ -190,11 +193,11 @@ static void reject(ft_loader *l, uint64_t lsn, const char *why)
 }
 
 /* A record this version cannot read (a newer format, or a body it does not parse): kept in
- * the quarantine by the writer, where a version that reads it can load it; skipped when there
- * is no quarantine. */
+ * the quarantine by the writer, where a version that reads it can load it. Without a
+ * quarantine, skipped when the options say so, else the writer stops there. */
 static void unreadable(ft_loader *l, uint64_t lsn, const char *why)
 {
-    if (!l->opt.quarantine_dir) {
+    if (!l->opt.quarantine_dir && l->opt.skip_unreadable) {
         reject(l, lsn, why);
         return;
     }
@@ -280,6 +283,11 @@ static void add_events(ft_loader *l, const struct ft_spool_record *rec, const st
 static void add_record(ft_loader *l, const struct ft_spool_record *rec)
 {
     take(l, rec->lsn, rec->next_lsn);
+    if (rec->lsn == l->chosen_lsn) {
+        l->chosen_lsn = UINT64_MAX;
+        unreadable(l, rec->lsn, "chosen for the quarantine before a stop");
+        return;
+    }
     struct ft_record r;
     if (ft_record_decode(rec->data, rec->len, &r)) {
         unreadable(l, rec->lsn, "not a receiver record this version reads");
@@ -477,7 +485,7 @@ int ft_loader_drain(ft_loader *l)
     if (rc) return rc;
     join_threads(l);
     l->drain = false;
-    return l->writer_failed ? FT_ESTORE : FT_OK;
+    return l->writer_failed ? l->writer_rc : FT_OK;
 }
 
 void ft_loader_get_stats(ft_loader *l, struct ft_loader_stats *out)

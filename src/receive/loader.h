@@ -33,6 +33,9 @@ struct ft_loader_options {
     /* where records the warehouse refuses go (a spool, created when first needed), so that
      * loading goes on past them; NULL: a refused batch is retried like any failure */
     const char *quarantine_dir;
+    /* without a quarantine: skip (and count) records this version cannot read; false: loading
+     * stops before the first one (ft_loader_drain: FT_ECORRUPT), which stays in the spool */
+    bool skip_unreadable;
     /* called after each committed batch with the checkpoint and the durable end */
     void (*progress)(void *arg, uint64_t checkpoint, uint64_t end);
     void *progress_arg;
@@ -65,8 +68,9 @@ int ft_loader_start(ft_loader *l);
  * ft_clock_mono_ns()/1000), commits, and joins it. */
 void ft_loader_stop(ft_loader *l, int64_t deadline_us);
 
-/* Loads everything durable now, on the calling thread (replay, tests). FT_OK, or FT_ESTORE
- * after max_attempts failed attempts of one batch. */
+/* Loads everything durable now, on the calling thread (replay, tests). FT_OK; FT_ESTORE
+ * after max_attempts failed attempts of one batch; FT_ECORRUPT at a record this version cannot
+ * read, with no quarantine and no skip_unreadable. */
 int ft_loader_drain(ft_loader *l);
 
 void ft_loader_get_stats(ft_loader *l, struct ft_loader_stats *out);

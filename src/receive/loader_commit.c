@@ -135,19 +135,35 @@ static int settle(ft_loader *l, const struct batch *b, size_t lo, size_t hi, siz
  * record is kept only when the checkpoint is at it (everything before it committed), so only
  * that one record can be kept and not passed. Before appending it, `last-kept` in the
  * quarantine names it with the quarantine's end: once the end has moved past that, it is in.
+ * A loader that starts with its checkpoint at the record named sends it to the quarantine
+ * again (loader.c, chosen_lsn), even if the warehouse would now take it: it is there once,
+ * and never also in the warehouse.
  */
 #define KEPT_FILE "/last-kept"
 
-static bool kept_already(const char *path, uint64_t lsn, uint64_t end, uint64_t *was_end)
+/* Reads `last-kept` in `dir`: the record's position and the quarantine's end before it. */
+static bool read_marker(const char *dir, uint64_t *src, uint64_t *qend)
 {
-    char text[64];
-    unsigned long long src, qend;
-    char extra;
+    char path[4200], text[64], extra;
+    unsigned long long a, b;
+    snprintf(path, sizeof(path), "%s" KEPT_FILE, dir);
     if (ft_file_read_small(path, text, sizeof(text)) < 0 ||
-        sscanf(text, "%llu %llu%c", &src, &qend, &extra) != 3 || extra != '\n')
+        sscanf(text, "%llu %llu%c", &a, &b, &extra) != 3 || extra != '\n')
         return false;
-    *was_end = qend;
-    return src == lsn && end > qend;
+    *src = a, *qend = b;
+    return true;
+}
+
+uint64_t ft__loader_marked(const char *dir)
+{
+    uint64_t src, qend;
+    return read_marker(dir, &src, &qend) ? src : UINT64_MAX;
+}
+
+static bool kept_already(const char *dir, uint64_t lsn, uint64_t end)
+{
+    uint64_t src, qend;
+    return read_marker(dir, &src, &qend) && src == lsn && end > qend;
 }
 
 /* Appends one record to the quarantine spool at `dir`, durably, unless it is in already. */
@@ -157,13 +173,13 @@ static int append_once(const char *dir, uint64_t lsn, const struct ft_spool_reco
     char path[4200];
     snprintf(path, sizeof(path), "%s" KEPT_FILE, dir);
     ft_spool *q;
-    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC};
+    /* any record of a spool fits, whatever --max-body wrote it */
+    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC, .max_record = UINT32_MAX};
     int rc = ft_spool_open(dir, &so, &q, err, errlen);
     if (rc) return rc;
     struct ft_spool_stats ss;
     ft_spool_get_stats(q, &ss);
-    uint64_t was_end;
-    if (!kept_already(path, lsn, ss.durable_lsn, &was_end)) {
+    if (!kept_already(dir, lsn, ss.durable_lsn)) {
         char text[64];
         int n = snprintf(text, sizeof(text), "%" PRIu64 " %" PRIu64 "\n", lsn, ss.durable_lsn);
         rc = ft_file_replace(path, text, (size_t)n);
@@ -239,30 +255,50 @@ static int quarantine(ft_loader *l, const struct mark *m)
     return FT_OK;
 }
 
-/* Commits records [lo, hi) of a batch, or quarantines the one the warehouse refuses. */
-static int settle_or_quarantine(ft_loader *l, const struct batch *b, size_t lo, size_t hi)
+/* Commits records [lo, hi) of a batch, or quarantines the one the warehouse refuses and sets
+ * *rewound: the rest of the batch is then read again, not committed from here. */
+static int settle_or_quarantine(ft_loader *l, const struct batch *b, size_t lo, size_t hi,
+                                bool *rewound)
 {
     size_t bad;
     int rc = settle(l, b, lo, hi, &bad);
-    return rc == FT_EREFUSED ? quarantine(l, &b->marks[bad]) : rc;
+    if (rc != FT_EREFUSED) return rc;
+    *rewound = true;
+    return quarantine(l, &b->marks[bad]);
+}
+
+/* A record this version cannot read, with nowhere to keep it: loading stops before it, and
+ * the record stays in the spool. */
+static int stop_at(ft_loader *l, const struct mark *m)
+{
+    char msg[512], pos[24];
+    snprintf(pos, sizeof(pos), "%" PRIu64, m->lsn);
+    snprintf(msg, sizeof(msg), "the record at %s: %s; this version cannot read it", pos,
+             m->unreadable);
+    ft__loader_set_error(l, msg);
+    ft_log(FT_LOG_ERROR, "loader.record_unreadable", "lsn", pos, "error", m->unreadable, NULL);
+    return FT_ECORRUPT;
 }
 
 /*
  * Commits a batch. A record the reader could not read is kept in the quarantine once what
  * precedes it is committed (so the checkpoint is at it), and passed by the next commit.
- * FT_OK (after a quarantine, the rest of the batch is read again), or FT_ESTORE.
+ * FT_OK (after a quarantine, the rest of the batch is read again), FT_ESTORE, or FT_ECORRUPT
+ * (stop_at).
  */
 static int commit(ft_loader *l, struct batch *b)
 {
+    bool rewound = false; /* not l->rewind: the reader clears that as soon as it sees it */
     size_t lo = 0;
     for (size_t i = 0; i < b->nmarks; i++) {
         if (!b->marks[i].unreadable) continue;
-        int rc = i > lo ? settle_or_quarantine(l, b, lo, i) : FT_OK;
-        if (rc || atomic_load(&l->rewind)) return rc;
+        int rc = i > lo ? settle_or_quarantine(l, b, lo, i, &rewound) : FT_OK;
+        if (rc || rewound) return rc;
+        if (!l->opt.quarantine_dir) return stop_at(l, &b->marks[i]);
         if (keep(l, &b->marks[i], b->marks[i].unreadable)) return FT_ESTORE;
         lo = i; /* its empty slice carries the checkpoint past it */
     }
-    return settle_or_quarantine(l, b, lo, b->nmarks);
+    return settle_or_quarantine(l, b, lo, b->nmarks, &rewound);
 }
 
 void *ft__loader_writer_main(void *arg)
@@ -283,6 +319,7 @@ void *ft__loader_writer_main(void *arg)
         l->free = b;
         if (rc) {
             l->writer_failed = true;
+            l->writer_rc = rc;
             pthread_cond_broadcast(&l->q_cond);
             break;
         }

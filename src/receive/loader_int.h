@@ -71,6 +71,9 @@ struct ft_loader {
     EVP_MD *sha256; /* fetched once: an implicit fetch per digest takes locks */
     struct batch *building;
     uint64_t position; /* end of what the reader has taken in */
+    /* the record at the checkpoint when `last-kept` names it (a stop came while it was being
+     * kept): it goes to the quarantine again, where it is kept once; else UINT64_MAX */
+    uint64_t chosen_lsn;
 
     /* the hand-over */
     struct batch slots[2];
@@ -80,6 +83,7 @@ struct ft_loader {
     struct batch *free;  /* committed, waiting for the reader */
     bool reader_done;
     bool writer_failed;
+    int writer_rc; /* why: FT_ESTORE, or FT_ECORRUPT at a record it may not skip */
     atomic_bool rewind; /* the writer quarantined a record: read again from rewind_lsn */
     uint64_t rewind_lsn;
 
@@ -96,6 +100,9 @@ struct ft_loader {
 
 /* Sets the error ft_loader_last_error reports. */
 void ft__loader_set_error(ft_loader *l, const char *msg);
+
+/* The position `last-kept` in the quarantine `dir` names, or UINT64_MAX. */
+uint64_t ft__loader_marked(const char *dir);
 
 /* Empties a batch for reuse. */
 void ft__loader_reset_batch(struct batch *b);

@@ -26,6 +26,7 @@
  * reused by later rotations: syncs into an allocated file write no metadata.
  */
 #include "base/clock.h"
+#include "base/file.h"
 #include "flagtrail/error.h"
 #include "spool/spool_int.h"
 
@@ -75,8 +76,13 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
     pthread_cond_init(&s->hurry, &ca);
     pthread_condattr_destroy(&ca);
     int rc;
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    bool created = mkdir(dir, 0700) == 0;
+    if (!created && errno != EEXIST) {
         rc = ft__spool_errorf(err, errlen, FT_EIO, "cannot create spool %s", dir);
+        goto fail;
+    }
+    if (created && s->opt.durability == FT_SPOOL_FSYNC && !ft_file_sync_parent(dir)) {
+        rc = ft__spool_errorf(err, errlen, FT_EIO, "cannot sync the directory holding %s", dir);
         goto fail;
     }
     s->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -38,7 +38,8 @@ struct ft_spool_options {
     enum ft_spool_durability durability;
     uint64_t segment_bytes;   /* start a new segment past this size (default 64 MiB) */
     uint64_t max_backlog;     /* unreleased bytes before appends fail (default 1 GiB) */
-    uint32_t max_record;      /* largest payload (default 64 MiB) */
+    uint32_t max_record;      /* largest payload appended (default 64 MiB); reading and
+                               * recovery take any record that fits in its segment */
     int64_t sync_interval_us; /* FSYNC: gather writes this long before syncing (default 0) */
 };
 

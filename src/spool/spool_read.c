@@ -129,7 +129,7 @@ int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
     if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER, limit)) goto corrupt;
     const unsigned char *rh = r->buf + (r->pos - r->buf_lsn);
     uint32_t len = ft__get_le32(rh), crc = ft__get_le32(rh + 4);
-    if (len > r->s->opt.max_record || REC_HEADER + (uint64_t)len > limit - r->pos) goto corrupt;
+    if (REC_HEADER + (uint64_t)len > limit - r->pos) goto corrupt;
     if (!fill(r, r->pos, REC_HEADER + len, limit)) goto corrupt;
     rh = r->buf + (r->pos - r->buf_lsn);
     struct iovec iov = {(void *)(rh + REC_HEADER), len};

@@ -157,7 +157,7 @@ static int list_segments(ft_spool *s, uint64_t **out, size_t *n, char *err, size
  * valid record; sets *torn when bytes after that offset exist (they are cut by the caller:
  * a torn record, or the old records of a recycled file).
  */
-static int scan_segment(ft_spool *s, int fd, uint64_t base, off_t *valid_end, bool *torn)
+static int scan_segment(int fd, uint64_t base, off_t *valid_end, bool *torn)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) return FT_EIO;
@@ -179,7 +179,7 @@ static int scan_segment(ft_spool *s, int fd, uint64_t base, off_t *valid_end, bo
             break;
         }
         uint32_t len = ft__get_le32(rh), crc = ft__get_le32(rh + 4);
-        if (len > s->opt.max_record || (off_t)len > st.st_size - off - REC_HEADER) break;
+        if ((off_t)len > st.st_size - off - REC_HEADER) break;
         if (len > cap) {
             cap = len;
             buf = ft_xrealloc(buf, cap);
@@ -268,7 +268,7 @@ int ft__spool_recover(ft_spool *s, char *err, size_t errlen)
         return ft__spool_errorf(err, errlen, FT_EIO, "cannot open spool segment in %s", s->dir);
     off_t valid;
     bool torn;
-    if ((rc = scan_segment(s, fd, last, &valid, &torn))) {
+    if ((rc = scan_segment(fd, last, &valid, &torn))) {
         close(fd);
         return ft__spool_errorf(err, errlen, rc, "cannot read spool segment in %s", s->dir);
     }

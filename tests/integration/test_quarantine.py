@@ -96,3 +96,38 @@ def test_replay_quarantine_with_nothing_refused(flagtrail, tmp_path):
     res = run([flagtrail, "replay", "--quarantine", "--spool", str(tmp_path / "typo"),
                "--store", f"sqlite:{tmp_path}/w.db"])
     assert res.returncode == 1 and b"no such directory" in res.stderr
+
+
+def test_replay_of_a_spool_quarantines_what_the_warehouse_refuses(flagtrail, receivers):
+    """replay loads a stopped receiver's backlog as its loader would: a refused record goes to
+    SPOOL/quarantine, the rest loads."""
+    r = receivers()
+    assert r.post(webhook("first"))[0] == 200
+    wait_for(lambda: query(r.db, "SELECT COUNT(*) FROM ft_delivery") == [(1,)],
+             message="the first webhook")
+    conn = sqlite3.connect(r.db, timeout=30, isolation_level=None)
+    conn.execute("BEGIN EXCLUSIVE")  # the receiver's loader waits: a backlog builds up
+    post_all(r, ["a", "poison-1", "good-rare-1", "b"])
+    r.kill()
+    conn.execute(TRIGGER)
+    conn.execute("COMMIT")
+    conn.close()
+    spool = os.path.join(r.workdir, "flagtrail-spool")
+    store = f"sqlite:{r.db}"
+    res = run([flagtrail, "replay", "--spool", spool, "--store", store, "--source", "test"],
+              timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert b"loaded 3 webhooks (0 skipped, 1 quarantined)" in res.stdout, res.stdout
+    assert {i for (i,) in query(r.db, "SELECT identity FROM ft_delivery")} == \
+        {"first", "a", "good-rare-1", "b"}
+    conn = sqlite3.connect(r.db)
+    conn.execute("DROP TRIGGER refuse_poison")
+    conn.commit()
+    conn.close()
+    res = run([flagtrail, "replay", "--quarantine", "--spool", spool, "--store", store,
+               "--source", "test"], timeout=120)
+    assert res.returncode == 0 and b"loaded 1 webhooks" in res.stdout, (res.stdout, res.stderr)
+    assert query(r.db, "SELECT source FROM ft_delivery WHERE identity = 'poison-1'") == \
+        [("test/quarantine",)]
+    res = run([flagtrail, "replay", "--skip-unreadable", "--spool", spool, "--store", store])
+    assert res.returncode == 2 and b"--skip-unreadable goes with --quarantine" in res.stderr

@@ -607,6 +607,42 @@ Test(spool, oversized_record_is_refused)
     ft_spool_close(s);
 }
 
+/* max_record caps appends only: a spool written with a larger cap (a receiver restarted with
+ * a smaller --max-body, replay with the default) keeps and reads every record. */
+Test(spool, a_smaller_max_record_on_open_keeps_larger_records)
+{
+    enum { BIG = 100000 };
+    struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC, .max_record = 1 << 20};
+    ft_spool *s = open_spool(&opt);
+    char *big = malloc(BIG);
+    cr_assert(big != NULL);
+    memset(big, 'b', BIG);
+    struct iovec iov = {big, BIG};
+    uint64_t lsn;
+    bool durable;
+    append_n(s, 0, 1);
+    cr_assert(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_OK));
+    append_n(s, 1, 1);
+    cr_assert(eq(int, ft_spool_sync(s), FT_OK));
+    ft_spool_close(s);
+    opt.max_record = 8;
+    s = open_spool(&opt);
+    ft_spool_reader *r;
+    cr_assert(eq(int, ft_spool_reader_open(s, 0, &r), FT_OK));
+    struct ft_spool_record rec;
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_OK));
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_OK));
+    cr_expect(eq(sz, rec.len, BIG));
+    cr_expect(rec.len == BIG && memcmp(rec.data, big, BIG) == 0);
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_OK));
+    cr_expect(eq(sz, rec.len, 5));
+    cr_expect(eq(int, ft_spool_next(r, &rec), FT_ENOENT));
+    ft_spool_reader_close(r);
+    cr_expect(eq(int, ft_spool_append(s, &iov, 1, NULL, NULL, &lsn, &durable), FT_ETOOBIG));
+    ft_spool_close(s);
+    free(big);
+}
+
 Test(spool, full_disk_fails_cleanly_and_recovers)
 {
     struct ft_spool_options opt = {.durability = FT_SPOOL_FSYNC};
