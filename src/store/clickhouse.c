@@ -499,11 +499,12 @@ static int ch_open(const char *location, unsigned flags, ft_store **out, char *e
     return FT_OK;
 }
 
-static int insert(struct ch_store *s, const char *table, const struct ft_buf *rows)
+static int insert(struct ch_store *s, const char *table, const char *columns,
+                  const struct ft_buf *rows)
 {
     if (rows->len == 0) return FT_OK;
-    char sql[128];
-    snprintf(sql, sizeof(sql), "INSERT INTO %s FORMAT TabSeparated", table);
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "INSERT INTO %s (%s) FORMAT TabSeparated", table, columns);
     return post(s, sql, rows->data, rows->len, NULL, NULL, "inserting rows");
 }
 
@@ -513,13 +514,13 @@ static int ch_write(ft_store *st, const struct ft_store_batch *b)
     ft__tsv_batch(b, &tsv_style, s->rows);
     int rc = FT_OK;
     for (int t = 0; t < FT_TSV_TABLES && rc == FT_OK; t++)
-        rc = insert(s, ft__tsv_table[t], &s->rows[t]);
+        rc = insert(s, ft__tsv_table[t], ft__tsv_columns[t], &s->rows[t]);
     if (rc || b->keep_checkpoint) return rc;
     struct ft_buf row;
     ft_buf_init(&row, 0);
     ft__tsv_str(&row, ft_str_c(b->source));
     ft_buf_printf(&row, "\t%llu\n", (unsigned long long)b->checkpoint);
-    rc = insert(s, "ft_checkpoint", &row);
+    rc = insert(s, "ft_checkpoint", "source, lsn", &row);
     ft_buf_free(&row);
     return rc;
 }

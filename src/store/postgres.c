@@ -195,7 +195,8 @@ static int stage(struct pg_store *s)
     for (int t = 0; t < FT_TSV_TABLES; t++) {
         char sql[256];
         snprintf(sql, sizeof(sql),
-                 "CREATE TEMP TABLE IF NOT EXISTS stage_%s (LIKE %s) ON COMMIT DELETE ROWS",
+                 "CREATE TEMP TABLE IF NOT EXISTS stage_%s (LIKE %s INCLUDING DEFAULTS)"
+                 " ON COMMIT DELETE ROWS",
                  ft__tsv_table[t], ft__tsv_table[t]);
         int rc = exec(s, sql, "creating the staging tables");
         if (rc) return rc;
@@ -270,8 +271,9 @@ static int flush(struct pg_store *s, int t)
 {
     struct ft_buf *b = &s->copy[t];
     if (b->len == 0) return FT_OK;
-    char sql[256];
-    snprintf(sql, sizeof(sql), "COPY stage_%s FROM STDIN", ft__tsv_table[t]);
+    char sql[1024];
+    snprintf(sql, sizeof(sql), "COPY stage_%s (%s) FROM STDIN", ft__tsv_table[t],
+             ft__tsv_columns[t]);
     PGresult *r = PQexec(s->conn, sql);
     bool ready = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
@@ -286,8 +288,9 @@ static int flush(struct pg_store *s, int t)
     }
     if (rc) return rc;
     snprintf(sql, sizeof(sql),
-             "INSERT INTO %s SELECT * FROM stage_%s ORDER BY %s ON CONFLICT DO NOTHING",
-             ft__tsv_table[t], ft__tsv_table[t], table_order[t]);
+             "INSERT INTO %s (%s) SELECT %s FROM stage_%s ORDER BY %s ON CONFLICT DO NOTHING",
+             ft__tsv_table[t], ft__tsv_columns[t], ft__tsv_columns[t], ft__tsv_table[t],
+             table_order[t]);
     return exec(s, sql, "inserting rows");
 }
 

@@ -8,6 +8,16 @@
 const char *const ft__tsv_table[FT_TSV_TABLES] = {"ft_flag_set", "ft_trait_set", "ft_segment_set",
                                                   "ft_delivery", "ft_event"};
 
+const char *const ft__tsv_columns[FT_TSV_TABLES] = {
+    "set_id, ord, feature_id, feature_name, feature_type, enabled, value_type, value, "
+    "percentage_allocation, identity_override, feature_segment, feature_state_id",
+    "set_id, ord, trait_id, trait_key, value_type, value, transient",
+    "set_id, ord, segment_id, segment_name, member",
+    "source, lsn, received_at, environment_id, identity, flags_set, traits_set, segments_set, "
+    "body_sha256, delivery_id",
+    "source, lsn, idx, identity, event, value, occurred_at, received_at",
+};
+
 /* One row being written: fields are separated by tabs, the row ends with a newline. */
 struct row {
     struct ft_buf *b;

@@ -1,7 +1,7 @@
 /*
  * A batch (src/store/store.h) as tab-separated rows, one buffer per table: the text that
  * PostgreSQL's COPY and ClickHouse's TabSeparated input both read. Fields are escaped the way
- * both expect (\\, \t, \n, \r; \N for NULL); the columns are the tables' own, in order.
+ * both expect (\\, \t, \n, \r; \N for NULL); the columns are ft__tsv_columns.
  * Backends differ only in how they spell booleans and bytes (struct ft_tsv_style).
  */
 #ifndef FT_STORE_TSV_H
@@ -14,6 +14,10 @@ enum { FT_TSV_FLAGS, FT_TSV_TRAITS, FT_TSV_SEGMENTS, FT_TSV_DELIVERIES, FT_TSV_E
 
 /* The table of each buffer: ft_flag_set, ft_trait_set, ft_segment_set, ft_delivery, ft_event. */
 extern const char *const ft__tsv_table[FT_TSV_TABLES];
+
+/* The columns each buffer's rows fill, in order, as SQL: inserts name them, so that a column a
+ * newer schema adds (with a default) does not make every row the wrong width. */
+extern const char *const ft__tsv_columns[FT_TSV_TABLES];
 
 struct ft_tsv_style {
     const char *true_text, *false_text;

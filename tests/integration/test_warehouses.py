@@ -383,3 +383,37 @@ def test_a_record_the_warehouse_refuses_is_quarantined(flagtrail, remote, receiv
     assert res.returncode == 0 and b"loaded 1 webhooks" in res.stdout, (res.stdout, res.stderr)
     assert remote.rows(url, f"SELECT source FROM {remote.final('ft_delivery')}"
                             " WHERE identity = 'poison-1'") == [("test/quarantine",)]
+
+
+# What a newer flagtrail's migration could add to each table: a column with a default.
+NEW_COLUMN = {"postgres": "ALTER TABLE {t} ADD COLUMN added_later TEXT NOT NULL DEFAULT 'x'",
+              "clickhouse": "ALTER TABLE {t} ADD COLUMN added_later String DEFAULT 'x'"}
+
+
+def test_a_column_added_by_a_newer_schema_does_not_stop_loading(flagtrail, remote, receivers,
+                                                                 tmp_path):
+    """Rows name their columns, so a receiver still running while a newer flagtrail adds a
+    column to a shared warehouse keeps loading: nothing is refused or quarantined."""
+    url = remote.new_database()
+    r = receivers(args=["--store", url], workdir=tmp_path / remote.kind)
+    deliveries = f"SELECT COUNT(*) FROM {remote.final('ft_delivery')}"
+    assert r.post(webhook("first"))[0] == 200
+    wait_for(lambda: remote.count(url, deliveries) == 1, message="the first webhook")
+    for table in TABLES:
+        remote.rows(url, NEW_COLUMN[remote.kind].format(t=table))
+    r.stop()  # and started again: PostgreSQL's staging tables now have the column too
+    r.start()
+    fresh = [receiver_flag(900 + i, f"later_{i}", True, i) for i in range(3)]
+    for i in range(5):
+        assert r.post(webhook(f"later-{i}", flags=fresh[:i % 3 + 1],
+                              traits=[{"id": i, "trait_key": "k", "trait_value": i}]))[0] == 200
+    body = json.dumps({"identity": "later-0", "event": "e", "value": 2}).encode()
+    assert r.post(body, path="/events")[0] == 200
+    wait_for(lambda: remote.count(url, deliveries) == 6, message="the later webhooks")
+    wait_for(lambda: remote.count(url, f"SELECT COUNT(*) FROM {remote.final('ft_event')}") == 1,
+             message="the event")
+    assert remote.count(url, "SELECT COUNT(*) FROM ft_evaluations WHERE feature_name LIKE"
+                             " 'later%'") == 1 + 2 + 3 + 1 + 2
+    assert metric(r, "flagtrail_loader_quarantined_total") == 0
+    assert metric(r, "flagtrail_loader_errors_total") == 0
+    r.stop()
