@@ -19,24 +19,25 @@
 
 void help_replay(void)
 {
-    puts("Usage: flagtrail replay [--quarantine [--skip-unreadable]] --spool DIR --store URL\n"
+    puts("Usage: flagtrail replay [--quarantine] [--skip-unreadable] --spool DIR --store URL\n"
          "                        [--source NAME]\n"
          "       flagtrail replay --dead-letters [--data DIR] [--webhook-secret-file F]\n"
          "                        [--retry-schedule LIST] [--retry-max-age DURATION]\n"
          "\n"
          "Loads every webhook in the spool DIR that the store has not loaded for this\n"
          "source, exactly as the receiver's loader does (the receiver must not be running on\n"
-         "that spool). Segments are released once loaded. As for the receiver, a record\n"
-         "the warehouse refuses for good, or this version cannot read, goes to\n"
-         "DIR/quarantine.\n"
+         "that spool). Segments are released once loaded. There is no quarantine here (it\n"
+         "belongs to the receiver's warehouse): a record the warehouse refuses for good\n"
+         "fails the replay after five attempts, and one this version cannot read stops it\n"
+         "before that record; either stays in the spool.\n"
          "\n"
          "  --spool DIR     the spool (default ./flagtrail-spool)\n"
          "  --store URL     the warehouse (default sqlite:./flagtrail.db)\n"
          "  --source NAME   whose checkpoint to continue (default the host name, as receive)\n"
          "  --quarantine    load DIR/quarantine instead: the records the warehouse refused,\n"
          "                  once the cause is fixed, as source NAME/quarantine (receive may\n"
-         "                  be running). A record this version cannot read stops it there\n"
-         "  --skip-unreadable  with --quarantine: skip such records instead (they are lost)\n"
+         "                  be running)\n"
+         "  --skip-unreadable  skip records this version cannot read (they are lost)\n"
          "\n"
          "With --dead-letters, sends serve's dead letters (in DIR/dead-letters, default\n"
          "./flagtrail-serve) again to their URLs, signed with --webhook-secret-file (or\n"
@@ -172,19 +173,17 @@ int cmd_replay(int argc, char **argv)
         }
     }
     if (optind < argc) return cli_usage("replay", "unexpected argument '%s'", argv[optind]);
-    if (skip_unreadable && !quarantine)
-        return cli_usage("replay", "--skip-unreadable goes with --quarantine");
     if (dead_letters) return replay_dead_letters(data, secret_file, schedule, max_age);
     if (!source[0] && gethostname(source, sizeof(source) - 1) != 0)
         snprintf(source, sizeof(source), "flagtrail");
     char quarantine_dir[4096];
-    snprintf(quarantine_dir, sizeof(quarantine_dir), "%s/quarantine", spool_dir);
     if (quarantine) {
         /* its own source: the quarantine's positions are not the spool's */
         size_t n = strlen(source);
         if (n + sizeof("/quarantine") > sizeof(source))
             return cli_usage("replay", "--source is too long");
         memcpy(source + n, "/quarantine", sizeof("/quarantine"));
+        snprintf(quarantine_dir, sizeof(quarantine_dir), "%s/quarantine", spool_dir);
     }
     const char *spool_arg = spool_dir;
     if (quarantine) spool_dir = quarantine_dir;
@@ -212,10 +211,9 @@ int cmd_replay(int argc, char **argv)
         goto done;
     }
     struct replay_progress prog = {0};
-    /* the quarantine has none of its own: it stops at what it cannot load, or skips it */
+    /* no quarantine: a spool copied to load another warehouse would share the receiver's */
     struct ft_loader_options lo = {.source = source,
                                    .max_attempts = 5,
-                                   .quarantine_dir = quarantine ? NULL : quarantine_dir,
                                    .skip_unreadable = skip_unreadable,
                                    .progress = on_progress,
                                    .progress_arg = &prog};
@@ -245,9 +243,8 @@ int cmd_replay(int argc, char **argv)
             cli_fail("replay", "the warehouse failed: %s", err);
         goto done;
     }
-    printf("loaded %" PRIu64 " webhooks (%" PRIu64 " skipped, %" PRIu64 " quarantined) into %s as"
-           " source %s\n",
-           ls.deliveries, ls.rejected, ls.quarantined, store_url, source);
+    printf("loaded %" PRIu64 " webhooks (%" PRIu64 " skipped) into %s as source %s\n",
+           ls.deliveries, ls.rejected, store_url, source);
     rc = CLI_OK;
 done:
     ft_loader_free(loader);

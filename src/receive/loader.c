@@ -110,9 +110,9 @@ int ft_loader_new(ft_spool *spool, ft_store *store, const struct ft_loader_optio
         return FT_ESTORE;
     }
     l->stats.checkpoint = l->position = checkpoint;
-    l->chosen_lsn = UINT64_MAX;
-    if (opt->quarantine_dir && ft__loader_marked(opt->quarantine_dir) == checkpoint)
-        l->chosen_lsn = checkpoint;
+    /* compared with the first record read: the checkpoint can be a segment's base, 16 bytes
+     * before its first record */
+    l->chosen_lsn = opt->quarantine_dir ? ft__loader_marked(opt->quarantine_dir) : UINT64_MAX;
     ft_spool_release(spool, checkpoint);
     ft_spool_reader_open(spool, checkpoint, &l->reader);
     *out = l;
@@ -283,10 +283,13 @@ static void add_events(ft_loader *l, const struct ft_spool_record *rec, const st
 static void add_record(ft_loader *l, const struct ft_spool_record *rec)
 {
     take(l, rec->lsn, rec->next_lsn);
-    if (rec->lsn == l->chosen_lsn) {
+    if (l->chosen_lsn != UINT64_MAX) { /* the first record since the loader started */
+        bool chosen = rec->lsn == l->chosen_lsn;
         l->chosen_lsn = UINT64_MAX;
-        unreadable(l, rec->lsn, "chosen for the quarantine before a stop");
-        return;
+        if (chosen) {
+            unreadable(l, rec->lsn, "chosen for the quarantine before a stop");
+            return;
+        }
     }
     struct ft_record r;
     if (ft_record_decode(rec->data, rec->len, &r)) {

@@ -71,8 +71,9 @@ struct ft_loader {
     EVP_MD *sha256; /* fetched once: an implicit fetch per digest takes locks */
     struct batch *building;
     uint64_t position; /* end of what the reader has taken in */
-    /* the record at the checkpoint when `last-kept` names it (a stop came while it was being
-     * kept): it goes to the quarantine again, where it is kept once; else UINT64_MAX */
+    /* what `last-kept` names, until the first record is read: when that record is the one
+     * named (a stop came while it was being kept), it goes to the quarantine again, where it
+     * is kept once; UINT64_MAX: nothing to compare */
     uint64_t chosen_lsn;
 
     /* the hand-over */

@@ -81,7 +81,9 @@ int ft_spool_open(const char *dir, const struct ft_spool_options *opt, ft_spool 
         rc = ft__spool_errorf(err, errlen, FT_EIO, "cannot create spool %s", dir);
         goto fail;
     }
-    if (created && s->opt.durability == FT_SPOOL_FSYNC && !ft_file_sync_parent(dir)) {
+    /* its name made durable; when it existed, at best effort (a crash may have come between
+     * its mkdir and this sync, but a parent we may not read must not stop an old spool) */
+    if (s->opt.durability == FT_SPOOL_FSYNC && !ft_file_sync_parent(dir) && created) {
         rc = ft__spool_errorf(err, errlen, FT_EIO, "cannot sync the directory holding %s", dir);
         goto fail;
     }

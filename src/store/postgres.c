@@ -193,11 +193,13 @@ static int stage(struct pg_store *s)
 {
     if (s->staged) return FT_OK;
     for (int t = 0; t < FT_TSV_TABLES; t++) {
-        char sql[256];
+        char sql[1024];
+        /* only the columns written, without constraints: a column a newer schema adds (an
+         * identity, NOT NULL with a default) gets its value from the real table's INSERT */
         snprintf(sql, sizeof(sql),
-                 "CREATE TEMP TABLE IF NOT EXISTS stage_%s (LIKE %s INCLUDING DEFAULTS)"
-                 " ON COMMIT DELETE ROWS",
-                 ft__tsv_table[t], ft__tsv_table[t]);
+                 "CREATE TEMP TABLE IF NOT EXISTS stage_%s ON COMMIT DELETE ROWS AS SELECT %s"
+                 " FROM %s WITH NO DATA",
+                 ft__tsv_table[t], ft__tsv_columns[t], ft__tsv_table[t]);
         int rc = exec(s, sql, "creating the staging tables");
         if (rc) return rc;
     }

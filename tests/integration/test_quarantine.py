@@ -98,9 +98,9 @@ def test_replay_quarantine_with_nothing_refused(flagtrail, tmp_path):
     assert res.returncode == 1 and b"no such directory" in res.stderr
 
 
-def test_replay_of_a_spool_quarantines_what_the_warehouse_refuses(flagtrail, receivers):
-    """replay loads a stopped receiver's backlog as its loader would: a refused record goes to
-    SPOOL/quarantine, the rest loads."""
+def test_replay_of_a_spool_fails_on_a_refusal_and_receive_quarantines_it(flagtrail, receivers):
+    """replay has no quarantine (it belongs to the receiver's warehouse): a refusal fails it and
+    keeps the backlog; the receiver, started again on the spool, quarantines the record."""
     r = receivers()
     assert r.post(webhook("first"))[0] == 200
     wait_for(lambda: query(r.db, "SELECT COUNT(*) FROM ft_delivery") == [(1,)],
@@ -116,10 +116,17 @@ def test_replay_of_a_spool_quarantines_what_the_warehouse_refuses(flagtrail, rec
     store = f"sqlite:{r.db}"
     res = run([flagtrail, "replay", "--spool", spool, "--store", store, "--source", "test"],
               timeout=120)
-    assert res.returncode == 0, res.stderr
-    assert b"loaded 3 webhooks (0 skipped, 1 quarantined)" in res.stdout, res.stdout
+    assert res.returncode == 1 and b"identity refused by a trigger" in res.stderr, res.stderr
+    assert not os.path.exists(os.path.join(spool, "quarantine"))
+    assert query(r.db, "SELECT identity FROM ft_delivery") == [("first",)]
+    r.start()
+    wait_for(lambda: metric(r, "flagtrail_loader_quarantined_total") == 1, timeout=60,
+             message="the receiver quarantines it")
+    wait_for(lambda: query(r.db, "SELECT COUNT(*) FROM ft_delivery") == [(4,)],
+             message="the rest of the backlog")
     assert {i for (i,) in query(r.db, "SELECT identity FROM ft_delivery")} == \
         {"first", "a", "good-rare-1", "b"}
+    r.stop()
     conn = sqlite3.connect(r.db)
     conn.execute("DROP TRIGGER refuse_poison")
     conn.commit()
@@ -129,5 +136,3 @@ def test_replay_of_a_spool_quarantines_what_the_warehouse_refuses(flagtrail, rec
     assert res.returncode == 0 and b"loaded 1 webhooks" in res.stdout, (res.stdout, res.stderr)
     assert query(r.db, "SELECT source FROM ft_delivery WHERE identity = 'poison-1'") == \
         [("test/quarantine",)]
-    res = run([flagtrail, "replay", "--skip-unreadable", "--spool", spool, "--store", store])
-    assert res.returncode == 2 and b"--skip-unreadable goes with --quarantine" in res.stderr

@@ -385,9 +385,10 @@ def test_a_record_the_warehouse_refuses_is_quarantined(flagtrail, remote, receiv
                             " WHERE identity = 'poison-1'") == [("test/quarantine",)]
 
 
-# What a newer flagtrail's migration could add to each table: a column with a default.
-NEW_COLUMN = {"postgres": "ALTER TABLE {t} ADD COLUMN added_later TEXT NOT NULL DEFAULT 'x'",
-              "clickhouse": "ALTER TABLE {t} ADD COLUMN added_later String DEFAULT 'x'"}
+# What a newer flagtrail's migration could add to each table: columns with defaults.
+NEW_COLUMNS = {"postgres": ["ALTER TABLE {t} ADD COLUMN added_later TEXT NOT NULL DEFAULT 'x'",
+                            "ALTER TABLE {t} ADD COLUMN row_id BIGINT GENERATED ALWAYS AS IDENTITY"],
+               "clickhouse": ["ALTER TABLE {t} ADD COLUMN added_later String DEFAULT 'x'"]}
 
 
 def test_a_column_added_by_a_newer_schema_does_not_stop_loading(flagtrail, remote, receivers,
@@ -400,7 +401,8 @@ def test_a_column_added_by_a_newer_schema_does_not_stop_loading(flagtrail, remot
     assert r.post(webhook("first"))[0] == 200
     wait_for(lambda: remote.count(url, deliveries) == 1, message="the first webhook")
     for table in TABLES:
-        remote.rows(url, NEW_COLUMN[remote.kind].format(t=table))
+        for sql in NEW_COLUMNS[remote.kind]:
+            remote.rows(url, sql.format(t=table))
     r.stop()  # and started again: PostgreSQL's staging tables now have the column too
     r.start()
     fresh = [receiver_flag(900 + i, f"later_{i}", True, i) for i in range(3)]

@@ -515,16 +515,20 @@ Test(loader, unreadable_records_go_to_the_quarantine_when_there_is_one)
  * Stopped after naming the record in `last-kept` and, when `appended`, after copying it, but
  * before the checkpoint passed it: loading again leaves exactly one copy in the quarantine, and
  * none in the warehouse, also when the record is a webhook the warehouse now takes (`webhook`;
- * else a record this version cannot read).
+ * else a record this version cannot read), and when it is the spool's first (`first`: the
+ * checkpoint is then 0, the record's position 16).
  */
-static void stopped_while_keeping(bool appended, bool webhook)
+static void stopped_while_keeping(bool appended, bool webhook, bool first)
 {
     ft_spool *s = open_spool();
-    append(s, "a", 1, true);
     ft_store *st = open_store();
-    ft_loader *l = new_loader(s, st, 1);
-    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
-    ft_loader_free(l);
+    ft_loader *l;
+    if (!first) {
+        append(s, "a", 1, true);
+        l = new_loader(s, st, 1);
+        cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+        ft_loader_free(l);
+    }
     struct ft_spool_stats ss;
     ft_spool_get_stats(s, &ss);
     uint64_t lsn = ss.write_lsn;
@@ -573,7 +577,7 @@ static void stopped_while_keeping(bool appended, bool webhook)
     cr_expect(eq(int, count, 1));
     cr_expect(eq(sz, gn, sizeof(uint32_t) + klen));
     cr_expect(memcmp(got + sizeof(uint32_t), kept, klen) == 0);
-    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), first ? 1 : 2));
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery WHERE identity = 'kept'"), 0));
     ft_store_close(st);
     ft_spool_close(s);
@@ -581,22 +585,27 @@ static void stopped_while_keeping(bool appended, bool webhook)
 
 Test(loader, a_record_kept_but_not_passed_is_not_kept_twice)
 {
-    stopped_while_keeping(true, false);
+    stopped_while_keeping(true, false, false);
 }
 
 Test(loader, a_record_named_but_not_kept_is_kept_once)
 {
-    stopped_while_keeping(false, false);
+    stopped_while_keeping(false, false, false);
 }
 
 Test(loader, a_webhook_kept_but_not_passed_is_not_also_loaded)
 {
-    stopped_while_keeping(true, true);
+    stopped_while_keeping(true, true, false);
 }
 
 Test(loader, a_webhook_named_but_not_kept_is_kept_not_loaded)
 {
-    stopped_while_keeping(false, true);
+    stopped_while_keeping(false, true, false);
+}
+
+Test(loader, the_first_webhook_of_a_spool_kept_but_not_passed_is_not_also_loaded)
+{
+    stopped_while_keeping(true, true, true);
 }
 
 /* A refused record and an unreadable one in the same batch: both quarantined, in order, and
