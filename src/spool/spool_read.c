@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,7 @@ struct ft_spool_reader {
     struct segment seg; /* the segment pos is in, and how far it is durable: */
     uint64_t limit;     /* records below this are readable without asking the spool again */
     uint64_t seg_base; /* segment the descriptor is open on */
+    uint64_t seg_size; /* its file's size when last looked at: no record is longer */
     int fd;
     unsigned char *buf; /* read-ahead: bytes [buf_lsn, buf_lsn + buf_len) */
     size_t buf_cap, buf_len;
@@ -107,6 +109,17 @@ static bool fill(ft_spool_reader *r, uint64_t lsn, size_t len, uint64_t limit)
     return (size_t)got >= len;
 }
 
+/* Whether the open segment's file holds `end` bytes (looked at again when the last size does
+ * not: the active segment grows). */
+static bool file_holds(ft_spool_reader *r, uint64_t end)
+{
+    if (end <= r->seg_size) return true;
+    struct stat st;
+    if (fstat(r->fd, &st) != 0) return false;
+    r->seg_size = (uint64_t)st.st_size;
+    return end <= r->seg_size;
+}
+
 static int open_segment(ft_spool_reader *r, uint64_t base)
 {
     if (r->fd >= 0 && r->seg_base == base) return FT_OK;
@@ -116,6 +129,7 @@ static int open_segment(ft_spool_reader *r, uint64_t base)
     r->fd = openat(r->s->dir_fd, name, O_RDONLY | O_CLOEXEC);
     r->seg_base = base;
     r->buf_len = 0;
+    r->seg_size = 0;
     return r->fd >= 0 ? FT_OK : FT_EIO;
 }
 
@@ -129,7 +143,11 @@ int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
     if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER, limit)) goto corrupt;
     const unsigned char *rh = r->buf + (r->pos - r->buf_lsn);
     uint32_t len = ft__get_le32(rh), crc = ft__get_le32(rh + 4);
-    if (REC_HEADER + (uint64_t)len > limit - r->pos) goto corrupt;
+    /* a bad length reads as corrupt before it sizes the buffer: bounded by the durable end
+     * and by the file (a segment's span may be larger when a file was removed by hand) */
+    if (REC_HEADER + (uint64_t)len > limit - r->pos ||
+        !file_holds(r, r->pos - seg.base + REC_HEADER + len))
+        goto corrupt;
     if (!fill(r, r->pos, REC_HEADER + len, limit)) goto corrupt;
     rh = r->buf + (r->pos - r->buf_lsn);
     struct iovec iov = {(void *)(rh + REC_HEADER), len};
