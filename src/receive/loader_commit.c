@@ -139,14 +139,17 @@ static int settle(ft_loader *l, const struct batch *b, size_t lo, size_t hi, siz
  * again (loader.c, chosen_lsn), even if the warehouse would now take it: it is there once,
  * and never also in the warehouse.
  */
-#define KEPT_FILE "/last-kept"
+static void marker_path(char *path, size_t cap, const char *dir)
+{
+    snprintf(path, cap, "%s/last-kept", dir);
+}
 
 /* Reads `last-kept` in `dir`: the record's position and the quarantine's end before it. */
 static bool read_marker(const char *dir, uint64_t *src, uint64_t *qend)
 {
     char path[4200], text[64], extra;
     unsigned long long a, b;
-    snprintf(path, sizeof(path), "%s" KEPT_FILE, dir);
+    marker_path(path, sizeof(path), dir);
     if (ft_file_read_small(path, text, sizeof(text)) < 0 ||
         sscanf(text, "%llu %llu%c", &a, &b, &extra) != 3 || extra != '\n')
         return false;
@@ -171,7 +174,7 @@ static int append_once(const char *dir, uint64_t lsn, const struct ft_spool_reco
                        size_t errlen)
 {
     char path[4200];
-    snprintf(path, sizeof(path), "%s" KEPT_FILE, dir);
+    marker_path(path, sizeof(path), dir);
     ft_spool *q;
     /* any record of a spool fits, whatever --max-body wrote it */
     struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC, .max_record = UINT32_MAX};

@@ -204,19 +204,37 @@ Test(loader, loads_records_with_and_without_summaries_exactly_once)
     ft_spool_close(s);
 }
 
+/* Three records this version cannot read; their bytes, as spool_records gives them (each its
+ * 32-bit length, then its bytes), go to `out`. Returns how many bytes. */
+static size_t append_unreadable(ft_spool *s, unsigned char out[256])
+{
+    unsigned char head[64], body[64];
+    struct ft_record rec = {.type = 9};
+    size_t n = ft_record_header(head, &rec); /* an unknown type */
+    rec.type = FT_RECORD_WEBHOOK;
+    size_t m = ft_record_header(body, &rec);
+    memcpy(body + m, "[]", 2); /* not a payload */
+    const struct {
+        const void *p;
+        size_t len;
+    } recs[] = {{"short", 5}, {head, n}, {body, m + 2}};
+    size_t used = 0;
+    for (size_t i = 0; i < 3; i++) {
+        append_raw(s, recs[i].p, recs[i].len);
+        uint32_t len = (uint32_t)recs[i].len;
+        memcpy(out + used, &len, sizeof(len));
+        memcpy(out + used + sizeof(len), recs[i].p, len);
+        used += sizeof(len) + len;
+    }
+    return used;
+}
+
 Test(loader, unreadable_records_are_skipped_and_counted)
 {
     ft_spool *s = open_spool();
+    unsigned char bytes[256];
     append(s, "a", 1, false);
-    append_raw(s, "short", 5);
-    unsigned char head[64];
-    struct ft_record rec = {.type = 9};
-    size_t n = ft_record_header(head, &rec);
-    append_raw(s, head, n); /* an unknown type */
-    rec.type = FT_RECORD_WEBHOOK;
-    n = ft_record_header(head, &rec);
-    memcpy(head + n, "[]", 2);
-    append_raw(s, head, n + 2); /* not a payload */
+    append_unreadable(s, bytes);
     append(s, "b", 1, true);
     ft_store *st = open_store();
     ft_loader *l;
@@ -455,16 +473,9 @@ static size_t spool_records(const char *path, unsigned char *out, size_t cap, in
 Test(loader, unreadable_records_go_to_the_quarantine_when_there_is_one)
 {
     ft_spool *s = open_spool();
+    unsigned char want[256], got[256];
     append(s, "a", 1, false);
-    append_raw(s, "short", 5);
-    unsigned char head[64];
-    struct ft_record rec = {.type = 9};
-    size_t n = ft_record_header(head, &rec);
-    append_raw(s, head, n); /* an unknown type */
-    rec.type = FT_RECORD_WEBHOOK;
-    size_t m = ft_record_header(head + 32, &rec);
-    memcpy(head + 32 + m, "[]", 2);
-    append_raw(s, head + 32, m + 2); /* not a payload */
+    size_t wn = append_unreadable(s, want);
     append(s, "b", 1, true);
     ft_store *st = open_store();
     char qdir[128];
@@ -483,18 +494,6 @@ Test(loader, unreadable_records_go_to_the_quarantine_when_there_is_one)
     ft_loader_free(l);
     cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
 
-    unsigned char want[256], got[256];
-    size_t wn = 0;
-    const struct {
-        const void *p;
-        size_t len;
-    } kept[] = {{"short", 5}, {head, n}, {head + 32, m + 2}};
-    for (size_t i = 0; i < 3; i++) {
-        uint32_t len = (uint32_t)kept[i].len;
-        memcpy(want + wn, &len, sizeof(len));
-        memcpy(want + wn + sizeof(len), kept[i].p, len);
-        wn += sizeof(len) + len;
-    }
     int count;
     size_t gn = spool_records(qdir, got, sizeof(got), &count);
     cr_expect(eq(int, count, 3));
