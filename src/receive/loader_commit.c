@@ -216,12 +216,13 @@ static int keep_record(ft_loader *l, uint64_t lsn, int attempt)
     return rc;
 }
 
-/* Keeps the record of `m` in the quarantine, trying again each second until it is in or the
- * loader stops (FT_ESTORE); counts and logs it. */
+/* Keeps the record of `m` in the quarantine, trying again each second until it is in, or the
+ * loader stops or has tried max_attempts times (FT_ESTORE); counts and logs it. */
 static int keep(ft_loader *l, const struct mark *m, const char *why)
 {
     for (int attempt = 1; keep_record(l, m->lsn, attempt) != FT_OK; attempt++) {
-        if (should_stop(l)) return FT_ESTORE;
+        if (should_stop(l) || (l->opt.max_attempts && attempt >= l->opt.max_attempts))
+            return FT_ESTORE;
         backoff_sleep(l, 1000000);
     }
     pthread_mutex_lock(&l->lock);

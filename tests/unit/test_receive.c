@@ -654,3 +654,51 @@ Test(loader, a_refused_and_an_unreadable_record_in_one_batch)
     ft_store_close(st);
     ft_spool_close(s);
 }
+
+/* A quarantine that cannot be written holds loading at the record (nothing passes it): the
+ * thread until it stops, a drain for max_attempts; loading goes on once it can be written. */
+Test(loader, an_unwritable_quarantine_holds_loading_at_the_record)
+{
+    ft_spool *s = open_spool();
+    append(s, "a", 1, true);
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(s, &ss);
+    uint64_t lsn = ss.write_lsn;
+    append_raw(s, "short", 5);
+    append(s, "b", 1, true);
+    ft_store *st = open_store();
+    char blocker[96], qdir[128];
+    snprintf(blocker, sizeof(blocker), "%s/blocker", dir);
+    snprintf(qdir, sizeof(qdir), "%s/quarantine", blocker);
+    FILE *f = fopen(blocker, "w"); /* a file where the quarantine's parent should be */
+    cr_assert(f != NULL);
+    fclose(f);
+    ft_loader *l;
+    open_quarantine_loader(s, st, qdir, &l);
+    cr_assert(eq(int, ft_loader_start(l), FT_OK));
+    struct ft_loader_stats ls = {0};
+    for (int i = 0; i < 500 && ls.deliveries < 1; i++) {
+        usleep(10000);
+        ft_loader_get_stats(l, &ls);
+    }
+    ft_loader_stop(l, ft_clock_mono_ns() / 1000 + 100000);
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.deliveries, 1));
+    cr_expect(eq(u64, ls.quarantined, 0));
+    cr_expect(eq(u64, ls.checkpoint, lsn), "the checkpoint stays at the record");
+    ft_loader_free(l);
+    open_quarantine_loader(s, st, qdir, &l); /* max_attempts 1 */
+    cr_expect(eq(int, ft_loader_drain(l), FT_ESTORE));
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.checkpoint, lsn));
+    ft_loader_free(l);
+    cr_assert(unlink(blocker) == 0 && mkdir(blocker, 0700) == 0);
+    open_quarantine_loader(s, st, qdir, &l);
+    cr_assert(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_get_stats(l, &ls);
+    cr_expect(eq(u64, ls.quarantined, 1));
+    ft_loader_free(l);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 2));
+    ft_store_close(st);
+    ft_spool_close(s);
+}
