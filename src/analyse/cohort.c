@@ -50,14 +50,24 @@ bool ft_pred_parse_trait(const char *arg, struct ft_pred *out, char *err, size_t
     return true;
 }
 
-int ft_cohort_run(ft_store *st, const struct ft_cohort_query *c, ft_store_row_fn row, void *arg)
+int ft_cohort_run(ft_store *st, const struct ft_cohort_query *c, ft_store_row_fn row, void *arg,
+                  char *err, size_t errlen)
 {
     const struct ft_sql_dialect *d = ft__sql_dialect(ft_store_dialect(st));
-    if (!d) return FT_EINVAL;
+    if (!d) {
+        snprintf(err, errlen, "cohorts are not written for %s stores", ft_store_dialect(st));
+        return FT_EINVAL;
+    }
+    if (!c->has_environment) {
+        int rc = ft__sql_one_environment(st, d, c->has_since, c->since_us, c->has_until,
+                                         c->until_us, err, errlen);
+        if (rc) return rc;
+    }
     struct ft_sql q;
     ft__sql_init(&q, d);
     int rc = d->st->cohort(&q, c);
     if (rc == FT_OK) rc = ft_store_query(st, q.text.data, q.params, q.nparams, row, arg);
+    if (rc == FT_ESTORE) snprintf(err, errlen, "%s", ft_store_errmsg(st));
     ft__sql_free(&q);
     return rc;
 }

@@ -40,6 +40,8 @@ struct ft_cohort_query {
     size_t npreds;
     bool has_since, has_until;
     int64_t since_us, until_us; /* inclusive bounds on received_at */
+    bool has_environment;       /* only the webhooks of this Flagsmith environment */
+    int64_t environment_id;
     enum ft_cohort_output output;
 };
 
@@ -50,10 +52,12 @@ bool ft_pred_parse_trait(const char *arg, struct ft_pred *out, char *err, size_t
 
 /*
  * Runs the cohort query on the store, calling `row` with (identity) rows for a list, one
- * (count) row for a count, or (day "YYYY-MM-DD", count) rows per day. FT_OK, FT_EINVAL for a
- * store whose dialect has no cohort SQL, FT_ESTORE.
+ * (count) row for a count, or (day "YYYY-MM-DD", count) rows per day. FT_OK; FT_EINVAL with
+ * `err` for a store whose dialect has no cohort SQL, or a window holding webhooks of several
+ * environments when the query chose none (sql.h, ft__sql_one_environment); FT_ESTORE.
  */
-int ft_cohort_run(ft_store *st, const struct ft_cohort_query *q, ft_store_row_fn row, void *arg);
+int ft_cohort_run(ft_store *st, const struct ft_cohort_query *q, ft_store_row_fn row, void *arg,
+                  char *err, size_t errlen);
 
 /* Calls `fn` for each name of a flag, segment or trait the query asks for that no webhook in
  * the warehouse carries (most likely a typo: the cohort is then empty for that reason). */

@@ -6,6 +6,7 @@
 #include "analyse/sql.h"
 #include "flagtrail/error.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -138,33 +139,59 @@ static int on_day(void *arg, const struct ft_cell *c, size_t n)
 static int on_flag_type(void *arg, const struct ft_cell *c, size_t n)
 {
     struct ft_experiment_result *r = arg;
-    if (n && !r->flag_type[0])
-        snprintf(r->flag_type, sizeof(r->flag_type), "%.*s", (int)c[0].s.len, c[0].s.ptr);
+    if (!n || r->flag_type[0]) return 0;
+    size_t len = c[0].s.len < sizeof(r->flag_type) - 1 ? c[0].s.len : sizeof(r->flag_type) - 1;
+    if (len < c[0].s.len) /* cut a type no Flagsmith sends at a character, not inside one */
+        while (len && ((unsigned char)c[0].s.ptr[len] & 0xc0) == 0x80)
+            len--;
+    memcpy(r->flag_type, c[0].s.ptr, len);
+    r->flag_type[len] = '\0';
     return 0;
 }
 
-/* Moves the control to the front; the rest stay sorted by label (as SQL returned them). */
+/* The control's label: --control; else off for on/off arms; else the first weight (the
+ * environment's default value, or the first of --weights). NULL after writing `err`. */
+static const char *control_of(const struct ft_experiment_result *r,
+                              const struct ft_experiment_query *q, char *err, size_t errlen)
+{
+    if (q->control) return q->control;
+    if (r->arm_by == FT_ARM_ENABLED) return "off";
+    if (q->nweights && q->weights_add_arms && q->weights[0].weight <= 0 &&
+        arm_index(r, ft_str_c(q->weights[0].arm)) == SIZE_MAX) {
+        failf(err, errlen, FT_ENOENT,
+              "flag %s: the environment gives its default value (%s), the usual control, 0%% of "
+              "identities and nobody saw it: name the control with --control",
+              q->flag, q->weights[0].arm);
+        return NULL;
+    }
+    if (q->nweights) return q->weights[0].arm;
+    failf(err, errlen, FT_ENOENT,
+          "flag %s has several values: name the control with --control (arms: %s%s%s%s)", q->flag,
+          r->arms[0], r->narms > 1 ? ", " : "", r->narms > 1 ? r->arms[1] : "",
+          r->narms > 2 ? ", ..." : "");
+    return NULL;
+}
+
+/* Moves the control to the front, with its units and weight; the rest keep their order
+ * (sorted by label as SQL returned them, then the weighted arms nobody saw). */
 static int order_arms(struct ft_experiment_result *r, const struct ft_experiment_query *q,
                       char *err, size_t errlen)
 {
-    const char *control = q->control;
-    if (!control && q->nweights) control = q->weights[0].arm;
-    if (!control && r->arm_by == FT_ARM_ENABLED) control = "off";
-    if (!control)
-        return failf(err, errlen, FT_ENOENT,
-                     "flag %s has several values: name the control with --control (arms: %s%s%s%s)",
-                     q->flag, r->arms[0], r->narms > 1 ? ", " : "", r->narms > 1 ? r->arms[1] : "",
-                     r->narms > 2 ? ", ..." : "");
+    const char *control = control_of(r, q, err, errlen);
+    if (!control) return FT_ENOENT;
     size_t c = arm_index(r, ft_str_c(control));
     if (c == SIZE_MAX)
         return failf(err, errlen, FT_ENOENT, "--control %s: no identity was exposed to it",
                      control);
     char *label = r->arms[c];
     int64_t units = r->units[c];
+    double weight = r->weights[c];
     memmove(&r->arms[1], &r->arms[0], sizeof(r->arms[0]) * c);
     memmove(&r->units[1], &r->units[0], sizeof(r->units[0]) * c);
+    memmove(&r->weights[1], &r->weights[0], sizeof(r->weights[0]) * c);
     r->arms[0] = label;
     r->units[0] = units;
+    r->weights[0] = weight;
     return FT_OK;
 }
 
@@ -313,9 +340,13 @@ static int exposures(ft_store *st, struct ft_sql *q, const struct ft_experiment_
                      FT_EXPERIMENT_MAX_ARMS);
     q->d->st->quarantined(q, x, by_value);
     if ((rc = run(st, q, first_int, &r->quarantined, err, errlen))) return rc;
-    if (r->narms == 0)
-        return failf(err, errlen, FT_ENOENT, "no identity was exposed to flag %s%s", x->flag,
-                     x->has_since || x->has_until ? " in the time window" : "");
+    if (r->narms == 0) {
+        char where[64] = "";
+        if (x->has_environment)
+            snprintf(where, sizeof(where), " in environment %" PRId64, x->environment_id);
+        return failf(err, errlen, FT_ENOENT, "no identity was exposed to flag %s%s%s", x->flag,
+                     where, x->has_since || x->has_until ? " in the time window" : "");
+    }
     return FT_OK;
 }
 
@@ -327,14 +358,19 @@ int ft_experiment_run(ft_store *st, const struct ft_experiment_query *x,
     if (!d)
         return failf(err, errlen, FT_EINVAL, "experiments are not yet written for %s stores",
                      ft_store_dialect(st));
+    if (!x->has_environment) {
+        int rc = ft__sql_one_environment(st, d, x->has_since, x->since_us, x->has_until,
+                                         x->until_us, err, errlen);
+        if (rc) return rc;
+    }
     struct ft_sql q;
     ft__sql_init(&q, d);
     int rc = exposures(st, &q, x, r, err, errlen);
     if (rc == FT_OK && r->narms < 2)
         rc = failf(err, errlen, FT_ENOENT, "flag %s: every exposed identity is in arm %s", x->flag,
                    r->arms[0]);
+    if (rc == FT_OK) rc = weigh_arms(r, x, err, errlen); /* first: it adds unseen variants */
     if (rc == FT_OK) rc = order_arms(r, x, err, errlen);
-    if (rc == FT_OK) rc = weigh_arms(r, x, err, errlen);
     if (rc == FT_OK) {
         q.d->st->days(&q, x, r->arm_by == FT_ARM_VALUE);
         rc = run(st, &q, on_day, r, err, errlen);

@@ -49,7 +49,7 @@ struct ft_experiment_query {
     enum ft_arm_by arm_by;
     const struct ft_metric *metrics;
     size_t nmetrics;
-    const char *control;                /* NULL: "off" for on/off arms, else the weights' first */
+    const char *control; /* NULL: "off" for on/off arms, else the weights' first */
     const struct ft_arm_weight *weights; /* NULL: equal shares */
     size_t nweights;
     bool weights_add_arms; /* an arm with a positive weight nobody was exposed to joins with
@@ -57,6 +57,9 @@ struct ft_experiment_query {
                             * variants); else either is an error (--weights) */
     bool has_since, has_until;
     int64_t since_us, until_us; /* inclusive, on received_at (exposures) and occurred_at */
+    bool has_environment;       /* only the webhooks of this Flagsmith environment; without
+                                 * one, a window of several environments is refused */
+    int64_t environment_id;
     enum ft_experiment_method method;
     double alpha;
 };

@@ -20,6 +20,12 @@ const char *ft_report_method_name(enum ft_experiment_method m)
     return "frequentist";
 }
 
+const char *ft_report_level(double alpha, char buf[FT_REPORT_LEVEL_SIZE])
+{
+    snprintf(buf, FT_REPORT_LEVEL_SIZE, "%.6g%%", 100 * (1 - alpha));
+    return buf;
+}
+
 const char *ft_report_warning_name(unsigned bit)
 {
     switch (bit) {
@@ -41,13 +47,14 @@ struct warnings {
 static void add(struct warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add(struct warnings *w, const char *fmt, ...)
 {
-    char line[512];
+    char *line; /* whole: a cut could split a character or hide which arm it names */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    int n = vasprintf(&line, fmt, ap);
     va_end(ap);
+    if (n < 0) abort();
     w->w = ft_xrealloc(w->w, sizeof(*w->w) * (w->n + 1));
-    w->w[w->n++] = ft_xstrdup(line);
+    w->w[w->n++] = line;
 }
 
 static void srm_warnings(struct warnings *w, const struct ft_experiment_result *r)
@@ -57,17 +64,17 @@ static void srm_warnings(struct warnings *w, const struct ft_experiment_result *
         return;
     }
     if (r->srm_mismatch) {
-        char split[256] = "";
-        size_t len = 0;
-        for (size_t i = 0; i < r->narms && len < sizeof(split) - 64; i++)
-            len += (size_t)snprintf(split + len, sizeof(split) - len,
-                                    "%s%s %" PRId64 " (%.1f%% expected)", i ? ", " : "", r->arms[i],
-                                    r->units[i], 100 * r->weights[i]);
+        struct ft_buf split;
+        ft_buf_init(&split, 0);
+        for (size_t i = 0; i < r->narms; i++)
+            ft_buf_printf(&split, "%s%s %" PRId64 " (%.1f%% expected)", i ? ", " : "", r->arms[i],
+                          r->units[i], 100 * r->weights[i]);
         add(w,
             "Sample ratio mismatch: the arms' sizes are unlikely under the expected split "
             "(chi-square p = %.3g < %g): %s. Assignment or data collection is suspect; do not "
             "trust the lifts until it is explained.",
-            r->srm.p_value, FT_STATS_SRM_ALPHA, split);
+            r->srm.p_value, FT_STATS_SRM_ALPHA, split.data ? split.data : "");
+        ft_buf_free(&split);
     }
     if (r->srm.warnings & FT_STATS_WARN_FEW_EXPECTED)
         add(w, "An arm expects fewer than %d units: the sample-ratio test is approximate.",
@@ -257,9 +264,9 @@ static void jmetric(FILE *f, const struct ft_experiment_query *q,
         fputs(a ? ", {\"arm\": " : "{\"arm\": ", f);
         jstr(f, r->arms[a]);
         fprintf(f, ", \"n\": %" PRId64 ", \"mean\": ", m->arms[a].n);
-        jnum(f, m->arms[a].mean);
+        jnum(f, m->arms[a].n ? m->arms[a].mean : NAN); /* an empty arm has none: null */
         fputs(", \"variance\": ", f);
-        jnum(f, m->arms[a].variance);
+        jnum(f, m->arms[a].n ? m->arms[a].variance : NAN);
         fputs(", \"warnings\": [", f);
         int k = 0;
         for (unsigned bit = 1; bit <= FT_STATS_WARN_FEW_EXPECTED; bit <<= 1)

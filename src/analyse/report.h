@@ -39,6 +39,11 @@ char **ft_report_warnings(const struct ft_experiment_query *q,
 void ft_report_warnings_free(char **w, size_t n);
 
 const char *ft_report_method_name(enum ft_experiment_method m);
+
+#define FT_REPORT_LEVEL_SIZE 24
+/* The intervals' confidence level for `alpha` as a percentage ("95%", "97.5%", "99.9%"),
+ * written to `buf` and returned. */
+const char *ft_report_level(double alpha, char buf[FT_REPORT_LEVEL_SIZE]);
 /* Warning bits (FT_STATS_WARN_*) as short names: "few_units", ... */
 const char *ft_report_warning_name(unsigned bit);
 

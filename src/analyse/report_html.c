@@ -6,6 +6,7 @@
  */
 #include "analyse/report.h"
 #include "base/clock.h"
+#include "base/display.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -37,18 +38,21 @@ static const char css[] =
     ".key i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}"
     "svg text{font:11px system-ui,sans-serif;fill:#495057}";
 
-/* Writes s with &, <, >, " escaped. */
+/* Writes s with &, <, >, " escaped, and control characters, which neither HTML nor the SVG's
+ * XML may hold, as visible escapes (base/display.h). */
 static void esc(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
+    char *shown = ft_display_dup(s);
+    for (const char *p = shown; *p; p++) {
+        switch (*p) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        default: fputc(*p, f);
         }
     }
+    free(shown);
 }
 
 static void num(FILE *f, double v)
@@ -240,10 +244,11 @@ static void forest_plot(FILE *f, const struct ft_experiment_query *q,
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%+.3g%s</text>\n", XPOS(v),
                 h - 26, v, rel ? "%" : "");
     }
+    char level[FT_REPORT_LEVEL_SIZE];
     fprintf(f,
             "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s lift against control, "
-            "%d%% interval (%s)</text>\n",
-            x0 + w / 2.0, h - 6, rel ? "relative" : "absolute", (int)lround(100 * (1 - q->alpha)),
+            "%s interval (%s)</text>\n",
+            x0 + w / 2.0, h - 6, rel ? "relative" : "absolute", ft_report_level(q->alpha, level),
             ft_report_method_name(q->method));
     for (size_t a = 1; a < r->narms; a++) {
         int y = PAD_T + 28 * (int)(a - 1) + 10;
@@ -272,19 +277,19 @@ static void metric_section(FILE *f, const struct ft_experiment_query *q,
     esc(f, m->metric.event);
     fprintf(f, " <small>(%s, %" PRId64 " events)</small></h2>\n",
             ft_metric_kind_name(m->metric.kind), m->events);
-    int level = (int)lround(100 * (1 - q->alpha));
+    char level[FT_REPORT_LEVEL_SIZE];
     bool bayes = q->method == FT_METHOD_BAYESIAN;
     fprintf(f,
             "<table><tr><th>arm</th><th>n</th><th>mean</th><th>variance</th><th>lift</th>"
-            "<th>%d%% interval</th><th>%s</th><th>relative lift</th></tr>\n",
-            level, bayes ? "chance to beat" : "p (Holm)");
+            "<th>%s interval</th><th>%s</th><th>relative lift</th></tr>\n",
+            ft_report_level(q->alpha, level), bayes ? "chance to beat" : "p (Holm)");
     for (size_t a = 0; a < r->narms; a++) {
         fputs("<tr><td>", f);
         esc(f, r->arms[a]);
         fprintf(f, "</td><td>%" PRId64 "</td><td>", m->arms[a].n);
-        num(f, m->arms[a].mean);
+        num(f, m->arms[a].n ? m->arms[a].mean : NAN); /* an empty arm has no mean */
         fputs("</td><td>", f);
-        num(f, m->arms[a].variance);
+        num(f, m->arms[a].n ? m->arms[a].variance : NAN);
         const struct ft_comparison *c = &m->cmp[a];
         if (a == 0 || c->status) {
             fprintf(f, "</td><td colspan=\"4\">%s</td></tr>\n", a ? "not compared" : "control");

@@ -4,6 +4,7 @@
  */
 #include "analyse/report.h"
 #include "base/clock.h"
+#include "base/display.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -12,12 +13,12 @@
 #include <string.h>
 
 #define MAX_COLS 12
-#define CELL     48
+#define CELL     64 /* numbers and labels this file formats; cells themselves are not cut */
 
-/* A table whose columns are as wide as their widest cell: the first left-aligned, the rest right.
- */
+/* A table whose columns are as wide as their widest cell: the first left-aligned, the rest
+ * right. Cells are copied with their control characters escaped (base/display.h). */
 struct table {
-    char (*cells)[MAX_COLS][CELL];
+    char *(*cells)[MAX_COLS];
     size_t rows, cols;
 };
 
@@ -26,12 +27,16 @@ static void row(struct table *t, ...)
     t->cells = ft_xrealloc(t->cells, sizeof(*t->cells) * (t->rows + 1));
     va_list ap;
     va_start(ap, t);
-    for (size_t c = 0; c < t->cols; c++) {
-        const char *s = va_arg(ap, const char *);
-        snprintf(t->cells[t->rows][c], CELL, "%s", s ? s : "");
-    }
+    for (size_t c = 0; c < t->cols; c++)
+        t->cells[t->rows][c] = ft_display_dup(va_arg(ap, const char *));
     va_end(ap);
     t->rows++;
+}
+
+static void pad(FILE *f, size_t n)
+{
+    while (n--)
+        fputc(' ', f);
 }
 
 static void print_table(FILE *f, struct table *t)
@@ -39,22 +44,49 @@ static void print_table(FILE *f, struct table *t)
     size_t width[MAX_COLS] = {0};
     for (size_t r = 0; r < t->rows; r++)
         for (size_t c = 0; c < t->cols; c++) {
-            size_t w = strlen(t->cells[r][c]);
+            size_t w = ft_display_width(t->cells[r][c]);
             if (w > width[c]) width[c] = w;
         }
     for (size_t r = 0; r < t->rows; r++) {
-        char line[MAX_COLS * (CELL + 2) + 1];
-        size_t len = 0;
+        size_t last = t->cols; /* trailing empty cells print nothing, not blanks */
+        while (last > 1 && !t->cells[r][last - 1][0])
+            last--;
+        for (size_t c = 0; c < last; c++) {
+            size_t w = ft_display_width(t->cells[r][c]);
+            if (c) {
+                pad(f, 2 + width[c] - w);
+                fputs(t->cells[r][c], f);
+            } else {
+                fputs(t->cells[r][c], f);
+                if (last > 1) pad(f, width[c] - w);
+            }
+        }
+        fputc('\n', f);
         for (size_t c = 0; c < t->cols; c++)
-            len += (size_t)snprintf(line + len, sizeof(line) - len, c ? "  %*s" : "%-*s",
-                                    (int)width[c], t->cells[r][c]);
-        while (len && line[len - 1] == ' ')
-            len--;
-        fprintf(f, "%.*s\n", (int)len, line);
+            free(t->cells[r][c]);
     }
     free(t->cells);
     t->cells = NULL;
     t->rows = 0;
+}
+
+/* One line of free text, with the control characters of the names in it escaped. */
+static void line(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(FILE *f, const char *fmt, ...)
+{
+    char *text = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    struct ft_buf shown;
+    ft_buf_init(&shown, 0);
+    ft_display_append(&shown, text, (size_t)n);
+    ft_buf_append_char(&shown, '\n');
+    fwrite(shown.data, 1, shown.len, f);
+    ft_buf_free(&shown);
+    free(text);
 }
 
 static const char *num(char *buf, double v)
@@ -87,11 +119,12 @@ static void header(FILE *f, const struct ft_experiment_query *q,
     char a[FT_CLOCK_ISO_SIZE], b[FT_CLOCK_ISO_SIZE];
     ft_clock_format_iso(r->first_exposure_us, a);
     ft_clock_format_iso(r->last_exposure_us, b);
-    fprintf(f, "Experiment on flag %s (%s, arms by %s), %s, alpha %g\n", q->flag, r->flag_type,
-            r->arm_by == FT_ARM_VALUE ? "value" : "enabled", ft_report_method_name(q->method),
-            q->alpha);
-    fprintf(f, "First exposures from %s to %s: %" PRId64 " identities, %" PRId64 " quarantined\n\n",
-            a, b, total, r->quarantined);
+    line(f, "Experiment on flag %s (%s, arms by %s), %s, alpha %g", q->flag, r->flag_type,
+         r->arm_by == FT_ARM_VALUE ? "value" : "enabled", ft_report_method_name(q->method),
+         q->alpha);
+    line(f, "First exposures from %s to %s: %" PRId64 " identities, %" PRId64 " quarantined", a, b,
+         total, r->quarantined);
+    fputc('\n', f);
 }
 
 static void arms_table(FILE *f, const struct ft_experiment_result *r, int64_t total)
@@ -99,38 +132,40 @@ static void arms_table(FILE *f, const struct ft_experiment_result *r, int64_t to
     struct table t = {.cols = 4};
     row(&t, "arm", "units", "share", "expected");
     for (size_t i = 0; i < r->narms; i++) {
-        char label[CELL], units[CELL], share[CELL], expected[CELL];
+        char *label, units[CELL], share[CELL], expected[CELL];
         bool named = strcmp(r->arms[i], "control") == 0;
-        snprintf(label, sizeof(label), "%s%s", r->arms[i], i || named ? "" : " (control)");
+        if (asprintf(&label, "%s%s", r->arms[i], i || named ? "" : " (control)") < 0) abort();
         snprintf(units, sizeof(units), "%" PRId64, r->units[i]);
         snprintf(share, sizeof(share), "%.2f%%",
                  total ? 100.0 * (double)r->units[i] / (double)total : 0);
         snprintf(expected, sizeof(expected), "%.2f%%", 100 * r->weights[i]);
         row(&t, label, units, share, expected);
+        free(label);
     }
     print_table(f, &t);
     if (r->srm_status)
-        fprintf(f, "Sample ratio: not tested (%s)\n", r->srm_why);
+        line(f, "Sample ratio: not tested (%s)", r->srm_why);
     else
-        fprintf(f, "Sample ratio: chi-square %.6g, df %d, p %.6g: %s\n", r->srm.statistic,
-                r->srm.df, r->srm.p_value, r->srm_mismatch ? "MISMATCH" : "no mismatch");
+        line(f, "Sample ratio: chi-square %.6g, df %d, p %.6g: %s", r->srm.statistic, r->srm.df,
+             r->srm.p_value, r->srm_mismatch ? "MISMATCH" : "no mismatch");
 }
 
 static void arm_columns(const struct ft_metric_result *m, size_t a, char cells[3][CELL])
 {
     snprintf(cells[0], CELL, "%" PRId64, m->arms[a].n);
-    num(cells[1], m->arms[a].mean);
-    num(cells[2], m->arms[a].variance);
+    num(cells[1], m->arms[a].n ? m->arms[a].mean : NAN); /* an empty arm has no mean */
+    num(cells[2], m->arms[a].n ? m->arms[a].variance : NAN);
 }
 
 static void metric_table(FILE *f, const struct ft_experiment_query *q,
                          const struct ft_experiment_result *r, const struct ft_metric_result *m)
 {
-    fprintf(f, "\nMetric %s (%s, %" PRId64 " events in the warehouse)\n", m->metric.event,
-            ft_metric_kind_name(m->metric.kind), m->events);
-    int level = (int)lround(100 * (1 - q->alpha));
+    fputc('\n', f);
+    line(f, "Metric %s (%s, %" PRId64 " events in the warehouse)", m->metric.event,
+         ft_metric_kind_name(m->metric.kind), m->events);
     char ci[CELL];
-    snprintf(ci, sizeof(ci), "%d%% interval", level);
+    char level[FT_REPORT_LEVEL_SIZE];
+    snprintf(ci, sizeof(ci), "%s interval", ft_report_level(q->alpha, level));
     struct table t = {.cols = 10};
     if (q->method == FT_METHOD_BAYESIAN)
         row(&t, "arm", "n", "mean", "variance", "lift", ci, "chance to beat", "risk (control)",
@@ -184,6 +219,6 @@ void ft_report_text(FILE *f, const struct ft_experiment_query *q,
     char **w = ft_report_warnings(q, r, &nw);
     if (nw) fputs("\nWarnings:\n", f);
     for (size_t i = 0; i < nw; i++)
-        fprintf(f, "  - %s\n", w[i]);
+        line(f, "  - %s", w[i]);
     ft_report_warnings_free(w, nw);
 }

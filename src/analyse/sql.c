@@ -2,7 +2,10 @@
  * Statement building shared by the analyses, and each dialect's differences (src/analyse/sql.h).
  */
 #include "analyse/sql.h"
+#include "flagtrail/error.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,7 @@ static const struct ft_sql_dialect dialects[] = {
         .day = {"date((", ") / 1000000, 'unixepoch')"},
         .real = "REAL",
         .temp_schema = "temp",
+        .bytewise = "", /* BINARY, the default */
     },
     {
         .name = "postgres",
@@ -20,6 +24,7 @@ static const struct ft_sql_dialect dialects[] = {
         .day = {"to_char(to_timestamp((", ") / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"},
         .real = "DOUBLE PRECISION",
         .temp_schema = "pg_temp",
+        .bytewise = " COLLATE \"C\"",
     },
     {
         .name = "clickhouse",
@@ -27,6 +32,7 @@ static const struct ft_sql_dialect dialects[] = {
         .day = {"toString(toDate(intDiv(", ", 86400000000)))"}, /* days since the epoch */
         .real = "Float64",
         .temp_schema = "",
+        .bytewise = "", /* String compares bytes */
     },
 };
 
@@ -60,6 +66,12 @@ void ft__sql_add(struct ft_sql *q, const char *text)
     ft_buf_append_str(&q->text, text);
 }
 
+void ft__sql_bytewise(struct ft_sql *q, const char *expr)
+{
+    ft__sql_add(q, expr);
+    ft__sql_add(q, q->d->bytewise);
+}
+
 void ft__sql_day(struct ft_sql *q, const char *expr)
 {
     ft__sql_add(q, q->d->day[0]);
@@ -84,4 +96,54 @@ void ft__sql_window(struct ft_sql *q, const char *column, bool has_since, int64_
         ft_buf_printf(&q->text, " AND %s <= ?", column);
         ft__sql_param(q, FT_CELL_I(until));
     }
+}
+
+void ft__sql_environment(struct ft_sql *q, const char *column, bool has, int64_t id)
+{
+    if (!has) return;
+    ft_buf_printf(&q->text, " AND %s = ?", column);
+    ft__sql_param(q, FT_CELL_I(id));
+}
+
+struct environments {
+    int64_t ids[4];
+    size_t n;
+};
+
+static int on_environment(void *arg, const struct ft_cell *c, size_t n)
+{
+    struct environments *e = arg;
+    if (n && c[0].type == FT_CELL_INT && e->n < sizeof(e->ids) / sizeof(e->ids[0]))
+        e->ids[e->n++] = c[0].i;
+    return 0;
+}
+
+int ft__sql_one_environment(ft_store *st, const struct ft_sql_dialect *d, bool has_since,
+                            int64_t since, bool has_until, int64_t until, char *err,
+                            size_t errlen)
+{
+    struct ft_sql q;
+    ft__sql_init(&q, d);
+    ft__sql_add(&q, "SELECT DISTINCT environment_id FROM ft_delivery"
+                    " WHERE environment_id IS NOT NULL");
+    ft__sql_window(&q, "received_at", has_since, since, has_until, until);
+    ft__sql_add(&q, " LIMIT 4");
+    struct environments e = {.n = 0};
+    int rc = ft_store_query(st, q.text.data, q.params, q.nparams, on_environment, &e);
+    ft__sql_free(&q);
+    if (rc) {
+        snprintf(err, errlen, "%s", ft_store_errmsg(st));
+        return rc;
+    }
+    if (e.n < 2) return FT_OK;
+    char ids[96];
+    size_t len = 0;
+    for (size_t i = 0; i < e.n && i < 3; i++)
+        len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%" PRId64, i ? ", " : "",
+                                e.ids[i]);
+    snprintf(err, errlen,
+             "the warehouse holds webhooks of several environments (%s%s) and an identifier "
+             "names a different identity in each: choose one with --environment-id",
+             ids, e.n > 3 ? ", ..." : "");
+    return FT_EINVAL;
 }

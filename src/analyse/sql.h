@@ -57,6 +57,9 @@ struct ft_sql_dialect {
     const char *day[2];      /* around a µs-since-epoch expression: its 'YYYY-MM-DD' (UTC) */
     const char *real;        /* the floating-point type of CAST */
     const char *temp_schema; /* the schema of temporary tables */
+    const char *bytewise;    /* after a text expression: compare it by bytes (code points),
+                              * whatever the database's collation, so that every store sorts
+                              * arms and identities alike */
 };
 
 /* The dialect of a store, or NULL when the analyses do not speak it. */
@@ -73,6 +76,8 @@ void ft__sql_init(struct ft_sql *q, const struct ft_sql_dialect *d);
 void ft__sql_free(struct ft_sql *q);
 /* Appends text; `?` placeholders in it take the next parameters. */
 void ft__sql_add(struct ft_sql *q, const char *text);
+/* Appends the text expression `expr` compared by bytes (ORDER BY, MIN, MAX). */
+void ft__sql_bytewise(struct ft_sql *q, const char *expr);
 /* Appends the dialect's day of a µs-since-epoch expression. */
 void ft__sql_day(struct ft_sql *q, const char *expr);
 void ft__sql_param(struct ft_sql *q, struct ft_cell value);
@@ -81,5 +86,19 @@ void ft__sql_window(struct ft_sql *q, const char *column, bool has_since, int64_
                     bool has_until, int64_t until);
 /* Empties the statement for the next one (the dialect stays). */
 void ft__sql_reset(struct ft_sql *q);
+
+/* Appends " AND column = ?" with the environment id when one is chosen. */
+void ft__sql_environment(struct ft_sql *q, const char *column, bool has, int64_t id);
+
+/*
+ * Identities belong to one Flagsmith environment, and one warehouse may hold the webhooks of
+ * several (production and staging sending to one receiver, or serve with several documents),
+ * where one identifier names different identities. An analysis over deliveries of the window
+ * from more than one environment would mix them, so it must choose one: FT_OK when at most one
+ * is there; FT_EINVAL with `err` naming them when there are several; FT_ESTORE.
+ */
+int ft__sql_one_environment(ft_store *st, const struct ft_sql_dialect *d, bool has_since,
+                            int64_t since, bool has_until, int64_t until, char *err,
+                            size_t errlen);
 
 #endif

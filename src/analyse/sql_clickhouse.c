@@ -72,6 +72,7 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
     }
     ft__sql_add(q, " FROM ft_delivery WHERE 1 = 1");
     ft__sql_window(q, "received_at", c->has_since, c->since_us, c->has_until, c->until_us);
+    ft__sql_environment(q, "environment_id", c->has_environment, c->environment_id);
     ft__sql_add(q, by_day ? ") GROUP BY identity, day) WHERE 1 = 1"
                           : ") GROUP BY identity) WHERE 1 = 1");
     for (size_t i = 0; i < c->npreds; i++)
@@ -109,6 +110,7 @@ static void units_from(struct ft_sql *q, const struct ft_experiment_query *x, bo
                    " min(received_at) AS first_seen FROM (SELECT identity, received_at,"
                    " flags_set FROM ft_delivery WHERE 1 = 1");
     ft__sql_window(q, "received_at", x->has_since, x->since_us, x->has_until, x->until_us);
+    ft__sql_environment(q, "environment_id", x->has_environment, x->environment_id);
     ft__sql_add(q, ") ALL INNER JOIN (SELECT set_id AS flags_set, ");
     ft__sql_add(q, by_value ? "ifNull(value, 'null')"
                             : "CASE WHEN enabled = 1 THEN 'on' ELSE 'off' END");

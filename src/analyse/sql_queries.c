@@ -67,10 +67,12 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
         ft__sql_add(q, ", ");
         ft__sql_day(q, "d.received_at");
     }
-    ft__sql_add(q, " ORDER BY d.received_at DESC, d.source DESC, d.lsn DESC) AS rn"
-                   " FROM ft_delivery d");
+    ft__sql_add(q, " ORDER BY d.received_at DESC, ");
+    ft__sql_bytewise(q, "d.source");
+    ft__sql_add(q, " DESC, d.lsn DESC) AS rn FROM ft_delivery d");
     ft__sql_add(q, " WHERE 1 = 1");
     ft__sql_window(q, "d.received_at", c->has_since, c->since_us, c->has_until, c->until_us);
+    ft__sql_environment(q, "d.environment_id", c->has_environment, c->environment_id);
     ft__sql_add(q, ") SELECT ");
     switch (c->output) {
     case FT_COHORT_COUNT: ft__sql_add(q, "COUNT(*)"); break;
@@ -80,7 +82,10 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
     ft__sql_add(q, " FROM state s WHERE s.rn = 1");
     for (size_t i = 0; i < c->npreds; i++)
         predicate(q, &c->preds[i]);
-    if (c->output == FT_COHORT_LIST) ft__sql_add(q, " ORDER BY s.identity");
+    if (c->output == FT_COHORT_LIST) {
+        ft__sql_add(q, " ORDER BY ");
+        ft__sql_bytewise(q, "s.identity");
+    }
     if (by_day) ft__sql_add(q, " GROUP BY s.day ORDER BY s.day");
     return FT_OK;
 }
@@ -90,7 +95,8 @@ static int cohort(struct ft_sql *q, const struct ft_cohort_query *c)
 static void flag_type(struct ft_sql *q, const struct ft_experiment_query *x)
 {
     ft__sql_add(q, "SELECT feature_type, COUNT(*) AS n FROM ft_flag_set WHERE feature_name = ?"
-                   " GROUP BY feature_type ORDER BY n DESC, feature_type");
+                   " GROUP BY feature_type ORDER BY n DESC, ");
+    ft__sql_bytewise(q, "feature_type");
     ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
 }
 
@@ -113,6 +119,7 @@ static void units(struct ft_sql *q, const struct ft_experiment_query *x, bool by
                    " FROM ft_delivery d JOIN arms a ON a.set_id = d.flags_set WHERE 1 = 1");
     ft__sql_param(q, FT_CELL_S(ft_str_c(x->flag)));
     ft__sql_window(q, "d.received_at", x->has_since, x->since_us, x->has_until, x->until_us);
+    ft__sql_environment(q, "d.environment_id", x->has_environment, x->environment_id);
     ft__sql_add(q, " GROUP BY d.identity");
 }
 
@@ -121,7 +128,8 @@ static void arms(struct ft_sql *q, const struct ft_experiment_query *x, bool by_
 {
     (void)x, (void)by_value;
     ft__sql_add(q, "SELECT arm, COUNT(*), MIN(first_seen), MAX(first_seen) FROM ft_x_units"
-                   " WHERE NOT mixed GROUP BY arm ORDER BY arm");
+                   " WHERE NOT mixed GROUP BY arm ORDER BY ");
+    ft__sql_bytewise(q, "arm");
 }
 
 static void quarantined(struct ft_sql *q, const struct ft_experiment_query *x, bool by_value)
@@ -135,7 +143,8 @@ static void days(struct ft_sql *q, const struct ft_experiment_query *x, bool by_
     (void)x, (void)by_value;
     ft__sql_add(q, "SELECT ");
     ft__sql_day(q, "first_seen");
-    ft__sql_add(q, ", arm, COUNT(*) FROM ft_x_units WHERE NOT mixed GROUP BY 1, 2 ORDER BY 1, 2");
+    ft__sql_add(q, ", arm, COUNT(*) FROM ft_x_units WHERE NOT mixed GROUP BY 1, 2 ORDER BY 1, ");
+    ft__sql_bytewise(q, "arm");
 }
 
 static void events(struct ft_sql *q, const struct ft_metric *m)

@@ -2,6 +2,7 @@
  * Shared helpers of the subcommands (src/cli/cli.h).
  */
 #include "cli/cli.h"
+#include "base/display.h"
 #include "flagtrail/error.h"
 
 #include <errno.h>
@@ -13,11 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 
+/* One line on stderr; a name or value from a webhook in it shows its control characters as
+ * escapes (base/display.h) instead of acting on the terminal. */
 static void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
-    fprintf(stderr, "flagtrail%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = NULL;
+    struct ft_buf shown;
+    ft_buf_init(&shown, 0);
+    if (vasprintf(&msg, fmt, ap) >= 0) ft_display_append(&shown, msg, strlen(msg));
+    free(msg);
+    fprintf(stderr, "flagtrail%s%s: %s\n", cmd ? " " : "", cmd ? cmd : "",
+            shown.data ? shown.data : "");
+    ft_buf_free(&shown);
 }
 
 int cli_fail(const char *cmd, const char *fmt, ...)
@@ -79,6 +87,16 @@ int cli_bad_option(const char *cmd, int c, char **argv)
     const char *opt = optind > 0 ? argv[optind - 1] : "?";
     if (c == ':') return cli_usage(cmd, "option '%s' needs a value", opt);
     return cli_usage(cmd, "unknown option '%s'", opt);
+}
+
+bool cli_parse_int64(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end) return false;
+    *out = v;
+    return true;
 }
 
 bool cli_parse_size(const char *s, size_t *out)

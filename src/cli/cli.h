@@ -46,6 +46,9 @@ int cli_bad_option(const char *cmd, int c, char **argv);
 #define CLI_SIZE_MAX ((size_t)1 << 40) /* 1 TiB: no size flagtrail takes is larger */
 bool cli_parse_size(const char *s, size_t *out);
 
+/* Parses a decimal integer that fits int64 (an id), nothing after it. */
+bool cli_parse_int64(const char *s, int64_t *out);
+
 /*
  * Adds the secrets from `files` (n of them) to `v`, or FLAGTRAIL_SECRET when n is 0. Returns
  * the number added, or -1 after printing why on stderr.

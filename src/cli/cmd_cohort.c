@@ -34,6 +34,9 @@ void help_cohort(void)
          "Time (ISO-8601 dates or times, UTC unless an offset is given, or @unix-seconds):\n"
          "  --since T, --until T    only webhooks received in [T, T]\n"
          "  --at T                  each identity's state as of T (same as --until T)\n"
+         "Environment (needed when the warehouse holds webhooks of several):\n"
+         "  --environment-id N      only webhooks of Flagsmith environment N (the flags'\n"
+         "                          \"environment\" field)\n"
          "Output:\n"
          "  --count                 the number of identities (default)\n"
          "  --list                  the identities\n"
@@ -93,7 +96,7 @@ static void warn_unknown(void *arg, const char *what, struct ft_str name)
 int cmd_cohort(int argc, char **argv)
 {
     enum { O_FLAG = 256, O_SEGMENT, O_NOT_SEGMENT, O_TRAIT, O_SINCE, O_UNTIL, O_AT, O_COUNT,
-           O_LIST, O_BY, O_FORMAT, O_STORE };
+           O_LIST, O_BY, O_FORMAT, O_STORE, O_ENV_ID };
     static const struct option opts[] = {
         {"flag", required_argument, NULL, O_FLAG},
         {"segment", required_argument, NULL, O_SEGMENT},
@@ -107,6 +110,7 @@ int cmd_cohort(int argc, char **argv)
         {"by", required_argument, NULL, O_BY},
         {"format", required_argument, NULL, O_FORMAT},
         {"store", required_argument, NULL, O_STORE},
+        {"environment-id", required_argument, NULL, O_ENV_ID},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -161,6 +165,11 @@ int cmd_cohort(int argc, char **argv)
                 return cli_usage("cohort", "--format: expected table, csv or json, got %s", optarg);
             break;
         case O_STORE: store_url = optarg; break;
+        case O_ENV_ID:
+            if (!cli_parse_int64(optarg, &q.environment_id))
+                return cli_usage("cohort", "--environment-id: an integer, got %s", optarg);
+            q.has_environment = true;
+            break;
         case 'h': help_cohort(); return CLI_OK;
         default: return cli_bad_option("cohort", c, argv);
         }
@@ -178,15 +187,15 @@ int cmd_cohort(int argc, char **argv)
     if (q.output == FT_COHORT_LIST) cli_out_begin(&p.out, stdout, format, 1, list_h, NULL);
     if (q.output == FT_COHORT_BY_DAY) cli_out_begin(&p.out, stdout, format, 2, day_h, day_num);
     int rc = ft_cohort_check_names(st, &q, warn_unknown, NULL);
-    if (rc == FT_OK) rc = ft_cohort_run(st, &q, on_row, &p);
+    if (rc == FT_OK) rc = ft_cohort_run(st, &q, on_row, &p, err, sizeof(err));
+    else snprintf(err, sizeof(err), "%s", ft_store_errmsg(st));
     if (q.output != FT_COHORT_COUNT) cli_out_end(&p.out);
     if (rc == FT_OK && q.output == FT_COHORT_COUNT) {
         if (format == CLI_JSON) printf("{\"count\": %" PRId64 "}\n", p.count);
         else if (format == CLI_CSV) printf("count\n%" PRId64 "\n", p.count);
         else printf("%" PRId64 "\n", p.count);
     }
-    if (rc) rc = cli_fail("cohort", "%s", rc == FT_EINVAL ? "this store has no cohort support"
-                                                         : ft_store_errmsg(st));
+    if (rc) rc = cli_fail("cohort", "%s", err);
     ft_store_close(st);
     return rc ? CLI_FAIL : CLI_OK;
 }

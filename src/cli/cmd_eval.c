@@ -394,16 +394,6 @@ static bool parse_format(const char *s, enum format *out)
     return true;
 }
 
-static bool parse_int64(const char *s, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end) return false;
-    *out = v;
-    return true;
-}
-
 int cmd_eval(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -432,7 +422,7 @@ int cmd_eval(int argc, char **argv)
         case 'e': env_file = optarg; break;
         case 'i': identity = optarg; break;
         case 'n':
-            if (!parse_int64(optarg, &id_number))
+            if (!cli_parse_int64(optarg, &id_number))
                 status = cli_usage("eval", "--identity-id: not an integer: %s", optarg);
             has_id = true;
             break;

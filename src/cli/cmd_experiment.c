@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,10 @@ void help_experiment(void)
          "  --weights A=W,B=W     the expected split for the sample-ratio test (default:\n"
          "                        --environment's allocations, else equal)\n"
          "  --environment FILE    an environment document: control and weights from the\n"
-         "                        flag's variants and their percentage allocations\n"
+         "                        flag's variants and their percentage allocations, and\n"
+         "                        only the webhooks of that environment\n"
+         "  --environment-id N    only the webhooks of Flagsmith environment N (needed when\n"
+         "                        the warehouse holds several, unless --environment)\n"
          "  --arms-by value|enabled  override how arms are told apart\n"
          "  --since T, --until T  exposures (and events) in [T, T]; ISO-8601 or @unix-seconds\n"
          "  --method M            frequentist (default), bayesian or sequential\n"
@@ -55,6 +59,7 @@ struct options {
     struct ft_metric metrics[FT_EXPERIMENT_MAX_METRICS];
     struct ft_arm_weight weights[FT_EXPERIMENT_MAX_ARMS];
     char *weights_text;
+    char *labels[FT_EXPERIMENT_MAX_ARMS]; /* of --environment's split */
     const char *store, *environment, *out;
     enum format format;
 };
@@ -62,7 +67,8 @@ struct options {
 /* "A=W,B=W": labels point into `text`, which is modified. */
 static bool parse_weights(char *text, struct options *o)
 {
-    for (char *item = strtok(text, ","); item; item = strtok(NULL, ",")) {
+    for (char *item; (item = strsep(&text, ","));) {
+        if (!*item) continue; /* "a=1,,b=2", a trailing comma */
         char *eq = strrchr(item, '=');
         if (!eq || eq == item || o->q.nweights == FT_EXPERIMENT_MAX_ARMS) return false;
         *eq = '\0';
@@ -82,16 +88,13 @@ static bool parse_time(const char *opt, const char *s, int64_t *out)
     return false;
 }
 
-/* Labels of the environment's split, as the warehouse stores values. */
-static char labels[FT_EXPERIMENT_MAX_ARMS][256];
-
-static const char *label_of(size_t i, struct ft_value v)
+/* The label of a value of the environment's split, as the warehouse stores values; kept in
+ * `o` (whole: a cut label would name no arm). */
+static const char *label_of(struct options *o, size_t i, struct ft_value v)
 {
-    if (v.type == FT_VALUE_NULL)
-        snprintf(labels[i], sizeof(labels[i]), "null");
-    else
-        snprintf(labels[i], sizeof(labels[i]), "%.*s", (int)v.text.len, v.text.ptr);
-    return labels[i];
+    free(o->labels[i]);
+    o->labels[i] = v.type == FT_VALUE_NULL ? ft_xstrdup("null") : ft_xstrndup(v.text.ptr, v.text.len);
+    return o->labels[i];
 }
 
 /* Control and weights from the environment document's variants of the flag. */
@@ -114,13 +117,23 @@ static int environment_split(struct options *o)
                                  FT_EXPERIMENT_MAX_ARMS - 1, &n);
     if (rc == FT_OK && n >= FT_EXPERIMENT_MAX_ARMS) rc = FT_EINVAL;
     if (rc == FT_OK && n > 0) {
-        o->weights[0] = (struct ft_arm_weight){label_of(0, control), control_weight};
+        o->weights[0] = (struct ft_arm_weight){label_of(o, 0, control), control_weight};
         for (size_t i = 0; i < n; i++)
-            o->weights[i + 1] = (struct ft_arm_weight){label_of(i + 1, v[i].value), v[i].weight};
+            o->weights[i + 1] =
+                (struct ft_arm_weight){label_of(o, i + 1, v[i].value), v[i].weight};
         o->q.nweights = n + 1;
         o->q.weights_add_arms = true;
     }
+    const struct ft_engine_environment *env = ft_engine_environment(e);
+    bool env_differs = o->q.has_environment && !env->id.null && env->id.value != o->q.environment_id;
+    if (!o->q.has_environment && !env->id.null) {
+        o->q.has_environment = true;
+        o->q.environment_id = env->id.value;
+    }
     ft_engine_free(e);
+    if (env_differs)
+        return cli_fail("experiment", "--environment-id %" PRId64 ": %s is another environment's",
+                        o->q.environment_id, o->environment);
     if (rc == FT_ENOENT)
         return cli_fail("experiment", "%s has no feature named %s", o->environment, o->q.flag);
     if (rc) return cli_fail("experiment", "flag %s has too many variants", o->q.flag);
@@ -147,7 +160,8 @@ static int parse(int argc, char **argv, struct options *o)
         O_ALPHA,
         O_FORMAT,
         O_OUT,
-        O_STORE
+        O_STORE,
+        O_ENV_ID
     };
     static const struct option opts[] = {
         {"flag", required_argument, NULL, O_FLAG},
@@ -163,6 +177,7 @@ static int parse(int argc, char **argv, struct options *o)
         {"format", required_argument, NULL, O_FORMAT},
         {"out", required_argument, NULL, O_OUT},
         {"store", required_argument, NULL, O_STORE},
+        {"environment-id", required_argument, NULL, O_ENV_ID},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -226,6 +241,11 @@ static int parse(int argc, char **argv, struct options *o)
             break;
         case O_OUT: o->out = optarg; break;
         case O_STORE: o->store = optarg; break;
+        case O_ENV_ID:
+            if (!cli_parse_int64(optarg, &o->q.environment_id))
+                return cli_usage("experiment", "--environment-id: an integer, got %s", optarg);
+            o->q.has_environment = true;
+            break;
         case 'h': help_experiment(); return -1;
         default: return cli_bad_option("experiment", c, argv);
         }
@@ -266,6 +286,20 @@ static int write_report(const struct options *o, const struct ft_experiment_resu
     return cli_fail("experiment", "cannot write %s: %s", o->out, strerror(e));
 }
 
+static int run_experiment(struct options *o)
+{
+    ft_store *st;
+    char err[512];
+    if (ft_store_open_flags(o->store, FT_STORE_EXISTING, &st, err, sizeof(err)))
+        return cli_fail("experiment", "%s", err);
+    struct ft_experiment_result r;
+    int rc = ft_experiment_run(st, &o->q, &r, err, sizeof(err));
+    ft_store_close(st);
+    rc = rc ? cli_fail("experiment", "%s", err) : write_report(o, &r);
+    ft_experiment_result_free(&r);
+    return rc;
+}
+
 int cmd_experiment(int argc, char **argv)
 {
     struct options o = {.q = {.alpha = 0.05}, .store = "sqlite:./flagtrail.db"};
@@ -273,15 +307,8 @@ int cmd_experiment(int argc, char **argv)
     o.q.weights = o.weights;
     int rc = parse(argc, argv, &o);
     if (rc) return rc < 0 ? CLI_OK : rc;
-    if (o.environment && (rc = environment_split(&o))) return rc;
-    ft_store *st;
-    char err[512];
-    if (ft_store_open_flags(o.store, FT_STORE_EXISTING, &st, err, sizeof(err)))
-        return cli_fail("experiment", "%s", err);
-    struct ft_experiment_result r;
-    rc = ft_experiment_run(st, &o.q, &r, err, sizeof(err));
-    ft_store_close(st);
-    rc = rc ? cli_fail("experiment", "%s", err) : write_report(&o, &r);
-    ft_experiment_result_free(&r);
+    if (!o.environment || (rc = environment_split(&o)) == CLI_OK) rc = run_experiment(&o);
+    for (size_t i = 0; i < FT_EXPERIMENT_MAX_ARMS; i++)
+        free(o.labels[i]);
     return rc;
 }

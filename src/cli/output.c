@@ -2,6 +2,7 @@
  * Table, CSV and JSON output (src/cli/output.h).
  */
 #include "cli/output.h"
+#include "base/display.h"
 #include "flagtrail/json.h"
 
 #include <stdlib.h>
@@ -40,15 +41,6 @@ static void csv_field(FILE *f, const char *s)
     fputc('"', f);
 }
 
-/* Display width: UTF-8 code points (good enough for identifiers and numbers). */
-static size_t width_of(const char *s)
-{
-    size_t n = 0;
-    for (; s && *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 void cli_out_begin(struct cli_out *o, FILE *f, enum cli_format format, size_t ncols,
                    const char *const *headers, const bool *numeric)
 {
@@ -59,7 +51,7 @@ void cli_out_begin(struct cli_out *o, FILE *f, enum cli_format format, size_t nc
     for (size_t i = 0; i < o->ncols; i++) {
         o->headers[i] = headers[i];
         o->numeric[i] = numeric ? numeric[i] : false;
-        o->width[i] = width_of(headers[i]);
+        o->width[i] = ft_display_width(headers[i]);
     }
     ft_arena_init(&o->arena, 0);
     if (format == CLI_CSV) {
@@ -100,9 +92,10 @@ void cli_out_row(struct cli_out *o, const char *const *cells)
         }
         char **row = ft_arena_alloc(&o->arena, sizeof(*row) * o->ncols);
         for (size_t i = 0; i < o->ncols; i++) {
-            const char *c = cells[i] ? cells[i] : "";
-            row[i] = ft_arena_strndup(&o->arena, c, strlen(c));
-            size_t w = width_of(c);
+            char *shown = ft_display_dup(cells[i]); /* a value's escape sequences stay text */
+            row[i] = ft_arena_strndup(&o->arena, shown, strlen(shown));
+            free(shown);
+            size_t w = ft_display_width(row[i]);
             if (w > o->width[i]) o->width[i] = w;
         }
         o->rows[o->nrows++] = row;
@@ -112,7 +105,7 @@ void cli_out_row(struct cli_out *o, const char *const *cells)
 static void table_line(struct cli_out *o, const char *const *cells)
 {
     for (size_t i = 0; i < o->ncols; i++) {
-        size_t pad = o->width[i] - width_of(cells[i]);
+        size_t pad = o->width[i] - ft_display_width(cells[i]);
         if (i) fputs("  ", o->f);
         if (o->numeric[i])
             for (size_t k = 0; k < pad; k++)

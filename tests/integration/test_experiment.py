@@ -533,15 +533,20 @@ def test_environment_document_gives_control_and_weights(flagtrail, tmp_path):
         value = rng.choices(["foo", "baz", "bar"], [40, 30, 30])[0]
         t = T0 + rng.randrange(DAY)
         arms[f"m{i}"] = value
-        rows.append((t, body(f"m{i}", [flag(9, "mv_feature", True, value, mv=True)])))
+        rows.append((t, body(f"m{i}", [flag(9, "mv_feature", True, value, mv=True,
+                                            env=doc["id"])])))
         if rng.random() < 0.2:
             events.append((t + 5, f"m{i}", "click", None))
+        if i % 3 == 0:  # the same identifier in another environment, another identity there
+            rows.append((t + 9, body(f"m{i}", [flag(9, "mv_feature", True, "staging_value",
+                                                    mv=True, env=doc["id"] + 1)])))
     url = load(flagtrail, tmp_path, rows, event_rows(events))
     res = run([flagtrail, "experiment", "--store", url, "--flag", "mv_feature",
                "--environment", str(env), "--metric", "click", "--format", "json"], timeout=120)
     assert res.returncode == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["control"] == "foo"
+    assert report["exposures"]["quarantined"] == 0  # the other environment's webhooks are not its
     shares = {a["arm"]: a["expected_share"] for a in report["arms"]}
     assert shares == {"foo": 0.4, "baz": 0.3, "bar": 0.3}
     counts = [sum(1 for v in arms.values() if v == a["arm"]) for a in report["arms"]]
@@ -552,3 +557,158 @@ def test_environment_document_gives_control_and_weights(flagtrail, tmp_path):
     res = run([flagtrail, "experiment", "--store", url, "--flag", "no_such_feature",
                "--environment", str(env), "--metric", "click"])
     assert res.returncode == 1 and b"has no feature named no_such_feature" in res.stderr
+    res = run([flagtrail, "experiment", "--store", url, "--flag", "mv_feature", "--environment",
+               str(env), "--environment-id", str(doc["id"] + 1), "--metric", "click"])
+    assert res.returncode == 1 and b"is another environment's" in res.stderr
+
+
+def test_a_warehouse_of_several_environments_needs_one_chosen(flagtrail, tmp_path):
+    """An identifier in two environments is two identities: without --environment-id the
+    analyses refuse to mix them; with it, each environment's answer is its own."""
+    rows, truth = [], {7: {}, 8: {}}
+    rng = random.Random(5)
+    for i in range(400):
+        for env in (7, 8):
+            on = rng.random() < 0.5
+            truth[env][f"s{i}"] = on
+            rows.append((T0 + i * 1000 + env, body(f"s{i}", [flag(1, "f", on, None, env=env)])))
+    events = [(T0 + DAY, f"s{i}", "buy", None) for i in range(0, 400, 3)]
+    url = load(flagtrail, tmp_path, rows, event_rows(events))
+    for cmd in (["cohort", "--flag", "f=on"], ["experiment", "--flag", "f", "--metric", "buy"]):
+        res = run([flagtrail, *cmd, "--store", url])
+        assert res.returncode == 1, res.stdout
+        assert res.stderr.decode().strip().endswith(
+            "several environments (7, 8) and an identifier names a different identity in each:"
+            " choose one with --environment-id"), res.stderr
+    for env in (7, 8):
+        res = run([flagtrail, "cohort", "--store", url, "--flag", "f=on", "--environment-id",
+                   str(env), "--list", "--format", "json"])
+        assert res.returncode == 0, res.stderr
+        assert sorted(r["identity"] for r in json.loads(res.stdout)) == sorted(
+            i for i, on in truth[env].items() if on)
+        res = run([flagtrail, "experiment", "--store", url, "--flag", "f", "--metric", "buy",
+                   "--environment-id", str(env), "--format", "json"])
+        assert res.returncode == 0, res.stderr
+        report = json.loads(res.stdout)
+        assert report["exposures"]["quarantined"] == 0
+        units = {a["arm"]: a["units"] for a in report["arms"]}
+        assert units == {"on": sum(truth[env].values()),
+                         "off": len(truth[env]) - sum(truth[env].values())}
+    res = run([flagtrail, "cohort", "--store", url, "--flag", "f=on", "--environment-id", "9"])
+    assert res.returncode == 0 and res.stdout == b"0\n", (res.stdout, res.stderr)
+    res = run([flagtrail, "cohort", "--store", url, "--environment-id", "x"])
+    assert res.returncode == 2 and b"--environment-id: an integer, got x" in res.stderr
+
+
+def test_weights_leave_off_the_control_of_an_on_off_flag(flagtrail, warehouse):
+    """--weights sets the expected split only: an on/off flag's control stays off, whatever
+    order the weights are listed in (empty items are skipped)."""
+    for weights in ("on=50,off=50", "on=1,,off=1,"):
+        res = run([flagtrail, "experiment", "--store", warehouse[2], "--flag", "new_checkout",
+                   "--metric", "purchase", "--weights", weights, "--format", "json"], timeout=300)
+        assert res.returncode == 0, res.stderr
+        report = json.loads(res.stdout)
+        assert report["control"] == "off"
+        assert [a["arm"] for a in report["arms"]] == ["off", "on"]
+        assert [a["expected_share"] for a in report["arms"]] == [0.5, 0.5]
+
+
+def test_the_interval_is_labelled_with_its_level(flagtrail, warehouse, tmp_path):
+    for alpha, level in (("0.025", "97.5%"), ("0.001", "99.9%"), ("0.05", "95%")):
+        args = [flagtrail, "experiment", "--store", warehouse[2], "--flag", "new_checkout",
+                "--metric", "purchase", "--alpha", alpha]
+        res = run(args, timeout=300)
+        assert res.returncode == 0, res.stderr
+        assert f"{level} interval" in res.stdout.decode()
+        res = run(args + ["--format", "html"], timeout=300)
+        assert res.stdout.decode().count(f"{level} interval") >= 2  # table and chart
+
+
+def split_document(tmp_path, baz, bar):
+    doc = json.loads((DATA / "engine" / "v1" / "environment_n9fbf9h3v4fFgH3U3ngWhb.json")
+                     .read_text())["environment"]
+    for fs in doc["feature_states"]:
+        if fs["feature"]["name"] == "mv_feature":
+            fs["multivariate_feature_state_values"][0]["percentage_allocation"] = baz
+            fs["multivariate_feature_state_values"][1]["percentage_allocation"] = bar
+    path = tmp_path / f"environment-{baz}-{bar}.json"
+    path.write_text(json.dumps(doc))
+    return path, doc["id"]
+
+
+def test_an_environment_control_nobody_saw(flagtrail, tmp_path):
+    """Only the variants were seen. At 50/50 the default value gets 0%: the command asks for
+    --control instead of naming an option the user never gave. At 30/30 the default keeps 40%:
+    it is the control, an empty arm, and the sample-ratio test fails loudly."""
+    doc_0, env_id = split_document(tmp_path, 50, 50)
+    doc_40, _ = split_document(tmp_path, 30, 30)
+    rows = [(T0 + i, body(f"v{i}", [flag(9, "mv_feature", True, "baz" if i % 2 else "bar",
+                                         mv=True, env=env_id)])) for i in range(400)]
+    events = [(T0 + DAY, f"v{i}", "click", None) for i in range(0, 400, 5)]
+    url = load(flagtrail, tmp_path, rows, event_rows(events))
+    base = [flagtrail, "experiment", "--store", url, "--flag", "mv_feature", "--metric", "click"]
+    res = run(base + ["--environment", str(doc_0)])
+    assert res.returncode == 1
+    assert res.stderr.decode() == (
+        "flagtrail experiment: flag mv_feature: the environment gives its default value (foo),"
+        " the usual control, 0% of identities and nobody saw it: name the control with"
+        " --control\n")
+    res = run(base + ["--environment", str(doc_0), "--control", "bar", "--format", "json"])
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert [(a["arm"], a["units"], a["expected_share"]) for a in report["arms"]] == [
+        ("bar", 200, 0.5), ("baz", 200, 0.5)]
+    res = run(base + ["--environment", str(doc_40), "--format", "json"])
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["control"] == "foo" and report["srm"]["mismatch"] is True
+    assert report["arms"][0] == {"arm": "foo", "units": 0, "observed_share": 0,
+                                 "expected_share": 0.4}
+    empty = report["metrics"][0]["arms"][0]
+    assert (empty["n"], empty["mean"], empty["variance"]) == (0, None, None)
+    assert all("error" in c for c in report["metrics"][0]["comparisons"])
+
+
+HOSTILE = ["\x1b[2J\x1b[H\x1b]0;owned\x07\x1b[31mFAKE", "two\nlines\ttab", "c1\u0085\u009b",
+           "\u00e9" * 300,
+           "checkout_redesign_2026_q4_with_express_payment_variant_control",
+           "checkout_redesign_2026_q4_with_express_payment_variant_a"]
+
+
+def test_names_from_webhooks_are_shown_not_obeyed(flagtrail, tmp_path):
+    """Values, identities and names come from whoever sends webhooks. Text shows their control
+    characters as escapes (none reaches the terminal), nothing is cut (a cut split a UTF-8
+    character, and made two long arms print alike), JSON keeps them exactly, and the HTML page
+    and its SVG stay well-formed."""
+    import xml.etree.ElementTree as ET
+    rows = [(T0 + i, body(HOSTILE[i % 6] + f"#{i}", [flag(4, "hostile", True, HOSTILE[i % 6],
+                                                         mv=True)])) for i in range(60)]
+    events = [(T0 + DAY, HOSTILE[i % 6] + f"#{i}", "buy", None) for i in range(0, 60, 2)]
+    url = load(flagtrail, tmp_path, rows, event_rows(events))
+    base = [flagtrail, "experiment", "--store", url, "--flag", "hostile", "--metric", "buy",
+            "--control", HOSTILE[5]]
+    text = run(base).stdout
+    assert text.count(b"\n") > 10
+    for ch in range(0x20):
+        if ch != 0x0a:
+            assert bytes([ch]) not in text, ch
+    assert b"\x7f" not in text and "\u0085".encode() not in text
+    shown = text.decode()  # valid UTF-8: nothing cut inside a character
+    assert "\\x1b[2J\\x1b[H\\x1b]0;owned\\x07\\x1b[31mFAKE" in shown
+    assert "two\\nlines\\ttab" in shown and "c1\\u0085\\u009b" in shown
+    assert "\u00e9" * 300 in shown
+    assert HOSTILE[4] in shown and HOSTILE[5] + " (control)" in shown
+    report = json.loads(run(base + ["--format", "json"]).stdout)
+    assert sorted(a["arm"] for a in report["arms"]) == sorted(HOSTILE)
+    assert any("\u00e9" * 300 in w for w in report["warnings"])  # whole, in a warning too
+    page = run(base + ["--format", "html"]).stdout.decode()
+    assert not any(ord(c) < 0x20 and c not in "\n" or 0x7f <= ord(c) < 0xa0 for c in page)
+    assert "\\x1b[2J" in page and "\u00e9" * 300 in page
+    for svg in re.findall(r"<svg.*?</svg>", page, re.S):
+        ET.fromstring(svg)  # well-formed XML
+    cohort = run([flagtrail, "cohort", "--store", url, "--flag", "hostile=on", "--list"])
+    assert cohort.returncode == 0 and b"\x1b" not in cohort.stdout
+    assert cohort.stdout.count(b"\n") == 61  # a header and one line per identity
+    assert b"\\x1b[2J" in cohort.stdout
+    res = run([flagtrail, "experiment", "--store", url, "--flag", "hostile", "--metric", "buy"])
+    assert res.returncode == 1 and b"\x1b" not in res.stderr  # the arms, in a message

@@ -11,8 +11,8 @@ DAY = 86400 * 1000000
 T0 = 1795392000 * 1000000  # 2026-11-23T00:00:00Z
 
 
-def flag(fid, name, enabled, value, mv=False):
-    return {"enabled": enabled, "environment": 7,
+def flag(fid, name, enabled, value, mv=False, env=7):
+    return {"enabled": enabled, "environment": env,
             "feature": {"created_date": "2024-01-02T03:04:05.000000Z", "default_enabled": False,
                         "description": None, "id": fid, "initial_value": None, "name": name,
                         "type": "MULTIVARIATE" if mv else "STANDARD"},

@@ -1,11 +1,12 @@
 /*
- * Unit tests of src/base: errors, buffers, arenas, hex, clock, logging.
+ * Unit tests of src/base: errors, buffers, arenas, hex, clock, logging, display escapes.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <criterion/redirect.h>
 
 #include "base/clock.h"
+#include "base/display.h"
 #include "base/hex.h"
 #include "base/log.h"
 #include "flagtrail/base.h"
@@ -205,4 +206,48 @@ Test(number, in_range_as_a_double_column_takes_it)
     memset(tiny + 2, '0', 330);
     strcpy(tiny + 332, "1");
     cr_expect(ft_str_number_in_range(ft_str_c(tiny)) == false, "0.(330 zeros)1 underflows");
+}
+
+static void expect_display(const char *in, size_t len, const char *shown, size_t width)
+{
+    struct ft_buf b;
+    ft_buf_init(&b, 0);
+    size_t w = ft_display_append(&b, in, len);
+    cr_expect(eq(str, b.data ? b.data : "", (char *)shown));
+    cr_expect(eq(sz, w, width), "width of %s", shown);
+    cr_expect(eq(sz, ft_display_width(b.data ? b.data : ""), width));
+    ft_buf_free(&b);
+}
+
+Test(display, control_characters_become_visible_escapes)
+{
+    expect_display("plain", 5, "plain", 5);
+    expect_display("\x1b[2Jx\x07", 6, "\\x1b[2Jx\\x07", 12);
+    expect_display("a\nb\tc\rd", 7, "a\\nb\\tc\\rd", 10);
+    expect_display("nul\0in", 6, "nul\\x00in", 9);
+    expect_display("del\x7f", 4, "del\\x7f", 7);
+    expect_display("c1\xc2\x85\xc2\x9f", 6, "c1\\u0085\\u009f", 14);
+    expect_display("\xc2\xa0\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 11,
+                   "\xc2\xa0\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 4); /* kept: nbsp, é, €, emoji */
+}
+
+Test(display, bytes_outside_utf8_are_shown_as_hex)
+{
+    expect_display("\xff", 1, "\\xff", 4);
+    expect_display("\xc3", 1, "\\xc3", 4);                 /* cut character */
+    expect_display("\xc3(", 2, "\\xc3(", 5);               /* bad continuation */
+    expect_display("\xc0\xaf", 2, "\\xc0\\xaf", 8);         /* overlong */
+    expect_display("\xed\xa0\x80", 3, "\\xed\\xa0\\x80", 12); /* surrogate */
+    expect_display("\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80", 16); /* past U+10FFFF */
+    expect_display("\xe0\x80\x80", 3, "\\xe0\\x80\\x80", 12);     /* overlong */
+}
+
+Test(display, dup_of_null_is_empty)
+{
+    char *s = ft_display_dup(NULL);
+    cr_expect(eq(str, s, ""));
+    free(s);
+    s = ft_display_dup("x\x1by");
+    cr_expect(eq(str, s, "x\\x1by"));
+    free(s);
 }
