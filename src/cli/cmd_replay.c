@@ -22,7 +22,8 @@ void help_replay(void)
     puts("Usage: flagtrail replay [--quarantine] [--skip-unreadable] --spool DIR --store URL\n"
          "                        [--source NAME]\n"
          "       flagtrail replay --dead-letters [--data DIR] [--webhook-secret-file F]\n"
-         "                        [--retry-schedule LIST] [--retry-max-age DURATION]\n"
+         "                        [--standard-webhooks] [--retry-schedule LIST]\n"
+         "                        [--retry-max-age DURATION]\n"
          "\n"
          "Loads every webhook in the spool DIR that the store has not loaded for this\n"
          "source, exactly as the receiver's loader does (the receiver must not be running on\n"
@@ -43,7 +44,9 @@ void help_replay(void)
          "./flagtrail-serve) again to their URLs, signed with --webhook-secret-file (or\n"
          "FLAGTRAIL_WEBHOOK_SECRET); serve must be stopped. Each is retried on the schedule\n"
          "(default 1s,5s,30s) for --retry-max-age (default 2m) from now; what fails again\n"
-         "stays a dead letter.\n"
+         "stays a dead letter. --standard-webhooks sends the Standard Webhooks headers with\n"
+         "each webhook's original webhook-id, so a receiver that saw it before stores it\n"
+         "once: give it when serve ran with it.\n"
          "  -h, --help      this help");
 }
 
@@ -82,7 +85,7 @@ static bool is_dir(const char *path)
 }
 
 static int replay_dead_letters(const char *data, const char *secret_file, const char *schedule,
-                               const char *max_age)
+                               const char *max_age, bool standard_webhooks)
 {
     struct replay_secret sec = {0};
     char err[512];
@@ -119,6 +122,7 @@ static int replay_dead_letters(const char *data, const char *secret_file, const 
         struct ft_dispatcher_options o = {.checkpoint_path = cp, .dead = dead,
                                           .schedule_us = sched, .nschedule = nsched,
                                           .max_age_us = age[0], .drain = true,
+                                          .standard_webhooks = standard_webhooks,
                                           .user_agent = "flagtrail/" FT_VERSION,
                                           .signer = replay_signer, .signer_arg = &sec};
         ft_dispatcher_new(dead, &o, &d, err, sizeof(err));
@@ -148,12 +152,13 @@ int cmd_replay(int argc, char **argv)
         {"webhook-secret-file", required_argument, NULL, 'w'},
         {"retry-schedule", required_argument, NULL, 'r'},
         {"retry-max-age", required_argument, NULL, 'a'},
+        {"standard-webhooks", no_argument, NULL, 'W'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *spool_dir = "./flagtrail-spool", *store_url = "sqlite:./flagtrail.db";
     const char *data = "./flagtrail-serve", *secret_file = NULL, *schedule = NULL, *max_age = NULL;
-    bool dead_letters = false, quarantine = false, skip_unreadable = false;
+    bool dead_letters = false, quarantine = false, skip_unreadable = false, standard = false;
     char source[256] = "";
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -168,12 +173,15 @@ int cmd_replay(int argc, char **argv)
         case 'w': secret_file = optarg; break;
         case 'r': schedule = optarg; break;
         case 'a': max_age = optarg; break;
+        case 'W': standard = true; break;
         case 'h': help_replay(); return CLI_OK;
         default: return cli_bad_option("replay", c, argv);
         }
     }
     if (optind < argc) return cli_usage("replay", "unexpected argument '%s'", argv[optind]);
-    if (dead_letters) return replay_dead_letters(data, secret_file, schedule, max_age);
+    if (standard && !dead_letters)
+        return cli_usage("replay", "--standard-webhooks goes with --dead-letters");
+    if (dead_letters) return replay_dead_letters(data, secret_file, schedule, max_age, standard);
     if (!source[0] && gethostname(source, sizeof(source) - 1) != 0)
         snprintf(source, sizeof(source), "flagtrail");
     char quarantine_dir[4096];
@@ -239,6 +247,9 @@ int cmd_replay(int argc, char **argv)
                      "%s (loaded %" PRIu64 " before it; it stays in %s, --skip-unreadable "
                      "skips it)",
                      err, ls.deliveries, spool_dir);
+        else if (drc == FT_EIO)
+            cli_fail("replay", "%s (loaded %" PRIu64 " before it; the rest stays)", err,
+                     ls.deliveries);
         else
             cli_fail("replay", "the warehouse failed: %s", err);
         goto done;

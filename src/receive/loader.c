@@ -11,6 +11,7 @@
 #include "receive/record.h"
 #include "store/model.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* --- a bounded set of set ids --- */
 
@@ -327,9 +329,37 @@ static void add_record(ft_loader *l, const struct ft_spool_record *rec)
     EVP_DigestFinal_ex(l->md, d->body_sha256, &dlen);
 }
 
+/* The spool could not be read at the reader's position (a segment that cannot be opened or
+ * read). Nothing is skipped: the reader stays there and tries again after a pause (a drain
+ * ends instead, reporting the error); the failure is counted and logged once a minute. */
+static void read_failed(ft_loader *l)
+{
+    char pos[24], why[160];
+    uint64_t at = ft_spool_reader_pos(l->reader);
+    snprintf(pos, sizeof(pos), "%" PRIu64, at);
+    snprintf(why, sizeof(why), "the spool cannot be read at %" PRIu64 ": %s", at,
+             strerror(errno));
+    int64_t now = ft_clock_mono_ns();
+    if (!l->read_logged_ns || now - l->read_logged_ns >= 60000000000LL) {
+        ft_log(FT_LOG_ERROR, "loader.spool_unreadable", "lsn", pos, "error", strerror(errno),
+               NULL);
+        l->read_logged_ns = now;
+    }
+    pthread_mutex_lock(&l->lock);
+    l->stats.read_errors++;
+    pthread_mutex_unlock(&l->lock);
+    if (l->drain) {
+        ft__loader_set_error(l, why);
+        l->read_failed = true;
+        return;
+    }
+    struct timespec pause = {0, 200 * 1000000};
+    nanosleep(&pause, NULL);
+}
+
 /*
  * Reads one record into the batch. FT_OK when one was read (or skipped as corrupt), FT_ENOENT
- * when nothing durable follows.
+ * when nothing durable follows, or the spool could not be read (read_failed).
  */
 static int read_one(ft_loader *l)
 {
@@ -342,7 +372,7 @@ static int read_one(ft_loader *l)
         take(l, rec.lsn, rec.next_lsn);
         rc = FT_OK;
     } else if (rc != FT_ENOENT) {
-        reject(l, ft_spool_reader_pos(l->reader), "spool read error");
+        read_failed(l);
         return FT_ENOENT;
     }
     return rc;
@@ -488,7 +518,8 @@ int ft_loader_drain(ft_loader *l)
     if (rc) return rc;
     join_threads(l);
     l->drain = false;
-    return l->writer_failed ? l->writer_rc : FT_OK;
+    if (l->writer_failed) return l->writer_rc;
+    return l->read_failed ? FT_EIO : FT_OK;
 }
 
 void ft_loader_get_stats(ft_loader *l, struct ft_loader_stats *out)

@@ -49,6 +49,7 @@ struct ft_loader_stats {
     uint64_t store_errors;  /* failed batch attempts */
     uint64_t rejected;      /* records skipped: corrupt, or unreadable with no quarantine */
     uint64_t quarantined;   /* records refused or unreadable, moved to the quarantine */
+    uint64_t read_errors;   /* failed reads of the spool (the record is tried again) */
     uint64_t checkpoint;    /* committed position */
     int64_t last_commit_us; /* when the last batch committed (µs since the epoch), 0: never */
     bool store_ok;          /* the last attempt succeeded (or none failed yet) */

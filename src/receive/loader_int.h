@@ -75,6 +75,8 @@ struct ft_loader {
      * named (a stop came while it was being kept), it goes to the quarantine again, where it
      * is kept once; UINT64_MAX: nothing to compare */
     uint64_t chosen_lsn;
+    int64_t read_logged_ns; /* a spool that cannot be read is logged once a minute */
+    bool read_failed;       /* in a drain: it ends, and reports FT_EIO */
 
     /* the hand-over */
     struct batch slots[2];

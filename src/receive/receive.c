@@ -495,6 +495,10 @@ static void render_metrics(struct receiver *rc, struct ft_buf *out)
     ft_metric_header(out, "flagtrail_loader_rejected_total", "counter",
                      "Spool records skipped as corrupt.");
     ft_metric_u64(out, "flagtrail_loader_rejected_total", NULL, ls.rejected);
+    ft_metric_header(out, "flagtrail_loader_read_errors_total", "counter",
+                     "Failed reads of the spool (a segment that could not be opened or read); "
+                     "the record is tried again after a pause.");
+    ft_metric_u64(out, "flagtrail_loader_read_errors_total", NULL, ls.read_errors);
     ft_metric_header(out, "flagtrail_loader_quarantined_total", "counter",
                      "Records the warehouse refused or this version cannot read, moved to "
                      "SPOOL/quarantine.");

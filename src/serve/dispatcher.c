@@ -5,7 +5,10 @@
  * head gives the checkpoint) and owned by exactly one of: their endpoint's ready queue (to
  * send as soon as the endpoint has a free slot), the client (in flight), or the retry heap
  * (ordered by due time). Reading stops while READAHEAD webhooks are ready, so a full outbox
- * stays on disk rather than in memory. Everything runs on the dispatcher's thread; only the
+ * stays on disk rather than in memory. A webhook waiting for its retry would hold the
+ * checkpoint, and so every record after it, delivered or not, on disk and in the outbox's
+ * bound; when enough finished records wait behind such webhooks, they are moved to the
+ * outbox's tail (rotate_waiting). Everything runs on the dispatcher's thread; only the
  * statistics are shared, under a mutex.
  */
 #include "serve/dispatcher.h"
@@ -29,6 +32,10 @@
 
 #define MAX_SCHEDULE 32
 #define READAHEAD 1024 /* ready webhooks, all endpoints together */
+#define ROTATE_RUN 64  /* waiting webhooks moved at once, at most */
+#define READ_BACKOFF_MIN_NS 100000000LL   /* an unreadable outbox: first wait, 100 ms */
+#define READ_BACKOFF_MAX_NS 5000000000LL  /* doubling up to 5 s */
+#define LOG_EVERY_NS 60000000000LL        /* a failure that persists is logged once a minute */
 
 struct pending;
 
@@ -48,6 +55,8 @@ struct pending {
     int64_t created_at;
     int64_t age_from;            /* max_age counts from here: creation, or a replay's start */
     int64_t due_us;
+    size_t heap_index; /* while waiting */
+    bool waiting;      /* in the retry heap */
     unsigned attempts;
     struct endpoint *ep;
     struct ft_str id, url, environment, body; /* in `mem` */
@@ -94,6 +103,13 @@ struct ft_dispatcher {
 
     uint64_t saved_checkpoint;
     int64_t saved_at_ns;
+    /* the last webhook moved to the tail; the checkpoint is saved past the originals only
+     * once the copies are durable */
+    uint64_t rotated_lsn;
+    bool rotated_unsynced;
+    int64_t rotate_logged_ns;
+    int64_t read_retry_ns, read_backoff_ns, read_logged_ns; /* an unreadable outbox */
+    bool read_failing;
     uint64_t drain_end;
     bool reader_done, stopping;
 
@@ -115,7 +131,8 @@ bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t 
         char *end;
         errno = 0;
         double v = strtod(s, &end);
-        if (end == s || errno || !(v >= 0) || *n == max) return false; /* NaN fails v >= 0 */
+        /* NaN fails v > 0; a zero delay would retry a failing endpoint back to back */
+        if (end == s || errno || !(v > 0) || *n == max) return false;
         int64_t unit;
         if (strncmp(end, "ms", 2) == 0) unit = 1000, end += 2;
         else if (*end == 's') unit = 1000000, end++;
@@ -123,6 +140,7 @@ bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t 
         else if (*end == 'h') unit = 3600000000LL, end++;
         else return false;
         if (v * (double)unit > (double)FT_DISPATCH_DURATION_MAX_US) return false; /* and inf */
+        if (v * (double)unit < 1000) return false; /* under 1 ms rounds to nothing */
         out[(*n)++] = (int64_t)(v * (double)unit);
         if (*end == ',' && end[1]) end++;
         else if (*end) return false;
@@ -170,32 +188,29 @@ static struct endpoint *endpoint_for(ft_dispatcher *d, struct ft_str url)
     return ep;
 }
 
+static void heap_set(ft_dispatcher *d, size_t i, struct pending *p)
+{
+    d->heap[i] = p;
+    p->heap_index = i;
+}
+
 static void heap_swap(ft_dispatcher *d, size_t a, size_t b)
 {
     struct pending *t = d->heap[a];
-    d->heap[a] = d->heap[b];
-    d->heap[b] = t;
+    heap_set(d, a, d->heap[b]);
+    heap_set(d, b, t);
 }
 
-static void heap_push(ft_dispatcher *d, struct pending *p)
+static void sift_up(ft_dispatcher *d, size_t i)
 {
-    if (d->nheap == d->heap_cap) {
-        d->heap_cap = d->heap_cap ? d->heap_cap * 2 : 256;
-        d->heap = ft_xrealloc(d->heap, sizeof(*d->heap) * d->heap_cap);
-    }
-    size_t i = d->nheap++;
-    d->heap[i] = p;
     while (i && d->heap[(i - 1) / 2]->due_us > d->heap[i]->due_us) {
         heap_swap(d, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
 }
 
-static struct pending *heap_pop(ft_dispatcher *d)
+static void sift_down(ft_dispatcher *d, size_t i)
 {
-    struct pending *top = d->heap[0];
-    d->heap[0] = d->heap[--d->nheap];
-    size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < d->nheap && d->heap[l]->due_us < d->heap[m]->due_us) m = l;
@@ -204,6 +219,37 @@ static struct pending *heap_pop(ft_dispatcher *d)
         heap_swap(d, i, m);
         i = m;
     }
+}
+
+static void heap_push(ft_dispatcher *d, struct pending *p)
+{
+    if (d->nheap == d->heap_cap) {
+        d->heap_cap = d->heap_cap ? d->heap_cap * 2 : 256;
+        d->heap = ft_xrealloc(d->heap, sizeof(*d->heap) * d->heap_cap);
+    }
+    heap_set(d, d->nheap++, p);
+    p->waiting = true;
+    sift_up(d, p->heap_index);
+}
+
+/* Takes `p` out of the retry heap, wherever it is. */
+static void heap_remove(ft_dispatcher *d, struct pending *p)
+{
+    size_t i = p->heap_index;
+    struct pending *last = d->heap[--d->nheap];
+    p->waiting = false;
+    if (last == p) return;
+    heap_set(d, i, last);
+    if (i && d->heap[(i - 1) / 2]->due_us > last->due_us)
+        sift_up(d, i);
+    else
+        sift_down(d, i);
+}
+
+static struct pending *heap_pop(ft_dispatcher *d)
+{
+    struct pending *top = d->heap[0];
+    heap_remove(d, top);
     return top;
 }
 
@@ -309,8 +355,51 @@ static void count_unread(ft_dispatcher *d)
     }
 }
 
+/* The outbox could not be read (a segment that cannot be opened or read: out of file
+ * descriptors, a file removed or unreadable, a disk error). The reader stays at the record;
+ * reading waits, 100 ms doubling to 5 s, instead of spinning, and the failure is counted and
+ * logged when it starts and then once a minute. */
+static void read_failed(ft_dispatcher *d)
+{
+    int64_t now = ft_clock_mono_ns();
+    d->read_backoff_ns = d->read_backoff_ns ? 2 * d->read_backoff_ns : READ_BACKOFF_MIN_NS;
+    if (d->read_backoff_ns > READ_BACKOFF_MAX_NS) d->read_backoff_ns = READ_BACKOFF_MAX_NS;
+    d->read_retry_ns = now + d->read_backoff_ns;
+    bump(d, &d->stats.read_errors);
+    if (!d->read_failing || now - d->read_logged_ns >= LOG_EVERY_NS) {
+        char pos[24];
+        snprintf(pos, sizeof(pos), "%" PRIu64, ft_spool_reader_pos(d->reader));
+        ft_log(FT_LOG_ERROR, "dispatch.outbox_unreadable", "lsn", pos, "error", strerror(errno),
+               NULL);
+        d->read_logged_ns = now;
+    }
+    d->read_failing = true;
+}
+
+static void read_recovered(ft_dispatcher *d)
+{
+    if (!d->read_failing) return;
+    ft_log(FT_LOG_INFO, "dispatch.outbox_readable", NULL);
+    d->read_failing = false;
+    d->read_backoff_ns = 0;
+}
+
+/* A webhook waiting for a retry when it was moved to the tail waits in the heap again. */
+static void schedule_read(ft_dispatcher *d, struct pending *p, const struct ft_outbox_record *r)
+{
+    int64_t wait = r->type == FT_OUTBOX_RETRY ? r->due_at - ft_clock_now_us() : 0;
+    if (wait <= 0) {
+        enqueue(d, p);
+        return;
+    }
+    if (wait > FT_DISPATCH_DURATION_MAX_US) wait = FT_DISPATCH_DURATION_MAX_US; /* a bad clock */
+    p->due_us = ft_clock_mono_ns() / 1000 + wait;
+    heap_push(d, p);
+}
+
 static void read_more(ft_dispatcher *d)
 {
+    if (d->read_failing && ft_clock_mono_ns() < d->read_retry_ns) return;
     while (!d->reader_done && room(d)) {
         if ((d->opt.drain || d->stopping) && ft_spool_reader_pos(d->reader) >= d->drain_end) {
             d->reader_done = true;
@@ -322,6 +411,11 @@ static void read_more(ft_dispatcher *d)
             if (d->opt.drain || d->stopping) d->reader_done = true;
             break;
         }
+        if (rc == FT_EIO) {
+            read_failed(d);
+            break;
+        }
+        read_recovered(d);
         uncount(d, rc, &rec);
         struct ft_outbox_record r;
         if (rc != FT_OK || ft_outbox_decode(rec.data, rec.len, &r)) {
@@ -338,7 +432,7 @@ static void read_more(ft_dispatcher *d)
         p->next_lsn = rec.next_lsn;
         p->created_at = r.created_at;
         p->age_from = d->opt.drain ? ft_clock_now_us() : r.created_at;
-        p->attempts = 0;
+        p->attempts = r.type == FT_OUTBOX_RETRY ? r.attempts : 0;
         p->mem_len = r.id.len + r.url.len + r.environment.len + r.body.len + 4;
         p->mem = ft_xmalloc(p->mem_len);
         char *m = p->mem;
@@ -357,7 +451,7 @@ static void read_more(ft_dispatcher *d)
         d->head.prev = p;
         d->npending++;
         d->pending_bytes += p->mem_len;
-        enqueue(d, p);
+        schedule_read(d, p, &r);
     }
 }
 
@@ -510,6 +604,78 @@ static void on_result(void *arg, const struct ft_http_result *r)
     }
 }
 
+/* --- rotation --- */
+
+/* Appends `p` at the outbox's tail as a retry record that keeps its id, attempts, creation
+ * and due time. Fire and forget: save() waits for it to be durable before it moves the
+ * checkpoint past the original. */
+static int append_retry(ft_dispatcher *d, const struct pending *p, int64_t now_us, int64_t now_mono)
+{
+    struct ft_outbox_record r = {.type = FT_OUTBOX_RETRY,
+                                 .attempts = p->attempts,
+                                 .created_at = p->created_at,
+                                 .due_at = now_us + (p->due_us - now_mono),
+                                 .id = p->id,
+                                 .url = p->url,
+                                 .environment = p->environment};
+    unsigned char *head = ft_xmalloc(ft_outbox_header_size(&r));
+    size_t hlen = ft_outbox_header(head, &r);
+    struct iovec iov[2] = {{head, hlen}, {(void *)p->body.ptr, p->body.len}};
+    uint64_t lsn;
+    int rc = ft_spool_append_moved(d->outbox, iov, 2, &lsn);
+    free(head);
+    if (rc == FT_OK) {
+        d->rotated_lsn = lsn;
+        d->rotated_unsynced = true;
+    }
+    return rc;
+}
+
+/*
+ * Webhooks waiting for a retry at the head of the pending list hold the checkpoint: every
+ * record after them stays on disk, counts against the outbox's bound (one webhook an endpoint
+ * refuses for an hour filled it, and every new webhook was lost), and is sent again after a
+ * restart. When the finished records they hold come to a sixteenth of the bound (at least
+ * 16 KiB, at most 4 MiB) and to four times their own size, the waiting webhooks are appended
+ * again at the tail and their originals dropped: the checkpoint moves on, and the copies
+ * cost a quarter of what they free at most. While nothing behind them is finished (an
+ * endpoint down for everything) nothing moves.
+ */
+static void rotate_waiting(ft_dispatcher *d)
+{
+    if (d->opt.drain || d->stopping) return; /* drain reads up to an end fixed at its start */
+    struct pending *p = d->head.next, *run[ROTATE_RUN];
+    size_t n = 0;
+    uint64_t own = 0;
+    for (; p != &d->head && p->waiting && n < ROTATE_RUN; p = p->next) {
+        run[n++] = p;
+        own += p->next_lsn - p->lsn;
+    }
+    if (!n) return;
+    uint64_t end = p != &d->head ? p->lsn : ft_spool_reader_pos(d->reader);
+    uint64_t held = end - run[0]->lsn - own;
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(d->outbox, &ss);
+    uint64_t min_gain = ss.max_backlog / 16;
+    min_gain = min_gain < (16u << 10) ? 16u << 10 : min_gain > (4u << 20) ? 4u << 20 : min_gain;
+    if (held < min_gain || held < 4 * own) return;
+    int64_t now_us = ft_clock_now_us(), now_mono = ft_clock_mono_ns() / 1000;
+    for (size_t i = 0; i < n; i++) {
+        int rc = append_retry(d, run[i], now_us, now_mono);
+        if (rc) {
+            int64_t now = ft_clock_mono_ns();
+            if (now - d->rotate_logged_ns >= LOG_EVERY_NS) {
+                ft_log(FT_LOG_WARN, "dispatch.rotate_failed", "error", ft_strerror(rc), NULL);
+                d->rotate_logged_ns = now;
+            }
+            return;
+        }
+        heap_remove(d, run[i]);
+        finish(d, run[i]);
+        bump(d, &d->stats.rotated);
+    }
+}
+
 /* --- the loop --- */
 
 static uint64_t checkpoint(const ft_dispatcher *d)
@@ -522,6 +688,12 @@ static void save(ft_dispatcher *d, bool force)
     uint64_t cp = checkpoint(d);
     int64_t now = ft_clock_mono_ns();
     if (cp == d->saved_checkpoint || (!force && now - d->saved_at_ns < 200000000)) return;
+    if (d->rotated_unsynced) { /* the moved copies first, or a power loss could take both */
+        struct ft_spool_stats ss;
+        ft_spool_get_stats(d->outbox, &ss);
+        if (ss.durable_lsn <= d->rotated_lsn && (!force || ft_spool_sync(d->outbox))) return;
+        d->rotated_unsynced = false;
+    }
     if (save_checkpoint(d->checkpoint_path, cp)) {
         ft_log(FT_LOG_ERROR, "dispatch.checkpoint_failed", "path", d->checkpoint_path, NULL);
         return;
@@ -554,6 +726,7 @@ static bool turn(ft_dispatcher *d, bool stopping)
     while (d->nheap && d->heap[0]->due_us <= now && !stopping)
         enqueue(d, heap_pop(d));
     start_ready(d);
+    rotate_waiting(d);
     int timeout = 100;
     if (d->nheap && !stopping) {
         int64_t wait = (d->heap[0]->due_us - now) / 1000;
@@ -566,7 +739,8 @@ static bool turn(ft_dispatcher *d, bool stopping)
         return false; /* all read was tried; what is unread has no room until the next start */
     } else if (!d->nready) {
         if (d->opt.drain && d->reader_done && !d->nheap) return false;
-        if (!d->reader_done && room(d)) ft_spool_reader_wait(d->reader, (int64_t)timeout * 1000);
+        if (!d->reader_done && room(d) && !d->read_failing)
+            ft_spool_reader_wait(d->reader, (int64_t)timeout * 1000);
         else {
             struct timespec ts = {0, (long)timeout * 1000000};
             nanosleep(&ts, NULL);

@@ -59,6 +59,8 @@ struct ft_dispatcher_stats {
     uint64_t retried;    /* failed attempts that will be tried again */
     uint64_t dead;       /* webhooks given up on */
     uint64_t dead_lost;  /* dead letters that could not be written */
+    uint64_t rotated;    /* waiting webhooks moved to the outbox's tail (dispatcher.c) */
+    uint64_t read_errors; /* failed reads of the outbox (each retried after a pause) */
     size_t pending;      /* webhooks held now */
     size_t unread;       /* webhooks after them in the outbox, counted while none can be held */
     size_t in_flight;

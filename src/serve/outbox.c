@@ -27,10 +27,30 @@ static size_t clamp(size_t n, size_t max)
     return n > max ? max : n;
 }
 
+/* The fixed part: type, attempts, created_at and, for a retry, due_at. */
+static size_t fixed_size(unsigned type)
+{
+    return type == FT_OUTBOX_RETRY ? 18 : 10;
+}
+
 size_t ft_outbox_header_size(const struct ft_outbox_record *r)
 {
-    return 10 + 1 + clamp(r->id.len, 255) + 2 + clamp(r->url.len, 65535) + 1 +
+    return fixed_size(r->type) + 1 + clamp(r->id.len, 255) + 2 + clamp(r->url.len, 65535) + 1 +
            clamp(r->environment.len, 255) + 2 + clamp(r->reason.len, 65535);
+}
+
+static void put64(unsigned char *out, int64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)((uint64_t)v >> (8 * i));
+}
+
+static int64_t get64(const unsigned char *p)
+{
+    uint64_t t = 0;
+    for (int i = 7; i >= 0; i--)
+        t = t << 8 | p[i];
+    return (int64_t)t;
 }
 
 static size_t put(unsigned char *out, struct ft_str s, size_t width, size_t max)
@@ -47,8 +67,12 @@ size_t ft_outbox_header(unsigned char *out, const struct ft_outbox_record *r)
     size_t n = 0;
     out[n++] = (unsigned char)r->type;
     out[n++] = (unsigned char)(r->attempts > 255 ? 255 : r->attempts);
-    for (int i = 0; i < 8; i++)
-        out[n++] = (unsigned char)((uint64_t)r->created_at >> (8 * i));
+    put64(out + n, r->created_at);
+    n += 8;
+    if (r->type == FT_OUTBOX_RETRY) {
+        put64(out + n, r->due_at);
+        n += 8;
+    }
     n += put(out + n, r->id, 1, 255);
     n += put(out + n, r->url, 2, 65535);
     n += put(out + n, r->environment, 1, 255);
@@ -73,14 +97,15 @@ int ft_outbox_decode(const void *data, size_t len, struct ft_outbox_record *out)
 {
     const unsigned char *p = data;
     *out = (struct ft_outbox_record){0};
-    if (len < 10 || (p[0] != FT_OUTBOX_WEBHOOK && p[0] != FT_OUTBOX_DEAD)) return FT_ECORRUPT;
+    if (len < 1 || (p[0] != FT_OUTBOX_WEBHOOK && p[0] != FT_OUTBOX_DEAD &&
+                    p[0] != FT_OUTBOX_RETRY))
+        return FT_ECORRUPT;
+    size_t at = fixed_size(p[0]);
+    if (len < at) return FT_ECORRUPT;
     out->type = p[0];
     out->attempts = p[1];
-    uint64_t t = 0;
-    for (int i = 7; i >= 0; i--)
-        t = t << 8 | p[2 + i];
-    out->created_at = (int64_t)t;
-    size_t at = 10;
+    out->created_at = get64(p + 2);
+    if (out->type == FT_OUTBOX_RETRY) out->due_at = get64(p + 10);
     if (!get(p, len, &at, 1, &out->id) || !get(p, len, &at, 2, &out->url) ||
         !get(p, len, &at, 1, &out->environment) || !get(p, len, &at, 2, &out->reason))
         return FT_ECORRUPT;

@@ -89,11 +89,13 @@ void ft__serve_render_metrics(struct server *s, struct ft_buf *out)
     ft_metric_header(out, "flagtrail_webhooks_emitted_total", "counter",
                      "Webhooks put in the outbox.");
     ft_metric_u64(out, "flagtrail_webhooks_emitted_total", NULL, atomic_load(&s->webhooks_emitted));
-    ft_metric_header(out, "flagtrail_webhooks_lost_total", "counter",
-                     "Webhooks the outbox could not take (full or failed); flags were served.");
-    ft_metric_u64(out, "flagtrail_webhooks_lost_total", NULL, atomic_load(&s->webhooks_lost));
     struct ft_dispatcher_stats ds;
     ft_dispatcher_get_stats(s->dispatcher, &ds);
+    ft_metric_header(out, "flagtrail_webhooks_lost_total", "counter",
+                     "Webhooks lost: the outbox could not take them (full or failed; flags were "
+                     "served), or their dead letter could not be written.");
+    ft_metric_u64(out, "flagtrail_webhooks_lost_total", NULL,
+                  atomic_load(&s->webhooks_lost) + ds.dead_lost);
     struct ft_spool_stats ss;
     ft_spool_get_stats(s->outbox, &ss);
     ft_metric_header(out, "flagtrail_outbox_depth", "gauge",
@@ -117,6 +119,14 @@ void ft__serve_render_metrics(struct server *s, struct ft_buf *out)
     ft_metric_header(out, "flagtrail_webhooks_dead_total", "counter",
                      "Webhooks given up on, in the dead-letter spool.");
     ft_metric_u64(out, "flagtrail_webhooks_dead_total", NULL, ds.dead);
+    ft_metric_header(out, "flagtrail_webhooks_moved_total", "counter",
+                     "Webhooks waiting to retry moved to the outbox's tail, so that what was "
+                     "delivered after them could be released.");
+    ft_metric_u64(out, "flagtrail_webhooks_moved_total", NULL, ds.rotated);
+    ft_metric_header(out, "flagtrail_outbox_read_errors_total", "counter",
+                     "Failed reads of the outbox (a segment that could not be opened or read); "
+                     "each is tried again after a pause.");
+    ft_metric_u64(out, "flagtrail_outbox_read_errors_total", NULL, ds.read_errors);
     ft_metric_header(out, "flagtrail_identity_store_errors_total", "counter",
                      "Identity calls answered 503 because the identity store failed.");
     ft_metric_u64(out, "flagtrail_identity_store_errors_total", NULL,

@@ -398,11 +398,11 @@ static void buffer_record(ft_spool *s, const unsigned char *rh, const struct iov
 
 /* Whether an append of `total` bytes may go ahead now: FT_OK, an error to return, or
  * LOOK_AGAIN after rotating, flushing or waiting. Lock held. */
-static int admit(ft_spool *s, size_t total, bool buffered)
+static int admit(ft_spool *s, size_t total, bool buffered, bool bounded)
 {
     if (s->stopping || s->sealed) return FT_ECLOSED;
     if (s->failed) return FT_EIO;
-    if (s->write_lsn - s->released_lsn + total > s->opt.max_backlog) return FT_ENOSPC;
+    if (bounded && s->write_lsn - s->released_lsn + total > s->opt.max_backlog) return FT_ENOSPC;
     if (buffered && s->group.len + total > GROUP_MAX) return FT_ENOSPC; /* the disk lags */
     struct segment *act = &s->segs[s->nsegs - 1];
     bool full =
@@ -418,8 +418,8 @@ static int admit(ft_spool *s, size_t total, bool buffered)
     return rc ? rc : LOOK_AGAIN;
 }
 
-int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
-                    void *arg, uint64_t *lsn, bool *durable)
+static int append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
+                  void *arg, uint64_t *lsn, bool *durable, bool bounded)
 {
     if (iovcnt < 0 || iovcnt > 16) return FT_EINVAL;
     size_t len = 0;
@@ -436,7 +436,7 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
 
     pthread_mutex_lock(&s->lock);
     int rc;
-    while ((rc = admit(s, total, buffered)) == LOOK_AGAIN)
+    while ((rc = admit(s, total, buffered, bounded)) == LOOK_AGAIN)
         ;
     if (rc == FT_OK) { /* the record's place is known now: seal it into the CRC */
         const struct segment *act = &s->segs[s->nsegs - 1];
@@ -462,6 +462,18 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
+                    void *arg, uint64_t *lsn, bool *durable)
+{
+    return append(s, iov, iovcnt, done, arg, lsn, durable, true);
+}
+
+int ft_spool_append_moved(ft_spool *s, const struct iovec *iov, int iovcnt, uint64_t *lsn)
+{
+    bool durable;
+    return append(s, iov, iovcnt, NULL, NULL, lsn, &durable, false);
 }
 
 void ft_spool_seal(ft_spool *s)
@@ -526,6 +538,7 @@ void ft_spool_get_stats(ft_spool *s, struct ft_spool_stats *out)
         .durable_lsn = s->durable_lsn,
         .segments = s->nsegs,
         .backlog = s->write_lsn - s->released_lsn,
+        .max_backlog = s->opt.max_backlog,
         .failed = s->failed,
     };
     pthread_mutex_unlock(&s->lock);

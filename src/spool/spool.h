@@ -72,6 +72,14 @@ void ft_spool_close(ft_spool *s);
 int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
                     void *arg, uint64_t *lsn, bool *durable);
 
+/*
+ * Appends, fire and forget, a record the consumer has read but not finished, to release the
+ * original (a webhook waiting for a retry, moved out of the way of the release point). The
+ * backlog bound does not apply: the move frees more than it takes, and a full spool is just
+ * when it is needed; the disk's limit does. Errors as ft_spool_append.
+ */
+int ft_spool_append_moved(ft_spool *s, const struct iovec *iov, int iovcnt, uint64_t *lsn);
+
 /* Blocks until everything appended before the call is durable. FT_OK or FT_EIO. */
 int ft_spool_sync(ft_spool *s);
 
@@ -90,6 +98,7 @@ struct ft_spool_stats {
     uint64_t durable_lsn;  /* end of what is durable */
     uint64_t segments;     /* segment files */
     uint64_t backlog;      /* bytes written and not yet released */
+    uint64_t max_backlog;  /* the bound on it: appends past it fail */
     bool failed;           /* a disk failure stopped appends until reopened */
 };
 
@@ -112,7 +121,8 @@ void ft_spool_reader_close(ft_spool_reader *r);
  * Reads the next durable record. FT_OK; FT_ENOENT when none is durable yet (wait with
  * ft_spool_wait and call again); FT_ECORRUPT when a record fails its checksum (the reader
  * then skips to the next segment; `rec->lsn` and `rec->next_lsn` say what was skipped);
- * FT_EIO on a read error.
+ * FT_EIO when a segment cannot be opened or read (out of file descriptors, a disk error): the
+ * position stays, so a later call tries the same record again.
  */
 int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec);
 

@@ -90,20 +90,21 @@ static uint64_t locate(ft_spool_reader *r, struct segment *seg)
 }
 
 /*
- * Makes [lsn, lsn + len) available in the buffer; false on a read error or short file. It reads
- * ahead only up to `limit`, the durable end: bytes past it may still change (a group being
- * written, records a failed sync discards), and the buffer must never hold them.
+ * Makes [lsn, lsn + len) available in the buffer: 1, or 0 when the file is shorter (corrupt),
+ * or -1 on a read error (the disk's: worth trying again, never a reason to skip records). It
+ * reads ahead only up to `limit`, the durable end: bytes past it may still change (a group
+ * being written, records a failed sync discards), and the buffer must never hold them.
  */
-static bool fill(ft_spool_reader *r, uint64_t lsn, size_t len, uint64_t limit)
+static int fill(ft_spool_reader *r, uint64_t lsn, size_t len, uint64_t limit)
 {
-    if (lsn >= r->buf_lsn && lsn + len <= r->buf_lsn + r->buf_len) return true;
+    if (lsn >= r->buf_lsn && lsn + len <= r->buf_lsn + r->buf_len) return 1;
     if (len > r->buf_cap) {
         r->buf_cap = len;
         r->buf = ft_xrealloc(r->buf, r->buf_cap);
     }
     size_t want = limit - lsn < r->buf_cap ? (size_t)(limit - lsn) : r->buf_cap;
     ssize_t got = ft__spool_pread(r->fd, r->buf, want, (off_t)(lsn - r->seg_base));
-    if (got < 0) return false;
+    if (got < 0) return -1;
     r->buf_lsn = lsn;
     r->buf_len = (size_t)got;
     return (size_t)got >= len;
@@ -140,7 +141,10 @@ int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
     struct segment seg = r->seg;
     if (!limit) return FT_ENOENT;
     if (open_segment(r, seg.base)) return FT_EIO;
-    if (limit - r->pos < REC_HEADER || !fill(r, r->pos, REC_HEADER, limit)) goto corrupt;
+    if (limit - r->pos < REC_HEADER) goto corrupt;
+    int got = fill(r, r->pos, REC_HEADER, limit);
+    if (got < 0) goto read_error;
+    if (!got) goto corrupt;
     const unsigned char *rh = r->buf + (r->pos - r->buf_lsn);
     uint32_t len = ft__get_le32(rh), crc = ft__get_le32(rh + 4);
     /* a bad length reads as corrupt before it sizes the buffer: bounded by the durable end
@@ -148,13 +152,19 @@ int ft_spool_next(ft_spool_reader *r, struct ft_spool_record *rec)
     if (REC_HEADER + (uint64_t)len > limit - r->pos ||
         !file_holds(r, r->pos - seg.base + REC_HEADER + len))
         goto corrupt;
-    if (!fill(r, r->pos, REC_HEADER + len, limit)) goto corrupt;
+    if ((got = fill(r, r->pos, REC_HEADER + len, limit)) < 0) goto read_error;
+    if (!got) goto corrupt;
     rh = r->buf + (r->pos - r->buf_lsn);
     struct iovec iov = {(void *)(rh + REC_HEADER), len};
     if (ft__crc_seal(ft__crc_body(rh, &iov, 1), seg.version, r->pos) != crc) goto corrupt;
     *rec = (struct ft_spool_record){r->pos, r->pos + REC_HEADER + len, rh + REC_HEADER, len};
     r->pos = rec->next_lsn;
     return FT_OK;
+read_error:
+    /* the file is opened again next time: the one open may be what failed */
+    close(r->fd);
+    r->fd = -1;
+    return FT_EIO;
 corrupt:
     /* skip the rest of this segment */
     *rec = (struct ft_spool_record){r->pos, seg.end, NULL, 0};

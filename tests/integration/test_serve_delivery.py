@@ -4,6 +4,7 @@ replay, a receiver that is down for a while, and serve killed with kill -9 mid-b
 The retry schedule is shortened (--retry-schedule) so that the behaviour of hours takes
 seconds; the rules are the same.
 """
+import base64
 import hashlib
 import hmac
 import json
@@ -195,3 +196,107 @@ def test_kill_9_mid_backlog_delivers_at_least_once_and_stores_once(serves, recei
     assert len(rows) == 150 and all(n == 1 for _, n in rows), "exactly once in the warehouse"
     ids = query(r.db, "SELECT COUNT(DISTINCT delivery_id) FROM ft_delivery")
     assert ids == [(150,)]
+
+
+def poisoned(n, headers, body):
+    """An endpoint that refuses one identity's webhook (500) and takes every other."""
+    return (500, {}, 0) if b'"identity": "poison"' in body else (200, {}, 0)
+
+
+def test_a_webhook_waiting_to_retry_does_not_hold_the_outbox(serves, hooks):
+    """One webhook the endpoint refuses, retried in an hour, must not keep the webhooks
+    delivered after it in the outbox: there they filled its bound (every new webhook was
+    lost) and were all sent again after a restart. It is moved to the outbox's tail instead,
+    keeps its place in the retry schedule, and a restart sends the delivered ones again at
+    most by the amount moving waits for."""
+    h = hooks(poisoned)
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--outbox-max-bytes",
+                     "256K", "--retry-schedule", "1h"])
+    assert s.identify("poison")[0] == 200
+    for block in range(16):  # 800 webhooks, 3.4 times the bound, 50 at a time
+        for i in range(50):
+            assert s.identify(f"healthy-{block * 50 + i}")[0] == 200
+        wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 50 * (block + 1),
+                 timeout=30, message="the block delivered")
+        wait_for(lambda: s.metric("flagtrail_outbox_backlog_bytes") < 64 * 1024, timeout=10,
+                 message="what was delivered released, the waiting webhook moved")
+    assert s.metric("flagtrail_webhooks_lost_total") == 0
+    assert s.metric("flagtrail_webhooks_moved_total") >= 1
+    assert s.metric("flagtrail_outbox_depth") == 1  # the poisoned one, waiting
+    assert s.metric("flagtrail_outbox_backlog_bytes") < 256 * 1024
+    assert s.stop() == 0
+    before = len(h.requests)
+    s.start()
+    time.sleep(3)
+    again = [json.loads(b)["identity"] for b in h.bodies()[before:]]
+    assert "poison" not in again, "its retry is due in an hour, also after a restart"
+    assert len(again) <= 20, f"{len(again)} delivered webhooks sent again after the restart"
+    assert s.metric("flagtrail_outbox_depth") == 1
+    s.stop()
+
+
+def test_a_moved_webhook_keeps_its_id_body_and_due_time(serves, hooks):
+    state = {"poison_tries": 0}
+
+    def behave(n, headers, body):
+        if b'"identity": "poison"' in body:
+            state["poison_tries"] += 1
+            return (500 if state["poison_tries"] == 1 else 200, {}, 0)
+        return (200, {}, 0)
+    h = hooks(behave)
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--outbox-max-bytes",
+                     "256K", "--retry-schedule", "3s", "--standard-webhooks"])
+    s.identify("poison")
+    for i in range(60):
+        s.identify(f"healthy-{i}")
+    wait_for(lambda: s.metric("flagtrail_webhooks_moved_total") >= 1, timeout=10,
+             message="the waiting webhook moved")
+    wait_for(lambda: state["poison_tries"] == 2, timeout=15, message="its retry")
+    tries = [(t, hd, b) for t, hd, b in h.requests if b'"identity": "poison"' in b]
+    assert tries[0][2] == tries[1][2]
+    assert tries[0][1]["webhook-id"] == tries[1][1]["webhook-id"]
+    assert tries[1][0] - tries[0][0] >= 3 * 0.8 - 0.1, "the schedule's delay, not sooner"
+    wait_for(lambda: s.metric("flagtrail_outbox_depth") == 0, message="nothing left")
+    s.stop()
+
+
+def test_dead_letters_that_cannot_be_written_are_counted_as_lost(serves, hooks):
+    """Past the dead-letter spool's bound (4 times the outbox's), a dead letter is lost: it is
+    counted, so emitted = delivered + dead + lost still adds up."""
+    h = hooks(lambda n, hd, b: (400, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--outbox-max-bytes",
+                     "64K", "--endpoint-concurrency", "4"])
+    for i in range(380):
+        s.identify(f"refused-{i}")
+        if i % 10 == 9:  # in steps the outbox holds, so that every webhook is emitted
+            wait_for(lambda: s.metric("flagtrail_outbox_backlog_bytes") == 0, timeout=30,
+                     message="each step tried and released")
+    assert s.metric("flagtrail_webhooks_emitted_total") == 380
+    dead, lost = s.metric("flagtrail_webhooks_dead_total"), s.metric("flagtrail_webhooks_lost_total")
+    assert 0 < dead < 380 and dead + lost == 380, (dead, lost)
+    assert s.metric("flagtrail_webhooks_delivered_total") == 0
+    s.stop()
+
+
+def test_replayed_dead_letters_keep_their_standard_webhooks_id(flagtrail, serves, hooks,
+                                                              tmp_path):
+    state = {"status": 400}
+    h = hooks(lambda n, hd, b: (state["status"], {}, 0))
+    secret = tmp_path / "s"
+    secret.write_bytes(b"standard secret")
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--webhook-secret-file",
+                     str(secret), "--standard-webhooks"])
+    s.identify("dead-then-replayed")
+    wait_for(lambda: s.metric("flagtrail_webhooks_dead_total") == 1, message="a dead letter")
+    assert s.stop() == 0
+    state["status"] = 200
+    res = run([flagtrail, "replay", "--dead-letters", "--data", str(tmp_path / "serve-data"),
+               "--webhook-secret-file", str(secret), "--standard-webhooks"], timeout=60)
+    assert res.returncode == 0, res.stderr
+    (_, first, body), (_, again, body2) = h.requests
+    assert body == body2 and again["webhook-id"] == first["webhook-id"]
+    signed = f"{again['webhook-id']}.{again['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(b"standard secret", signed, hashlib.sha256).digest())
+    assert again["webhook-signature"] == "v1," + expected.decode()
+    res = run([flagtrail, "replay", "--standard-webhooks"], timeout=60)
+    assert res.returncode == 2 and b"--standard-webhooks goes with --dead-letters" in res.stderr

@@ -15,6 +15,8 @@
 
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -164,7 +166,8 @@ Test(dispatcher, schedules_refuse_what_no_clock_holds)
 {
     int64_t out[4];
     size_t n;
-    const char *bad[] = {"nans", "infs", "-1s", "1e13s", "527041m", "2562047000h", "8785h", "5s,", ""};
+    const char *bad[] = {"nans", "infs", "-1s", "1e13s", "527041m", "2562047000h", "8785h", "5s,", "",
+                         "0s", "0", "1s,0ms", "0.0001s"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_expect(ft_dispatch_parse_schedule(bad[i], out, 4, &n) == false, "%s", bad[i]);
     cr_expect(ft_dispatch_parse_schedule("100ms,1.5s,2m,8784h", out, 4, &n));
@@ -173,4 +176,102 @@ Test(dispatcher, schedules_refuse_what_no_clock_holds)
     cr_expect_eq(out[1], 1500000);
     cr_expect_eq(out[2], 120000000);
     cr_expect_eq(out[3], FT_DISPATCH_DURATION_MAX_US);
+}
+
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t dead_now(ft_dispatcher *d, uint64_t *read_errors)
+{
+    struct ft_dispatcher_stats st;
+    ft_dispatcher_get_stats(d, &st);
+    if (read_errors) *read_errors = st.read_errors;
+    return st.dead + st.dead_lost;
+}
+
+/* A segment that cannot be read (here a directory where the file was: it opens, and every
+ * read fails) stops reading at its first record: nothing after it is skipped or lost, the
+ * dispatcher waits between tries instead of spinning, stops when told, and goes on once the
+ * segment can be read again. */
+Test(dispatcher, an_unreadable_segment_is_waited_for_not_skipped_or_spun_on)
+{
+    ft_spool *s = open_outbox();
+    append(s, 300);
+    char names[8][32];
+    size_t n = 0;
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL && n < 8)
+        if (strspn(e->d_name, "0123456789") == 20) snprintf(names[n++], 32, "%.24s", e->d_name);
+    closedir(dd);
+    cr_assert(n >= 3, "several segments");
+    qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
+    char seg[256], aside[256];
+    snprintf(seg, sizeof(seg), "%s/%s", dir, names[1]);
+    snprintf(aside, sizeof(aside), "%s.aside", dir);
+    cr_assert_eq(rename(seg, aside), 0);
+    cr_assert_eq(mkdir(seg, 0700), 0);
+
+    ft_dispatcher *d = start(s, 1); /* every first failure is final: reading goes on */
+    uint64_t before = 0, errors = 0;
+    for (int i = 0; i < 300; i++) { /* the first segment's webhooks, then a plateau */
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+        uint64_t now = dead_now(d, &errors);
+        if (now == before && errors > 0) break;
+        before = now;
+    }
+    cr_expect(before > 0 && before < 300, "stopped at the unreadable segment (%llu read)",
+              (unsigned long long)before);
+    double cpu = cpu_seconds();
+    struct timespec pause = {1, 500 * 1000000};
+    nanosleep(&pause, NULL);
+    cpu = cpu_seconds() - cpu;
+    uint64_t after = dead_now(d, &errors);
+    cr_expect_eq(after, before, "nothing after it was skipped");
+    cr_expect(errors >= 2 && errors <= 12, "tried again after pauses, not spun (%llu tries)",
+              (unsigned long long)errors);
+    cr_expect(cpu < 0.5, "%.3f s of CPU in 1.5 s", cpu);
+
+    cr_assert_eq(rmdir(seg), 0);
+    cr_assert_eq(rename(aside, seg), 0);
+    cr_expect(wait_depth(d, 0, 0, 300), "every webhook read once the segment is back");
+    int64_t t0 = ft_clock_mono_ns();
+    ft_dispatcher_stop(d, ft_clock_mono_ns() / 1000 + 1000000);
+    cr_expect(ft_clock_mono_ns() - t0 < 3000000000LL, "stops at once");
+    ft_dispatcher_free(d);
+    ft_spool_close(s);
+}
+
+/* While the segment is unreadable, a stop still stops. */
+Test(dispatcher, a_stop_while_the_outbox_is_unreadable_returns)
+{
+    ft_spool *s = open_outbox();
+    append(s, 300);
+    char first[32] = "";
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL)
+        if (strspn(e->d_name, "0123456789") == 20 && (!first[0] || strcmp(e->d_name, first) < 0))
+            snprintf(first, sizeof(first), "%.24s", e->d_name);
+    closedir(dd);
+    char seg[256], aside[256];
+    snprintf(seg, sizeof(seg), "%s/%s", dir, first);
+    snprintf(aside, sizeof(aside), "%s.aside", dir);
+    cr_assert_eq(rename(seg, aside), 0);
+    cr_assert_eq(mkdir(seg, 0700), 0);
+    ft_dispatcher *d = start(s, 1);
+    struct timespec ts = {0, 300 * 1000000};
+    nanosleep(&ts, NULL);
+    int64_t t0 = ft_clock_mono_ns();
+    ft_dispatcher_stop(d, ft_clock_mono_ns() / 1000 + 1000000);
+    cr_expect(ft_clock_mono_ns() - t0 < 3000000000LL, "stopped within its deadline");
+    ft_dispatcher_free(d);
+    ft_spool_close(s);
+    rmdir(seg);
+    rename(aside, seg);
 }

@@ -702,3 +702,58 @@ Test(loader, an_unwritable_quarantine_holds_loading_at_the_record)
     ft_store_close(st);
     ft_spool_close(s);
 }
+
+/* A spool segment that cannot be read (a directory where its file was: it opens, and reads
+ * fail) is not skipped as corrupt: a drain stops before it with FT_EIO and the error, nothing
+ * after it is lost, and once it can be read the rest loads. */
+Test(loader, an_unreadable_segment_stops_a_drain_before_it_and_loses_nothing)
+{
+    ft_spool *s;
+    char err[256];
+    struct ft_spool_options so = {.durability = FT_SPOOL_NONE, .segment_bytes = 2 << 10};
+    cr_assert(eq(int, ft_spool_open(spool_dir, &so, &s, err, sizeof(err)), FT_OK), "%s", err);
+    for (int i = 0; i < 60; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "u%d", i);
+        append(s, id, i % 3, true);
+    }
+    char second[40] = "", first[40] = "";
+    DIR *dd = opendir(spool_dir);
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL) { /* the two lowest segment names */
+        if (strspn(e->d_name, "0123456789") != 20) continue;
+        if (!first[0] || strcmp(e->d_name, first) < 0) {
+            snprintf(second, sizeof(second), "%s", first);
+            snprintf(first, sizeof(first), "%.24s", e->d_name);
+        } else if (!second[0] || strcmp(e->d_name, second) < 0) {
+            snprintf(second, sizeof(second), "%.24s", e->d_name);
+        }
+    }
+    closedir(dd);
+    cr_assert(second[0] != '\0', "at least two segments");
+    char seg[200], aside[200];
+    snprintf(seg, sizeof(seg), "%s/%s", spool_dir, second);
+    snprintf(aside, sizeof(aside), "%s/aside", dir);
+    cr_assert(eq(int, rename(seg, aside), 0));
+    cr_assert(eq(int, mkdir(seg, 0700), 0));
+    ft_store *st = open_store();
+    ft_loader *l = new_loader(s, st, 1);
+    cr_expect(eq(int, ft_loader_drain(l), FT_EIO));
+    ft_loader_last_error(l, err, sizeof(err));
+    cr_expect(strstr(err, "the spool cannot be read at") != NULL, "%s", err);
+    struct ft_loader_stats ls;
+    ft_loader_get_stats(l, &ls);
+    cr_expect(gt(u64, ls.deliveries, 0));
+    cr_expect(lt(u64, ls.deliveries, 60));
+    cr_expect(eq(u64, ls.rejected, 0), "nothing skipped");
+    cr_expect(eq(u64, ls.read_errors, 1));
+    ft_loader_free(l);
+    cr_assert(eq(int, rmdir(seg), 0));
+    cr_assert(eq(int, rename(aside, seg), 0));
+    l = new_loader(s, st, 1);
+    cr_expect(eq(int, ft_loader_drain(l), FT_OK));
+    ft_loader_free(l);
+    cr_expect(eq(i64, scalar("SELECT COUNT(*) FROM ft_delivery"), 60));
+    ft_store_close(st);
+    ft_spool_close(s);
+}
