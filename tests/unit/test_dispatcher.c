@@ -275,3 +275,37 @@ Test(dispatcher, a_stop_while_the_outbox_is_unreadable_returns)
     rmdir(seg);
     rename(aside, seg);
 }
+
+/* Outbox records (src/serve/outbox.c): each type round-trips, a retry keeps its due time, and
+ * every cut inside a header is refused without reading past it. */
+Test(outbox, records_round_trip_and_cuts_are_refused)
+{
+    const unsigned types[] = {FT_OUTBOX_WEBHOOK, FT_OUTBOX_RETRY, FT_OUTBOX_DEAD};
+    for (size_t t = 0; t < 3; t++) {
+        struct ft_outbox_record in = {.type = types[t],
+                                      .attempts = 7,
+                                      .created_at = -3,
+                                      .due_at = INT64_MAX - 5,
+                                      .id = FT_STR("msg_x"),
+                                      .url = FT_STR("https://example.com/hook"),
+                                      .environment = FT_STR("env"),
+                                      .reason = FT_STR(types[t] == FT_OUTBOX_DEAD ? "HTTP 400" : "")};
+        unsigned char buf[256];
+        size_t n = ft_outbox_header(buf, &in);
+        cr_assert_eq(n, ft_outbox_header_size(&in));
+        memcpy(buf + n, "{}", 2);
+        struct ft_outbox_record out;
+        cr_assert_eq(ft_outbox_decode(buf, n + 2, &out), FT_OK);
+        cr_expect_eq(out.type, types[t]);
+        cr_expect_eq(out.attempts, 7);
+        cr_expect_eq(out.created_at, -3);
+        cr_expect_eq(out.due_at, types[t] == FT_OUTBOX_RETRY ? INT64_MAX - 5 : 0);
+        cr_expect(ft_str_eq(out.url, in.url) && ft_str_eq(out.id, in.id));
+        cr_expect(ft_str_eq(out.reason, in.reason) && ft_str_eq(out.body, FT_STR("{}")));
+        for (size_t cut = 0; cut < n; cut++)
+            cr_expect_eq(ft_outbox_decode(buf, cut, &out), FT_ECORRUPT, "cut at %zu", cut);
+    }
+    unsigned char other[20] = {9};
+    struct ft_outbox_record out;
+    cr_expect_eq(ft_outbox_decode(other, sizeof(other), &out), FT_ECORRUPT, "unknown type");
+}
