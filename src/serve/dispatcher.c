@@ -8,10 +8,10 @@
  * stays on disk rather than in memory. A webhook waiting for its retry would hold the
  * checkpoint, and so every record after it, delivered or not, on disk and in the outbox's
  * bound; when enough finished records wait behind such webhooks, they are moved to the
- * outbox's tail (rotate_waiting). Everything runs on the dispatcher's thread; only the
+ * outbox's tail (dispatcher_retry.c). Everything runs on the dispatcher's thread; only the
  * statistics are shared, under a mutex.
  */
-#include "serve/dispatcher.h"
+#include "serve/dispatcher_int.h"
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -27,127 +27,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
-#define MAX_SCHEDULE 32
 #define READAHEAD 1024 /* ready webhooks, all endpoints together */
-#define ROTATE_RUN 64  /* waiting webhooks moved at once, at most */
 #define READ_BACKOFF_MIN_NS 100000000LL   /* an unreadable outbox: first wait, 100 ms */
 #define READ_BACKOFF_MAX_NS 5000000000LL  /* doubling up to 5 s */
-#define LOG_EVERY_NS 60000000000LL        /* a failure that persists is logged once a minute */
-
-struct pending;
-
-struct endpoint {
-    char *url;
-    unsigned in_flight;
-    bool disabled;
-    bool failing; /* failed while stopping: nothing more goes to it before the next start */
-    struct pending *ready, **ready_tail; /* FIFO */
-};
-
-struct pending {
-    struct ft_dispatcher *d;
-    struct pending *prev, *next; /* every pending webhook, by LSN */
-    struct pending *qnext;       /* its endpoint's ready queue */
-    uint64_t lsn, next_lsn;
-    int64_t created_at;
-    int64_t age_from;            /* max_age counts from here: creation, or a replay's start */
-    int64_t due_us;
-    size_t heap_index; /* while waiting */
-    bool waiting;      /* in the retry heap */
-    unsigned attempts;
-    struct endpoint *ep;
-    struct ft_str id, url, environment, body; /* in `mem` */
-    char *mem;
-    size_t mem_len;
-    char status_line[256];       /* the last failure, for a dead letter's reason */
-};
-
-/* A call's headers (the HTTP client copies them). */
-struct headers {
-    char hdr[4][160]; /* signature, webhook-id, -timestamp, -signature */
-    const char *list[5];
-    size_t n;
-};
-
-struct signer_cache {
-    char *environment;
-    ft_signer *signer; /* NULL: unsigned */
-};
-
-struct ft_dispatcher {
-    ft_spool *outbox;
-    struct ft_dispatcher_options opt;
-    int64_t schedule[MAX_SCHEDULE];
-    size_t nschedule;
-    char *checkpoint_path;
-    ft_spool_reader *reader;
-    /* While the dispatcher holds all it may, a second cursor counts the webhooks waiting
-     * unread after `reader`: `unread` of them, up to its position. */
-    ft_spool_reader *counter;
-    size_t unread;
-    ft_http_client *client;
-
-    struct pending head;         /* list of pending, by LSN */
-    size_t nready;               /* in the endpoints' ready queues */
-    struct pending **heap;       /* retry heap by due_us */
-    size_t nheap, heap_cap;
-    size_t npending, pending_bytes;
-    struct endpoint **endpoints; /* each allocated apart: pending webhooks point at them */
-    size_t nendpoints;
-    struct signer_cache *signers;
-    size_t nsigners;
-    unsigned generation;
-
-    uint64_t saved_checkpoint;
-    int64_t saved_at_ns;
-    /* the last webhook moved to the tail; the checkpoint is saved past the originals only
-     * once the copies are durable */
-    uint64_t rotated_lsn;
-    bool rotated_unsynced;
-    int64_t rotate_logged_ns;
-    int64_t read_retry_ns, read_backoff_ns, read_logged_ns; /* an unreadable outbox */
-    bool read_failing;
-    uint64_t drain_end;
-    bool reader_done, stopping;
-
-    pthread_t thread;
-    bool running;
-    atomic_bool stop;
-    int64_t deadline_us;
-
-    pthread_mutex_t lock;
-    struct ft_dispatcher_stats stats;
-};
-
-/* --- schedule --- */
-
-bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t *n)
-{
-    *n = 0;
-    while (*s) {
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        /* NaN fails v > 0; a zero delay would retry a failing endpoint back to back */
-        if (end == s || errno || !(v > 0) || *n == max) return false;
-        int64_t unit;
-        if (strncmp(end, "ms", 2) == 0) unit = 1000, end += 2;
-        else if (*end == 's') unit = 1000000, end++;
-        else if (*end == 'm') unit = 60000000, end++;
-        else if (*end == 'h') unit = 3600000000LL, end++;
-        else return false;
-        if (v * (double)unit > (double)FT_DISPATCH_DURATION_MAX_US) return false; /* and inf */
-        if (v * (double)unit < 1000) return false; /* under 1 ms rounds to nothing */
-        out[(*n)++] = (int64_t)(v * (double)unit);
-        if (*end == ',' && end[1]) end++;
-        else if (*end) return false;
-        s = end;
-    }
-    return *n > 0;
-}
 
 /* --- checkpoint file --- */
 
@@ -188,72 +72,7 @@ static struct endpoint *endpoint_for(ft_dispatcher *d, struct ft_str url)
     return ep;
 }
 
-static void heap_set(ft_dispatcher *d, size_t i, struct pending *p)
-{
-    d->heap[i] = p;
-    p->heap_index = i;
-}
-
-static void heap_swap(ft_dispatcher *d, size_t a, size_t b)
-{
-    struct pending *t = d->heap[a];
-    heap_set(d, a, d->heap[b]);
-    heap_set(d, b, t);
-}
-
-static void sift_up(ft_dispatcher *d, size_t i)
-{
-    while (i && d->heap[(i - 1) / 2]->due_us > d->heap[i]->due_us) {
-        heap_swap(d, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static void sift_down(ft_dispatcher *d, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < d->nheap && d->heap[l]->due_us < d->heap[m]->due_us) m = l;
-        if (r < d->nheap && d->heap[r]->due_us < d->heap[m]->due_us) m = r;
-        if (m == i) break;
-        heap_swap(d, i, m);
-        i = m;
-    }
-}
-
-static void heap_push(ft_dispatcher *d, struct pending *p)
-{
-    if (d->nheap == d->heap_cap) {
-        d->heap_cap = d->heap_cap ? d->heap_cap * 2 : 256;
-        d->heap = ft_xrealloc(d->heap, sizeof(*d->heap) * d->heap_cap);
-    }
-    heap_set(d, d->nheap++, p);
-    p->waiting = true;
-    sift_up(d, p->heap_index);
-}
-
-/* Takes `p` out of the retry heap, wherever it is. */
-static void heap_remove(ft_dispatcher *d, struct pending *p)
-{
-    size_t i = p->heap_index;
-    struct pending *last = d->heap[--d->nheap];
-    p->waiting = false;
-    if (last == p) return;
-    heap_set(d, i, last);
-    if (i && d->heap[(i - 1) / 2]->due_us > last->due_us)
-        sift_up(d, i);
-    else
-        sift_down(d, i);
-}
-
-static struct pending *heap_pop(ft_dispatcher *d)
-{
-    struct pending *top = d->heap[0];
-    heap_remove(d, top);
-    return top;
-}
-
-static void enqueue(ft_dispatcher *d, struct pending *p)
+void ft__dispatch_enqueue(ft_dispatcher *d, struct pending *p)
 {
     p->qnext = NULL;
     *p->ep->ready_tail = p;
@@ -271,7 +90,7 @@ static struct pending *dequeue(ft_dispatcher *d, struct endpoint *ep)
     return p;
 }
 
-static void finish(ft_dispatcher *d, struct pending *p)
+void ft__dispatch_finish(ft_dispatcher *d, struct pending *p)
 {
     p->prev->next = p->next;
     p->next->prev = p->prev;
@@ -281,14 +100,14 @@ static void finish(ft_dispatcher *d, struct pending *p)
     free(p);
 }
 
-static void bump(ft_dispatcher *d, uint64_t *counter)
+void ft__dispatch_bump(ft_dispatcher *d, uint64_t *counter)
 {
     pthread_mutex_lock(&d->lock);
     (*counter)++;
     pthread_mutex_unlock(&d->lock);
 }
 
-static void make_dead(ft_dispatcher *d, struct pending *p, const char *why)
+void ft__dispatch_dead(ft_dispatcher *d, struct pending *p, const char *why)
 {
     char reason[400];
     snprintf(reason, sizeof(reason), "%s after %u attempt%s", why, p->attempts,
@@ -312,8 +131,8 @@ static void make_dead(ft_dispatcher *d, struct pending *p, const char *why)
     snprintf(id, sizeof(id), "%.*s", (int)p->id.len, p->id.ptr);
     ft_log(FT_LOG_WARN, "dispatch.dead_letter", "id", id, "reason", reason,
            rc ? "lost" : NULL, rc ? ft_strerror(rc) : NULL, NULL);
-    bump(d, rc ? &d->stats.dead_lost : &d->stats.dead);
-    finish(d, p);
+    ft__dispatch_bump(d, rc ? &d->stats.dead_lost : &d->stats.dead);
+    ft__dispatch_finish(d, p);
 }
 
 /* --- reading --- */
@@ -365,7 +184,7 @@ static void read_failed(ft_dispatcher *d)
     d->read_backoff_ns = d->read_backoff_ns ? 2 * d->read_backoff_ns : READ_BACKOFF_MIN_NS;
     if (d->read_backoff_ns > READ_BACKOFF_MAX_NS) d->read_backoff_ns = READ_BACKOFF_MAX_NS;
     d->read_retry_ns = now + d->read_backoff_ns;
-    bump(d, &d->stats.read_errors);
+    ft__dispatch_bump(d, &d->stats.read_errors);
     if (!d->read_failing || now - d->read_logged_ns >= LOG_EVERY_NS) {
         char pos[24];
         snprintf(pos, sizeof(pos), "%" PRIu64, ft_spool_reader_pos(d->reader));
@@ -382,19 +201,6 @@ static void read_recovered(ft_dispatcher *d)
     ft_log(FT_LOG_INFO, "dispatch.outbox_readable", NULL);
     d->read_failing = false;
     d->read_backoff_ns = 0;
-}
-
-/* A webhook waiting for a retry when it was moved to the tail waits in the heap again. */
-static void schedule_read(ft_dispatcher *d, struct pending *p, const struct ft_outbox_record *r)
-{
-    int64_t wait = r->type == FT_OUTBOX_RETRY ? r->due_at - ft_clock_now_us() : 0;
-    if (wait <= 0) {
-        enqueue(d, p);
-        return;
-    }
-    if (wait > FT_DISPATCH_DURATION_MAX_US) wait = FT_DISPATCH_DURATION_MAX_US; /* a bad clock */
-    p->due_us = ft_clock_mono_ns() / 1000 + wait;
-    heap_push(d, p);
 }
 
 static void read_more(ft_dispatcher *d)
@@ -451,7 +257,7 @@ static void read_more(ft_dispatcher *d)
         d->head.prev = p;
         d->npending++;
         d->pending_bytes += p->mem_len;
-        schedule_read(d, p, &r);
+        ft__retry_schedule_read(d, p, &r);
     }
 }
 
@@ -513,7 +319,7 @@ static void send(ft_dispatcher *d, struct pending *p)
 {
     struct headers h;
     if (!sign_headers(d, p, &h)) {
-        make_dead(d, p, "signing failed");
+        ft__dispatch_dead(d, p, "signing failed");
         return;
     }
     struct ft_http_call call = {.url = p->url.ptr,
@@ -527,7 +333,7 @@ static void send(ft_dispatcher *d, struct pending *p)
     if (ft_http_client_submit(d->client, &call)) {
         p->ep->in_flight--;
         snprintf(p->status_line, sizeof(p->status_line), "the HTTP client refused the call");
-        make_dead(d, p, p->status_line);
+        ft__dispatch_dead(d, p, p->status_line);
     }
 }
 
@@ -538,38 +344,13 @@ static void start_ready(ft_dispatcher *d)
         struct pending *p;
         if (ep->disabled) {
             while ((p = dequeue(d, ep)))
-                make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
+                ft__dispatch_dead(d, p, "the endpoint answered 410 Gone and was disabled");
             continue;
         }
         if (ep->failing) continue;
         while (ep->in_flight < d->opt.per_endpoint && (p = dequeue(d, ep)))
             send(d, p);
     }
-}
-
-static int64_t jitter(int64_t us)
-{
-    uint32_t r = 0;
-    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r)) r = (uint32_t)ft_clock_mono_ns();
-    double f = 0.8 + 0.4 * ((double)r / 4294967296.0);
-    return (int64_t)((double)us * f);
-}
-
-static void retry_or_give_up(ft_dispatcher *d, struct pending *p, int64_t retry_after_s)
-{
-    size_t i = p->attempts - 1 < d->nschedule ? p->attempts - 1 : d->nschedule - 1;
-    int64_t delay = jitter(d->schedule[i]);
-    if (retry_after_s >= 0 && retry_after_s * 1000000 > delay) delay = retry_after_s * 1000000;
-    int64_t now = ft_clock_now_us();
-    if (now + delay > p->age_from + d->opt.max_age_us) {
-        char why[300];
-        snprintf(why, sizeof(why), "gave up (%s)", p->status_line);
-        make_dead(d, p, why);
-        return;
-    }
-    p->due_us = ft_clock_mono_ns() / 1000 + delay;
-    heap_push(d, p);
-    bump(d, &d->stats.retried);
 }
 
 static void on_result(void *arg, const struct ft_http_result *r)
@@ -579,8 +360,8 @@ static void on_result(void *arg, const struct ft_http_result *r)
     p->ep->in_flight--;
     p->attempts++;
     if (r->status >= 200 && r->status < 300) {
-        bump(d, &d->stats.delivered);
-        finish(d, p);
+        ft__dispatch_bump(d, &d->stats.delivered);
+        ft__dispatch_finish(d, p);
         return;
     }
     if (r->status == 0)
@@ -595,84 +376,12 @@ static void on_result(void *arg, const struct ft_http_result *r)
                    "410 Gone", NULL);
             p->ep->disabled = true;
         }
-        make_dead(d, p, "the endpoint answered 410 Gone and was disabled");
+        ft__dispatch_dead(d, p, "the endpoint answered 410 Gone and was disabled");
     } else if (retryable) {
         if (d->stopping) p->ep->failing = true;
-        retry_or_give_up(d, p, r->retry_after);
+        ft__retry_later(d, p, r->retry_after);
     } else {
-        make_dead(d, p, p->status_line);
-    }
-}
-
-/* --- rotation --- */
-
-/* Appends `p` at the outbox's tail as a retry record that keeps its id, attempts, creation
- * and due time. Fire and forget: save() waits for it to be durable before it moves the
- * checkpoint past the original. */
-static int append_retry(ft_dispatcher *d, const struct pending *p, int64_t now_us, int64_t now_mono)
-{
-    struct ft_outbox_record r = {.type = FT_OUTBOX_RETRY,
-                                 .attempts = p->attempts,
-                                 .created_at = p->created_at,
-                                 .due_at = now_us + (p->due_us - now_mono),
-                                 .id = p->id,
-                                 .url = p->url,
-                                 .environment = p->environment};
-    unsigned char *head = ft_xmalloc(ft_outbox_header_size(&r));
-    size_t hlen = ft_outbox_header(head, &r);
-    struct iovec iov[2] = {{head, hlen}, {(void *)p->body.ptr, p->body.len}};
-    uint64_t lsn;
-    int rc = ft_spool_append_moved(d->outbox, iov, 2, &lsn);
-    free(head);
-    if (rc == FT_OK) {
-        d->rotated_lsn = lsn;
-        d->rotated_unsynced = true;
-    }
-    return rc;
-}
-
-/*
- * Webhooks waiting for a retry at the head of the pending list hold the checkpoint: every
- * record after them stays on disk, counts against the outbox's bound (one webhook an endpoint
- * refuses for an hour filled it, and every new webhook was lost), and is sent again after a
- * restart. When the finished records they hold come to a sixteenth of the bound (at least
- * 16 KiB, at most 4 MiB) and to four times their own size, the waiting webhooks are appended
- * again at the tail and their originals dropped: the checkpoint moves on, and the copies
- * cost a quarter of what they free at most. While nothing behind them is finished (an
- * endpoint down for everything) nothing moves.
- */
-static void rotate_waiting(ft_dispatcher *d)
-{
-    if (d->opt.drain || d->stopping) return; /* drain reads up to an end fixed at its start */
-    struct pending *p = d->head.next, *run[ROTATE_RUN];
-    size_t n = 0;
-    uint64_t own = 0;
-    for (; p != &d->head && p->waiting && n < ROTATE_RUN; p = p->next) {
-        run[n++] = p;
-        own += p->next_lsn - p->lsn;
-    }
-    if (!n) return;
-    uint64_t end = p != &d->head ? p->lsn : ft_spool_reader_pos(d->reader);
-    uint64_t held = end - run[0]->lsn - own;
-    struct ft_spool_stats ss;
-    ft_spool_get_stats(d->outbox, &ss);
-    uint64_t min_gain = ss.max_backlog / 16;
-    min_gain = min_gain < (16u << 10) ? 16u << 10 : min_gain > (4u << 20) ? 4u << 20 : min_gain;
-    if (held < min_gain || held < 4 * own) return;
-    int64_t now_us = ft_clock_now_us(), now_mono = ft_clock_mono_ns() / 1000;
-    for (size_t i = 0; i < n; i++) {
-        int rc = append_retry(d, run[i], now_us, now_mono);
-        if (rc) {
-            int64_t now = ft_clock_mono_ns();
-            if (now - d->rotate_logged_ns >= LOG_EVERY_NS) {
-                ft_log(FT_LOG_WARN, "dispatch.rotate_failed", "error", ft_strerror(rc), NULL);
-                d->rotate_logged_ns = now;
-            }
-            return;
-        }
-        heap_remove(d, run[i]);
-        finish(d, run[i]);
-        bump(d, &d->stats.rotated);
+        ft__dispatch_dead(d, p, p->status_line);
     }
 }
 
@@ -724,9 +433,9 @@ static bool turn(ft_dispatcher *d, bool stopping)
     count_unread(d);
     int64_t now = ft_clock_mono_ns() / 1000;
     while (d->nheap && d->heap[0]->due_us <= now && !stopping)
-        enqueue(d, heap_pop(d));
+        ft__dispatch_enqueue(d, ft__retry_pop(d));
     start_ready(d);
-    rotate_waiting(d);
+    ft__retry_move_waiting(d);
     int timeout = 100;
     if (d->nheap && !stopping) {
         int64_t wait = (d->heap[0]->due_us - now) / 1000;
@@ -847,7 +556,7 @@ void ft_dispatcher_free(ft_dispatcher *d)
     if (!d) return;
     ft_http_client_free(d->client); /* before the pending entries its calls point at */
     while (d->head.next != &d->head)
-        finish(d, d->head.next);
+        ft__dispatch_finish(d, d->head.next);
     for (size_t i = 0; i < d->nendpoints; i++) {
         free(d->endpoints[i]->url);
         free(d->endpoints[i]);
