@@ -289,7 +289,7 @@ Test(outbox, records_round_trip_and_cuts_are_refused)
                                       .id = FT_STR("msg_x"),
                                       .url = FT_STR("https://example.com/hook"),
                                       .environment = FT_STR("env"),
-                                      .reason = FT_STR(types[t] == FT_OUTBOX_DEAD ? "HTTP 400" : "")};
+                                      .reason = ft_str_c(types[t] == FT_OUTBOX_DEAD ? "HTTP 400" : "")};
         unsigned char buf[256];
         size_t n = ft_outbox_header(buf, &in);
         cr_assert_eq(n, ft_outbox_header_size(&in));
