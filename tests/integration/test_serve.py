@@ -821,3 +821,25 @@ def test_a_statement_stuck_in_postgresql_is_cancelled_and_the_next_call_waits_at
     assert any("busy for 2000 ms" in e.get("error", "")
                for e in s.events("serve.identity_store_failed"))
     assert s.identify("frank", [{"trait_key": "age", "trait_value": 3}])[0] == 200
+
+
+def test_slow_bodies_hold_no_budget_they_did_not_send(serves):
+    """The 256 MiB body budget counts bytes received: 300 connections that declare 1 MiB and
+    send one byte hold 300 bytes of it, and a normal identify still gets its answer."""
+    s = serves(args=["--environment", str(V1)])
+    host, port = s.address.rsplit(":", 1)
+    slow = []
+    try:
+        for _ in range(300):
+            c = socket.create_connection((host, int(port)), timeout=10)
+            c.sendall(b"POST /api/v1/identities/ HTTP/1.1\r\nHost: x\r\n"
+                      b"X-Environment-Key: " + V1_KEY.encode() + b"\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{")
+            slow.append(c)
+        time.sleep(0.5)  # every first chunk is in
+        status, a = s.identify("after-the-slow-ones", [{"trait_key": "k", "trait_value": 1}])
+        assert status == 200 and a["identifier"] == "after-the-slow-ones"
+    finally:
+        for c in slow:
+            c.close()
+    s.stop()
