@@ -395,15 +395,21 @@ static void request_error(struct serve_worker *w, const struct ft_request_error 
     respond_buf(resp, 400, &w->out);
 }
 
-/* An identify call's ways (IdentifyWithTraitsSerializer.save): with "transient": true the
- * stored identity, if any, read and nothing written; else the identity persisted as the
- * organisation says. */
+/* An identify call's three ways (IdentifyWithTraitsSerializer.save): without identifier a
+ * transient identity that never touches the store; with "transient": true the stored identity,
+ * if any, read and nothing written; else the identity persisted as the organisation says. */
 static void identify(struct server *s, struct serve_worker *w, const struct ft_env *env,
                      bool server, const struct ft_identify *call, struct ft_http_response *resp)
 {
     struct ft_str none = {NULL, 0};
-    stored_identity(s, w, env, server, call->identifier, none, call->traits, call->ntraits,
-                    call->transient ? FT_IDENTITY_TRANSIENT : persist_mode(env), resp);
+    if (call->anonymous) {
+        struct ft_identity_state st;
+        ft_identities_transient(call->traits, call->ntraits, &w->arena, &st);
+        identity_answer(s, w, env, server, call->identifier, none, &st, resp);
+    } else {
+        stored_identity(s, w, env, server, call->identifier, none, call->traits, call->ntraits,
+                        call->transient ? FT_IDENTITY_TRANSIENT : persist_mode(env), resp);
+    }
 }
 
 static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,

@@ -84,16 +84,16 @@ def test_keys(serves, tmp_path):
 def test_post_validation(serves):
     s = serves(args=["--environment", str(V1)])
     cases = [
-        ({}, {"identifier": ["This field is required."]}),
-        ({"identifier": ""}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
-        ({"identifier": 5}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
+        # a missing or blank identifier is a transient identity (test below); a number is its text
+        ({"identifier": True}, {"identifier": ["Not a valid string."]}),
+        ({"identifier": [1]}, {"identifier": ["Not a valid string."]}),
         ({"identifier": "x" * 2001}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
         ({"identifier": "u", "traits": {}}, {"traits": ["Expected a list of items."]}),
         ({"identifier": "u", "traits": [{"trait_value": 1}]},
          {"traits": ["Each trait needs a string trait_key."]}),
         ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": [1]}]},
          {"traits": ["trait_value must be a string, number or boolean."]}),
-        ({"identifier": "u", "transient": "yes"}, {"transient": ["Must be a valid boolean."]}),
+        ({"identifier": "u", "transient": "maybe"}, {"transient": ["Must be a valid boolean."]}),
         (b'{"identifier": "u", "traits": [{"trait_key": "k", "trait_value": 1e999}]}',
          {"traits": ["trait_value is out of range."]}),
         # as Flagsmith's serializers: no store (PostgreSQL's text) can hold U+0000
@@ -397,7 +397,7 @@ def test_a_full_disk_under_the_identity_store_loses_changes_not_the_store(serves
         assert s.identify("warm-up", [{"trait_key": "k", "trait_value": 0}])[0] == 200
         wait_for(lambda: s.metric("flagtrail_identity_commits_total") >= 1, message="a commit")
         fill(data / "ballast")
-        pad = "z" * 3000
+        pad = "z" * 2000  # the longest string Flagsmith takes as a trait value
         statuses = [s.identify(f"full-{i}", [{"trait_key": "pad", "trait_value": pad}])[0]
                     for i in range(100)]
         assert set(statuses) <= {200, 503}, statuses
@@ -905,6 +905,60 @@ def test_segment_members_in_webhooks_come_from_stored_traits(serves, hooks):
     s.stop()
 
 
+def flagsmith_transient_identifier(traits):
+    """api/environments/sdk/services.py get_transient_identifier, on json.loads's values."""
+    return hashlib.sha256("".join(
+        f"{t['trait_key']}{t['trait_value']}"
+        for t in sorted(traits, key=lambda t: t["trait_key"])
+        if t["trait_value"] is not None).encode()).hexdigest()
+
+
+def test_an_identify_without_identifier_is_a_transient_identity(serves, hooks, tmp_path):
+    """IdentifyWithTraitsSerializer: identifier may be missing, null or blank; the identity is
+    then transient, named by get_transient_identifier, and its webhook is sent."""
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url])
+    traits = [{"trait_key": "favourite_colour", "trait_value": "green"},
+              {"trait_key": "age", "trait_value": 25},
+              {"trait_key": "ratio", "trait_value": 1e16},
+              {"trait_key": "small", "trait_value": 0.00001},
+              {"trait_key": "big", "trait_value": 123456789012345678901234567890},
+              {"trait_key": "vip", "trait_value": True},
+              {"trait_key": "gone", "trait_value": None},
+              {"trait_key": "Zo\u00eb", "trait_value": "\U0001F680 \"x\""},
+              {"trait_key": "age", "trait_value": "26"}]
+    expected = flagsmith_transient_identifier(traits)
+    status, a = s.request("POST", "/api/v1/identities/", {"traits": traits})
+    assert status == 200 and a["identifier"] == expected, (a, expected)
+    assert [k for k, _ in trait_rows(a)] == \
+        ["favourite_colour", "age", "ratio", "small", "big", "vip", "Zo\u00eb", "age"]
+    assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_override"
+    for body in ({"identifier": None, "traits": traits}, {"identifier": "", "traits": traits},
+                 {"identifier": " \t", "traits": traits}):
+        assert s.request("POST", "/api/v1/identities/", body)[1]["identifier"] == expected, body
+    # without traits: a random uuid4 hex each time
+    ids = [s.request("POST", "/api/v1/identities/", body)[1]["identifier"]
+           for body in ({}, {"identifier": None}, {"traits": []})]
+    assert len(set(ids)) == 3
+    for i in ids:
+        assert len(i) == 32 and int(i, 16) >= 0 and i[12] == "4" and i[16] in "89ab", i
+    payloads = webhooks_of(h, 7)
+    named = [p for p in payloads if p["identity"] == expected]
+    assert len(named) == 4
+    p = named[0]
+    assert all(t["id"] is None and t["transient"] is True for t in p["traits"])
+    assert members(p)["regular_segment"] is False, "a transient identity has no stored traits"
+    # CharField: numbers are read as their text, surrounding whitespace is stripped
+    assert s.request("POST", "/api/v1/identities/", {"identifier": 5})[1]["identifier"] == "5"
+    assert s.request("POST", "/api/v1/identities/", {"identifier": "  bob\n"})[1][
+        "identifier"] == "bob"
+    assert s.request("POST", "/api/v1/identities/", {"identifier": True}) == \
+        (400, {"identifier": ["Not a valid string."]})
+    s.stop()
+    assert stored_identifiers(tmp_path) == ["5", "bob"]
+
+
 def with_document(tmp_path, change, name="env.json"):
     doc = json.loads(V1.read_text())["environment"]
     change(doc)
@@ -920,6 +974,7 @@ def test_allow_client_traits_false_refuses_traits_from_client_keys(serves, tmp_p
     one = [{"trait_key": "age", "trait_value": 3}]
     assert s.identify("v", one) == refused
     assert s.identify("v", one, transient=True) == refused
+    assert s.request("POST", "/api/v1/identities/", {"traits": one}) == refused
     assert s.identify("v", [])[0] == 200 and s.identify("v")[0] == 200
     status, a = s.identify("v", one, key="ser.k")
     assert status == 200 and trait_rows(a) == [("age", 3)]
@@ -1033,6 +1088,32 @@ def test_cors_preflight_and_headers_as_flagsmiths_settings(serves):
         "an OPTIONS that is no preflight"
     status, headers, _ = raw_request(s, "GET", "/healthz", origin)
     assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    s.stop()
+
+
+def test_trait_values_and_transient_as_flagsmiths_serializers_read_them(serves):
+    """TraitValueField refuses strings over 2000 characters; BooleanField reads "true", 1,
+    "on", ... as true and refuses null."""
+    s = serves(args=["--environment", str(V1)])
+    ok = s.identify("w", [{"trait_key": "s", "trait_value": "\u00e9" * 2000}])
+    assert ok[0] == 200 and ok[1]["traits"][0]["trait_value"] == "\u00e9" * 2000
+    assert s.identify("w", [{"trait_key": "s", "trait_value": "x" * 2001}]) == \
+        (400, {"traits": ["Value string is too long. Must be less than 2000 character"]})
+    for value in (True, "true", "True", "1", 1, 1.0, "yes", "on", "t", "Y"):
+        status, a = s.identify("w", [{"trait_key": "k", "trait_value": "v",
+                                      "transient": value}], transient=value)
+        assert status == 200, value
+        assert s.request("GET", "/api/v1/identities/?identifier=w")[1]["traits"][-1][
+            "trait_key"] != "k", value
+    for value in (False, "false", "0", 0, 0.0, "no", "off", "f", "N"):
+        assert s.identify("w", [{"trait_key": f"k{value}", "trait_value": 1,
+                                 "transient": value}], transient=value)[0] == 200, value
+    assert s.identify("w", transient="maybe") == (400, {"transient": ["Must be a valid boolean."]})
+    assert s.identify("w", transient=2) == (400, {"transient": ["Must be a valid boolean."]})
+    assert s.request("POST", "/api/v1/identities/", {"identifier": "w", "transient": None}) == \
+        (400, {"transient": ["This field may not be null."]})
+    assert s.identify("w", [{"trait_key": "k", "trait_value": 1, "transient": "maybe"}]) == \
+        (400, {"traits": ["transient must be a boolean."]})
     s.stop()
 
 
