@@ -18,6 +18,7 @@ static void check_value(const struct ft_value *v)
           v->type == FT_VALUE_FLOAT || v->type == FT_VALUE_BOOL);
     CHECK(v->text.ptr != NULL);
     CHECK(memchr(v->text.ptr, '\0', v->text.len) == NULL); /* no store could keep it */
+    CHECK(v->type != FT_VALUE_STRING || ft_utf8_length(v->text.ptr, v->text.len) <= 2000);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -37,6 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(ft_utf8_length(call.identifier.ptr, call.identifier.len) <= FT_IDENTIFIER_MAX);
         CHECK(call.identifier.len <= FT_IDENTIFIER_MAX_BYTES);
         CHECK(memchr(call.identifier.ptr, '\0', call.identifier.len) == NULL);
+        /* without identifier: get_transient_identifier's sha256 or uuid4 hex */
+        CHECK(!call.anonymous || call.identifier.len == 64 || call.identifier.len == 32);
         CHECK(call.ntraits <= FT_TRAITS_MAX);
         for (size_t i = 0; i < call.ntraits; i++) {
             const struct ft_trait_change *c = &call.traits[i];

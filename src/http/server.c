@@ -51,7 +51,7 @@ struct ft_http_request {
     const char *method, *path;
     int64_t started_ns;
     struct ft_buf body;
-    size_t reserved;        /* bytes counted against the server's buffer budget */
+    size_t counted;         /* body bytes kept, counted against the server's budget */
     size_t received;        /* body bytes seen, kept or not */
     size_t declared;        /* Content-Length, when given (at most max_body) */
     bool headers_seen;
@@ -81,6 +81,28 @@ struct ft_http_server {
 
 /* --- answers --- */
 
+/* Whether the request's path takes cross-origin answers (ft_http_options.cors). */
+static bool cors_applies(const ft_http_request *r)
+{
+    const struct ft_http_cors *c = r->srv->opt.cors;
+    return c && r->path && strncmp(r->path, c->path_prefix, strlen(c->path_prefix)) == 0;
+}
+
+/* The CORS headers of an answer, as django-cors-headers adds them with every origin allowed
+ * and no credentials: Vary always, the rest only for a request that names its Origin. */
+static void add_cors_headers(ft_http_request *r, struct MHD_Response *m)
+{
+    const struct ft_http_cors *c = r->srv->opt.cors;
+    MHD_add_response_header(m, MHD_HTTP_HEADER_VARY, "Origin");
+    const char *origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+    if (!origin || !*origin) return;
+    MHD_add_response_header(m, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    if (strcmp(r->method, MHD_HTTP_METHOD_OPTIONS) != 0) return;
+    MHD_add_response_header(m, "Access-Control-Allow-Headers", c->allow_headers);
+    MHD_add_response_header(m, "Access-Control-Allow-Methods", c->allow_methods);
+    MHD_add_response_header(m, "Access-Control-Max-Age", c->max_age);
+}
+
 static enum MHD_Result send_response(ft_http_request *r, const struct ft_http_response *resp)
 {
     const char *body = resp->body ? resp->body : "";
@@ -90,6 +112,7 @@ static enum MHD_Result send_response(ft_http_request *r, const struct ft_http_re
     MHD_add_response_header(m, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
     if (resp->header_name) MHD_add_response_header(m, resp->header_name, resp->header_value);
+    if (cors_applies(r)) add_cors_headers(r, m);
     enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)resp->status, m);
     MHD_destroy_response(m);
     r->answered = true;
@@ -140,10 +163,23 @@ static const struct ft_http_route *find_route(const ft_http_server *s, const cha
     return NULL;
 }
 
+/* A browser's preflight (OPTIONS with Access-Control-Request-Method) on a cross-origin path:
+ * answered before routing and before any key is checked, as django-cors-headers does. */
+static bool is_preflight(ft_http_request *r)
+{
+    return cors_applies(r) && strcmp(r->method, MHD_HTTP_METHOD_OPTIONS) == 0 &&
+           MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                       "Access-Control-Request-Method") != NULL;
+}
+
 /* Called on the first invocation, when headers are in. */
 static enum MHD_Result on_headers(ft_http_request *r)
 {
     ft_http_server *s = r->srv;
+    if (is_preflight(r)) {
+        struct ft_http_response resp = {.status = 200, .content_type = "text/html; charset=utf-8"};
+        return send_response(r, &resp);
+    }
     char allow[64];
     r->route = find_route(s, r->method, r->path, allow, sizeof(allow));
     if (!r->route) {
@@ -208,20 +244,19 @@ static enum MHD_Result on_chunk(ft_http_request *r, const char *data, size_t len
         r->too_large = true;
         return MHD_YES;
     }
-    /* With a declared length, the first chunk reserves it all: one allocation, no copies as
-     * the buffer grows. It still counts against the budget before it is allocated. */
-    size_t want = r->body.len + len;
-    if (r->body.len == 0 && r->declared > want) want = r->declared;
-    if (want > r->reserved) {
-        size_t more = want - r->reserved;
-        if (atomic_fetch_add(&s->buffered, more) + more > s->opt.max_buffered) {
-            atomic_fetch_sub(&s->buffered, more);
-            r->over_budget = true;
-            return MHD_YES;
-        }
-        r->reserved += more;
-        ft_buf_reserve(&r->body, want - r->body.len);
+    /* The budget counts the bytes received, not the bytes declared: a sender that declares
+     * a large body and trickles it holds only what it really sent, so holding the budget
+     * costs it those bytes. */
+    if (atomic_fetch_add(&s->buffered, len) + len > s->opt.max_buffered) {
+        atomic_fetch_sub(&s->buffered, len);
+        r->over_budget = true;
+        return MHD_YES;
     }
+    r->counted += len;
+    /* With a declared length, the first chunk allocates it all: one allocation, no copies as
+     * the buffer grows. The pages not yet written are not resident, so the budget above
+     * still bounds the memory bodies use. */
+    if (r->body.len == 0 && r->declared > len) ft_buf_reserve(&r->body, r->declared);
     ft_buf_append(&r->body, data, len);
     return MHD_YES;
 }
@@ -305,7 +340,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         c->phase_start_ns = ft_clock_mono_ns();
         pthread_mutex_unlock(&s->conns_lock);
     }
-    atomic_fetch_sub(&s->buffered, r->reserved);
+    atomic_fetch_sub(&s->buffered, r->counted);
     ft_buf_free(&r->body);
     free(r->pending_body);
     free(r->pending_header);
@@ -577,14 +612,32 @@ const char *ft_http_header(ft_http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+struct query_lookup {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t len;
+};
+
+/* Keeps the value of every occurrence of the name, so the last one stays. */
+static enum MHD_Result keep_last(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 size_t key_size, const char *value, size_t value_size)
+{
+    (void)kind;
+    struct query_lookup *q = cls;
+    if (key_size == q->name_len && memcmp(key, q->name, key_size) == 0) {
+        q->value = value;
+        q->len = value ? value_size : 0;
+    }
+    return MHD_YES;
+}
+
 const char *ft_http_query(ft_http_request *r, const char *name, size_t *len)
 {
-    const char *v = NULL;
-    *len = 0;
-    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
-                                      len) != MHD_YES)
-        return NULL;
-    return v;
+    struct query_lookup q = {name, strlen(name), NULL, 0};
+    MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, keep_last, &q);
+    *len = q.len;
+    return q.value;
 }
 
 struct ft_str ft_http_body(const ft_http_request *r)

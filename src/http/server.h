@@ -4,10 +4,11 @@
  * It owns what every endpoint needs and no endpoint should repeat: routing by exact path with
  * 404 and 405 (with Allow), request bodies gathered into capped buffers (413 decided from
  * Content-Length before the body is read, and enforced while a chunked body streams in), a
- * global budget of buffered body bytes (503 past it), idle timeouts, a per-request deadline
- * that cuts slow senders (a slowloris client cannot hold a slot), a connection cap, and
- * asynchronous answers: a handler may leave a request pending (the connection is suspended,
- * no thread waits) and complete it later from any thread.
+ * global budget of buffered body bytes, counted as they arrive (503 past it), idle timeouts, a
+ * per-request deadline that cuts slow senders (a slowloris client cannot hold a slot), a
+ * connection cap, and asynchronous answers: a handler may leave a request pending (the
+ * connection is suspended, no thread waits) and complete it later from any thread. Paths may
+ * take cross-origin answers (CORS) for browsers.
  *
  * Handlers run on the pool's threads (keep per-thread state in thread-local storage).
  */
@@ -55,6 +56,19 @@ struct ft_http_done_info {
     size_t body_bytes;     /* request body bytes received */
 };
 
+/* Cross-origin answers for browsers (CORS), as django-cors-headers gives them with every
+ * origin allowed and no credentials. On paths that start with `path_prefix`: every answer
+ * carries "Vary: Origin"; one to a request with an Origin header also carries
+ * "Access-Control-Allow-Origin: *", and for an OPTIONS request the allowed headers, methods
+ * and max age; a preflight (OPTIONS with Access-Control-Request-Method) gets an empty 200
+ * before routing, whatever the path's routes. */
+struct ft_http_cors {
+    const char *path_prefix;   /* "/api/" */
+    const char *allow_headers; /* Access-Control-Allow-Headers */
+    const char *allow_methods; /* Access-Control-Allow-Methods */
+    const char *max_age;       /* Access-Control-Max-Age, seconds */
+};
+
 struct ft_http_options {
     const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", ":8080" (any address) */
     unsigned threads;            /* 0: one per core */
@@ -67,6 +81,7 @@ struct ft_http_options {
     const char *tls_key_pem;
     const struct ft_http_route *routes;
     size_t nroutes;
+    const struct ft_http_cors *cors; /* NULL: no cross-origin answers */
     void *ctx;                   /* passed to handlers */
     void (*on_done)(void *ctx, const struct ft_http_done_info *info);
 };
@@ -95,7 +110,8 @@ const char *ft_http_path(const ft_http_request *r);
 /* A request header's value, or NULL. */
 const char *ft_http_header(ft_http_request *r, const char *name);
 /* A query string argument's value (decoded), or NULL; *len is its decoded length, which counts
- * any NUL a %00 put inside it. */
+ * any NUL a %00 put inside it. A name given several times has its last value, as Django's
+ * QueryDict.get gives. */
 const char *ft_http_query(ft_http_request *r, const char *name, size_t *len);
 /* The complete request body (valid until the request ends). */
 struct ft_str ft_http_body(const ft_http_request *r);

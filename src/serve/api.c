@@ -117,7 +117,7 @@ static struct ft_value allocation(const struct ft_value *v, struct ft_arena *are
 
 void ft__serve_payload(const struct ft_env *env, const struct ft_engine_result *r,
                        struct ft_str identifier, const struct ft_trait *traits, size_t ntraits,
-                       struct ft_arena *arena, struct ft_payload *out)
+                       const bool *members, struct ft_arena *arena, struct ft_payload *out)
 {
     const struct ft_engine_environment *info = ft_engine_environment(env->engine);
     struct ft_flag *flags = ft_arena_alloc(arena, sizeof(*flags) * (r->nflags ? r->nflags : 1));
@@ -143,7 +143,7 @@ void ft__serve_payload(const struct ft_env *env, const struct ft_engine_result *
     for (size_t i = 0; i < r->nsegments; i++) {
         const struct ft_engine_segment *g = &r->segments[i];
         segs[i] = (struct ft_segment){.id = g->id.null ? 0 : g->id.value, .name = g->name,
-                                      .member = g->member};
+                                      .member = members ? members[i] : g->member};
     }
     *out = (struct ft_payload){.identity = identifier,
                                .flags = flags,
@@ -154,14 +154,16 @@ void ft__serve_payload(const struct ft_env *env, const struct ft_engine_result *
                                .nsegments = r->nsegments};
 }
 
-/* Emits the webhook for an identity call into the outbox; a refusal is counted and logged,
- * never returned: the SDK gets its flags whatever happens to the webhook. */
+/* Emits the webhook for an identity call into the outbox, with the segment members given
+ * (NULL: the evaluation's); a refusal is counted and logged, never returned: the SDK gets its
+ * flags whatever happens to the webhook. */
 static void emit_webhook(struct server *s, struct serve_worker *w, const struct ft_env *env,
-                         struct ft_str identifier, const struct ft_identity_state *st)
+                         struct ft_str identifier, const struct ft_identity_state *st,
+                         const bool *members)
 {
-    if (!env->webhook_url) return;
     struct ft_payload p;
-    ft__serve_payload(env, &w->result, identifier, st->traits, st->ntraits, &w->arena, &p);
+    ft__serve_payload(env, &w->result, identifier, st->traits, st->ntraits, members, &w->arena,
+                      &p);
     ft_buf_reset(&w->webhook);
     char id[FT_OUTBOX_ID_SIZE];
     ft_outbox_new_id(id);
@@ -192,18 +194,23 @@ static void emit_webhook(struct server *s, struct serve_worker *w, const struct 
 
 /* --- requests --- */
 
+/* The environment of the request's key, as Flagsmith's EnvironmentKeyAuthentication finds
+ * it (api/environments/authentication.py), or NULL with the 403 answered. */
 static const struct ft_env *authorize(struct server *s, ft_http_request *req,
                                       struct ft_envset **set, bool *server,
                                       struct ft_http_response *resp)
 {
     *set = ft_environments_acquire(s->envs);
     const struct ft_env *env = ft_envset_find(*set, ft_http_header(req, "X-Environment-Key"), server);
-    if (!env) {
+    if (!env)
         respond_text(resp, 403, "{\"detail\": \"Invalid or missing Environment key\"}");
-        ft_envset_release(*set);
-        *set = NULL;
-    }
-    return env;
+    else if (env->stop_serving)
+        respond_text(resp, 403, "{\"detail\": \"Organisation is disabled from serving flags.\"}");
+    else
+        return env;
+    ft_envset_release(*set);
+    *set = NULL;
+    return NULL;
 }
 
 static enum ft_http_outcome flags_handle(void *ctx, ft_http_request *req,
@@ -223,17 +230,51 @@ static enum ft_http_outcome flags_handle(void *ctx, ft_http_request *req,
     return FT_HTTP_DONE;
 }
 
-/* Evaluates an identity with its traits and answers; emits the webhook unless `feature`. */
+/* Evaluates an identity with `traits` into the worker's result. */
+static void evaluate(struct serve_worker *w, const struct ft_env *env, struct ft_str identifier,
+                     const struct ft_trait *traits, size_t n, unsigned view)
+{
+    struct ft_engine_trait *t = ft_arena_alloc(&w->arena, sizeof(*t) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        t[i] = (struct ft_engine_trait){traits[i].key, traits[i].value};
+    struct ft_engine_identity id = {.identifier = identifier, .traits = t, .ntraits = n};
+    ft_engine_evaluate(env->engine, &id, view, &w->result);
+}
+
+/* Whether the call's traits are the stored ones: none of them is this call's unstored. */
+static bool only_stored_traits(const struct ft_identity_state *st)
+{
+    if (st->ntraits != st->nstored) return false;
+    for (size_t i = 0; i < st->ntraits; i++)
+        if (st->traits[i].id.null) return false;
+    return true;
+}
+
+/* The webhook's segment members, which Flagsmith computes from the identity's stored traits
+ * (SegmentSerializer.get_member in api/integrations/webhook/serializers.py: none for an
+ * identity never stored), into the arena; NULL when the call's evaluation has them already. */
+static const bool *stored_members(struct serve_worker *w, const struct ft_env *env,
+                                  struct ft_str identifier, const struct ft_identity_state *st,
+                                  unsigned view)
+{
+    if (only_stored_traits(st)) return NULL;
+    evaluate(w, env, identifier, st->stored, st->nstored, view);
+    bool *members = ft_arena_alloc(&w->arena, sizeof(*members) * (w->result.nsegments + 1));
+    for (size_t i = 0; i < w->result.nsegments; i++)
+        members[i] = w->result.segments[i].member;
+    return members;
+}
+
+/* Evaluates an identity with the call's traits and answers; emits the webhook unless
+ * `feature`. */
 static void identity_answer(struct server *s, struct serve_worker *w, const struct ft_env *env,
                             bool server, struct ft_str identifier, struct ft_str feature,
                             const struct ft_identity_state *st, struct ft_http_response *resp)
 {
-    struct ft_engine_trait *t =
-        ft_arena_alloc(&w->arena, sizeof(*t) * (st->ntraits ? st->ntraits : 1));
-    for (size_t i = 0; i < st->ntraits; i++)
-        t[i] = (struct ft_engine_trait){st->traits[i].key, st->traits[i].value};
-    struct ft_engine_identity id = {.identifier = identifier, .traits = t, .ntraits = st->ntraits};
-    ft_engine_evaluate(env->engine, &id, server ? 0 : FT_ENGINE_CLIENT_VIEW, &w->result);
+    unsigned view = server ? 0 : FT_ENGINE_CLIENT_VIEW;
+    bool webhook = !feature.ptr && env->webhook_url;
+    const bool *members = webhook ? stored_members(w, env, identifier, st, view) : NULL;
+    evaluate(w, env, identifier, st->traits, st->ntraits, view);
     ft_buf_reset(&w->out);
     if (feature.ptr) {
         for (size_t i = 0; i < w->result.nflags; i++) {
@@ -248,7 +289,7 @@ static void identity_answer(struct server *s, struct serve_worker *w, const stru
     }
     write_identity(&w->out, env, &w->result, identifier, st);
     respond_buf(resp, 200, &w->out);
-    emit_webhook(s, w, env, identifier, st);
+    if (webhook) emit_webhook(s, w, env, identifier, st, members);
 }
 
 static void store_failed(struct server *s, const char *err, struct ft_http_response *resp)
@@ -262,16 +303,22 @@ static void store_failed(struct server *s, const char *err, struct ft_http_respo
                                       .header_value = "1"};
 }
 
-/* A persisted identity's call: the store resolves it at once (identities.h), then the answer. */
+/* How an identified call that is not transient treats traits: as the organisation says. */
+static enum ft_identity_mode persist_mode(const struct ft_env *env)
+{
+    return env->persist_traits ? FT_IDENTITY_PERSIST : FT_IDENTITY_NO_PERSIST;
+}
+
+/* An identified call: the store resolves it at once (identities.h), then the answer. */
 static void stored_identity(struct server *s, struct serve_worker *w, const struct ft_env *env,
                             bool server, struct ft_str identifier, struct ft_str feature,
                             const struct ft_trait_change *changes, size_t n,
-                            struct ft_http_response *resp)
+                            enum ft_identity_mode mode, struct ft_http_response *resp)
 {
     struct ft_identity_state st;
     char err[256] = "";
     int rc = ft_identities_resolve(s->identities, ft_str_c(env->api_key), identifier, changes, n,
-                                   &w->arena, &st, err, sizeof(err));
+                                   mode, &w->arena, &st, err, sizeof(err));
     if (rc == FT_ECLOSED)
         *resp = (struct ft_http_response){.status = 503,
                                           .body = "{\"detail\": \"Shutting down\"}",
@@ -310,6 +357,7 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
     size_t ilen, flen;
     const char *identifier = ft_http_query(req, "identifier", &ilen);
     const char *feature = ft_http_query(req, "feature", &flen);
+    if (feature && !flen) feature = NULL; /* Flagsmith's `if feature_name:` */
     bool nul_in_identifier = identifier && memchr(identifier, '\0', ilen);
     if (!identifier || !ilen) {
         /* Flagsmith core answers this with 200 */
@@ -324,8 +372,9 @@ static enum ft_http_outcome identities_get(void *ctx, ft_http_request *req,
     } else if (ilen > FT_IDENTIFIER_MAX_BYTES) {
         field_error(w, resp, "identifier", FT_IDENTIFIER_BYTES_MESSAGE);
     } else {
-        stored_identity(s, w, env, server, ft_str_c(identifier),
-                        feature ? ft_str_c(feature) : (struct ft_str){NULL, 0}, NULL, 0, resp);
+        stored_identity(s, w, env, server, (struct ft_str){identifier, ilen},
+                        feature ? (struct ft_str){feature, flen} : (struct ft_str){NULL, 0}, NULL,
+                        0, persist_mode(env), resp);
     }
     ft_envset_release(set);
     return FT_HTTP_DONE;
@@ -346,6 +395,23 @@ static void request_error(struct serve_worker *w, const struct ft_request_error 
     respond_buf(resp, 400, &w->out);
 }
 
+/* An identify call's three ways (IdentifyWithTraitsSerializer.save): without identifier a
+ * transient identity that never touches the store; with "transient": true the stored identity,
+ * if any, read and nothing written; else the identity persisted as the organisation says. */
+static void identify(struct server *s, struct serve_worker *w, const struct ft_env *env,
+                     bool server, const struct ft_identify *call, struct ft_http_response *resp)
+{
+    struct ft_str none = {NULL, 0};
+    if (call->anonymous) {
+        struct ft_identity_state st;
+        ft_identities_transient(call->traits, call->ntraits, &w->arena, &st);
+        identity_answer(s, w, env, server, call->identifier, none, &st, resp);
+    } else {
+        stored_identity(s, w, env, server, call->identifier, none, call->traits, call->ntraits,
+                        call->transient ? FT_IDENTITY_TRANSIENT : persist_mode(env), resp);
+    }
+}
+
 static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
                                             struct ft_http_response *resp)
 {
@@ -359,16 +425,12 @@ static enum ft_http_outcome identities_post(void *ctx, ft_http_request *req,
     struct ft_str body = ft_http_body(req);
     struct ft_identify call;
     struct ft_request_error err;
-    if (ft__serve_read_identify(w->doc, body.ptr, body.len, &w->arena, &call, &err)) {
+    if (ft__serve_read_identify(w->doc, body.ptr, body.len, &w->arena, &call, &err))
         request_error(w, &err, resp);
-    } else if (!call.transient) {
-        stored_identity(s, w, env, server, call.identifier, (struct ft_str){NULL, 0}, call.traits,
-                        call.ntraits, resp);
-    } else { /* a transient identity never touches the store */
-        struct ft_identity_state st;
-        ft_identities_transient(call.traits, call.ntraits, &w->arena, &st);
-        identity_answer(s, w, env, server, call.identifier, (struct ft_str){NULL, 0}, &st, resp);
-    }
+    else if (call.ntraits && !server && !env->allow_client_traits) /* validate_traits */
+        field_error(w, resp, "traits", "Setting traits not allowed with client key.");
+    else
+        identify(s, w, env, server, &call, resp);
     ft_envset_release(set);
     return FT_HTTP_DONE;
 }
@@ -437,6 +499,19 @@ static enum ft_http_outcome metrics(void *ctx, ft_http_request *req, struct ft_h
                                    .content_type = "text/plain; version=0.0.4"};
     return FT_HTTP_DONE;
 }
+
+/* The CORS settings of Flagsmith core (api/app/settings/common.py): CORS_ORIGIN_ALLOW_ALL
+ * without credentials, CORS_ALLOW_HEADERS = django-cors-headers 3.5's default_headers,
+ * "sentry-trace", X-Environment-Key and X-E2E-Test-Auth-Token, its default methods and
+ * preflight max age; so a browser SDK with a client key can call the flags API. */
+const struct ft_http_cors ft__serve_cors = {
+    .path_prefix = "/api/",
+    .allow_headers = "accept, accept-encoding, authorization, content-type, dnt, origin, "
+                     "user-agent, x-csrftoken, x-requested-with, sentry-trace, X-Environment-Key, "
+                     "X-E2E-Test-Auth-Token",
+    .allow_methods = "DELETE, GET, OPTIONS, PATCH, POST, PUT",
+    .max_age = "86400",
+};
 
 const struct ft_http_route ft__serve_routes[] = {
     {"GET", "/api/v1/flags/", false, NULL, flags_handle, S_FLAGS},

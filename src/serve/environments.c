@@ -175,9 +175,33 @@ static bool holds_nul(const struct ft_json *root)
     return false;
 }
 
-/* The environment document itself (a v1 test file wraps it in {"environment": ...}), checked
- * for U+0000 on the way: Flagsmith's database cannot store it, so no document of Flagsmith's
- * holds one, and a webhook carrying it would be refused by receive. */
+/* A boolean member of `obj`, or `absent` when it is missing or not a boolean. */
+static bool flag_of(ft_json_doc *doc, const struct ft_json *obj, const char *name, bool absent)
+{
+    const struct ft_json *v = obj && obj->type == FT_JSON_OBJECT ? ft_json_get(doc, obj, name)
+                                                                 : NULL;
+    if (v && v->type == FT_JSON_TRUE) return true;
+    if (v && v->type == FT_JSON_FALSE) return false;
+    return absent;
+}
+
+/* The settings Flagsmith's SDK endpoints follow, with Flagsmith's defaults for a document
+ * that does not carry them (an older one, or an evaluation context). */
+static void read_settings(struct ft_env *env, ft_json_doc *doc, const struct ft_json *d)
+{
+    const struct ft_json *project =
+        d && d->type == FT_JSON_OBJECT ? ft_json_get(doc, d, "project") : NULL;
+    const struct ft_json *org =
+        project && project->type == FT_JSON_OBJECT ? ft_json_get(doc, project, "organisation")
+                                                   : NULL;
+    env->allow_client_traits = flag_of(doc, d, "allow_client_traits", true);
+    env->persist_traits = flag_of(doc, org, "persist_trait_data", true);
+    env->stop_serving = flag_of(doc, org, "stop_serving_flags", false);
+}
+
+/* The environment document itself (a v1 test file wraps it in {"environment": ...}) and its
+ * settings, checked for U+0000 on the way: Flagsmith's database cannot store it, so no
+ * document of Flagsmith's holds one, and a webhook carrying it would be refused by receive. */
 static int keep_document(struct ft_env *env, const char *json, size_t len, char *err, size_t errlen)
 {
     struct ft_json_limits limits = {.max_size = MAX_DOCUMENT};
@@ -197,6 +221,7 @@ static int keep_document(struct ft_env *env, const char *json, size_t len, char 
         ft_json_doc_free(doc);
         return FT_EDOCUMENT;
     }
+    read_settings(env, doc, inner ? inner : root);
     if (inner) {
         struct ft_buf b;
         ft_buf_init(&b, 0);

@@ -41,6 +41,10 @@ struct ft_env {
     char *source;             /* file or URL it came from */
     char *document;           /* the document's bytes, for /api/v1/environment-document/ */
     size_t document_len;
+    /* The settings of Flagsmith's SDK endpoints the document carries */
+    bool allow_client_traits; /* allow_client_traits: client keys may send traits (default) */
+    bool persist_traits;      /* project.organisation.persist_trait_data (default true) */
+    bool stop_serving;        /* project.organisation.stop_serving_flags (default false) */
     char *webhook_url;        /* NULL: no webhooks */
     char *webhook_secret;     /* NULL: unsigned */
     size_t webhook_secret_len;

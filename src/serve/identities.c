@@ -117,22 +117,36 @@ static int will_write(ft_identities *s, bool *wrote, char *err, size_t errlen)
     return rc;
 }
 
-/* The identity and its stored traits, creating it the first time; *cached when they came
- * from the cache. */
+/* Where a call's identity and stored traits came from. */
+struct loaded {
+    int64_t id;           /* 0: not stored (a transient call creates nothing) */
+    struct ft_trait *cur; /* stored traits by id, with room for the call's changes */
+    size_t ncur;
+    bool cached;  /* from the cache */
+    bool created; /* by this call */
+};
+
+/* The identity and its stored traits, creating it the first time when `create`. */
 static int load_identity(ft_identities *s, struct ft_str env, struct ft_str identifier,
-                         struct ft_arena *arena, size_t extra, int64_t *id, struct ft_trait **cur,
-                         size_t *ncur, bool *cached, bool *wrote, char *err, size_t errlen)
+                         struct ft_arena *arena, size_t extra, bool create, struct loaded *l,
+                         bool *wrote, char *err, size_t errlen)
 {
     struct ft_idb *db = s->db;
-    *cached = s->cache && ft__icache_get(s->cache, env, identifier, arena, extra, id, cur, ncur);
-    if (*cached) return FT_OK;
-    int rc = db->ops->load(db, env, identifier, arena, extra, id, cur, ncur, err, errlen);
-    if (rc || *id) return rc;
+    *l = (struct loaded){0};
+    l->cached = s->cache && ft__icache_get(s->cache, env, identifier, arena, extra, &l->id,
+                                           &l->cur, &l->ncur);
+    if (l->cached) return FT_OK;
+    int rc = db->ops->load(db, env, identifier, arena, extra, &l->id, &l->cur, &l->ncur, err,
+                           errlen);
+    if (rc || l->id || !create) return rc;
     if ((rc = will_write(s, wrote, err, errlen))) return rc;
-    if ((rc = db->ops->create(db, env, identifier, ft_clock_now_us(), id, err, errlen)) || *id)
-        return rc; /* new: no traits */
+    if ((rc = db->ops->create(db, env, identifier, ft_clock_now_us(), &l->id, err, errlen)))
+        return rc;
+    l->created = l->id != 0;
+    if (l->created) return FT_OK; /* new: no traits */
     /* another serve created it meanwhile */
-    return db->ops->load(db, env, identifier, arena, extra, id, cur, ncur, err, errlen);
+    return db->ops->load(db, env, identifier, arena, extra, &l->id, &l->cur, &l->ncur, err,
+                         errlen);
 }
 
 static bool same_value(const struct ft_value *a, const struct ft_value *b)
@@ -211,44 +225,68 @@ static int store_changes(ft_identities *s, int64_t id, const struct ft_trait_cha
     return FT_OK;
 }
 
-/* Adds this call's transient traits (replacing stored ones of the same key). */
-static void add_transient(const struct ft_trait_change *ch, size_t n, bool all, struct ft_trait *t,
-                          size_t *count)
+/* How a call's unstored traits join the stored ones (the modes of Flagsmith's services). */
+enum {
+    ONLY_TRANSIENT = 1, /* only the changes marked transient: the others were stored */
+    ALL_TRANSIENT = 2,  /* every change is transient (a transient call or identity) */
+    REPEATS = 4,        /* a repeated key is listed again (generate_traits), rather than taking
+                         * the place of the trait of that key (update_traits) */
+};
+
+/* Adds the call's unstored changes that have a value to `t` (which has room for them), with
+ * null ids. */
+static void overlay(const struct ft_trait_change *ch, size_t n, unsigned how, struct ft_trait *t,
+                    size_t *count)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!(all || ch[i].transient) || ch[i].value.type == FT_VALUE_NULL) continue;
-        size_t k = 0;
-        while (k < *count && !ft_str_eq(t[k].key, ch[i].key))
-            k++;
+        if (ch[i].value.type == FT_VALUE_NULL || ((how & ONLY_TRANSIENT) && !ch[i].transient))
+            continue;
+        size_t k = *count;
+        if (!(how & REPEATS))
+            for (k = 0; k < *count && !ft_str_eq(t[k].key, ch[i].key); k++)
+                ;
         if (k == *count) (*count)++;
         t[k] = (struct ft_trait){.id = {.null = true},
                                  .key = ch[i].key,
                                  .value = ch[i].value,
                                  .has_transient = true,
-                                 .transient = true};
+                                 .transient = (how & ALL_TRANSIENT) || ch[i].transient};
     }
 }
 
-/* A persisted identity's call, in the open transaction; *wrote once it wrote (or tried). */
+/* A mode's overlay: update_traits for a stored identity, generate_traits for one this call
+ * created or did not find. */
+static unsigned overlay_of(enum ft_identity_mode mode, const struct loaded *l)
+{
+    switch (mode) {
+    case FT_IDENTITY_PERSIST: return ONLY_TRANSIENT;
+    case FT_IDENTITY_NO_PERSIST: return l->created ? REPEATS : 0;
+    case FT_IDENTITY_TRANSIENT: return l->id ? ALL_TRANSIENT : ALL_TRANSIENT | REPEATS;
+    }
+    return 0;
+}
+
+/* An identified call, in the open transaction; *wrote once it wrote (or tried). */
 static int resolve_stored(ft_identities *s, struct ft_str environment, struct ft_str identifier,
                           const struct ft_trait_change *changes, size_t nchanges,
-                          struct ft_arena *arena, struct ft_identity_state *out, bool *wrote,
-                          char *err, size_t errlen)
+                          enum ft_identity_mode mode, struct ft_arena *arena,
+                          struct ft_identity_state *out, bool *wrote, char *err, size_t errlen)
 {
-    *out = (struct ft_identity_state){.persisted = true};
-    struct ft_trait *cur;
-    size_t ncur;
-    bool cached;
-    int rc = load_identity(s, environment, identifier, arena, nchanges, &out->id, &cur, &ncur,
-                           &cached, wrote, err, errlen);
-    if (rc == FT_OK)
-        rc = store_changes(s, out->id, changes, nchanges, cur, &ncur, wrote, err, errlen);
+    struct loaded l;
+    int rc = load_identity(s, environment, identifier, arena, nchanges,
+                           mode != FT_IDENTITY_TRANSIENT, &l, wrote, err, errlen);
+    if (rc == FT_OK && mode == FT_IDENTITY_PERSIST)
+        rc = store_changes(s, l.id, changes, nchanges, l.cur, &l.ncur, wrote, err, errlen);
     if (rc) return rc;
-    if (s->cache && (!cached || *wrote)) /* run_call forgets it if the call is undone */
-        ft__icache_put(s->cache, environment, identifier, out->id, cur, ncur);
-    add_transient(changes, nchanges, false, cur, &ncur);
-    out->traits = cur;
-    out->ntraits = ncur;
+    if (s->cache && l.id && (!l.cached || *wrote)) /* run_call forgets it if the call is undone */
+        ft__icache_put(s->cache, environment, identifier, l.id, l.cur, l.ncur);
+    struct ft_trait *stored = ft_arena_alloc(arena, sizeof(*stored) * (l.ncur ? l.ncur : 1));
+    if (l.ncur) memcpy(stored, l.cur, sizeof(*stored) * l.ncur);
+    *out = (struct ft_identity_state){
+        .persisted = l.id != 0, .id = l.id, .stored = stored, .nstored = l.ncur};
+    overlay(changes, nchanges, overlay_of(mode, &l), l.cur, &l.ncur);
+    out->traits = l.cur;
+    out->ntraits = l.ncur;
     return FT_OK;
 }
 
@@ -257,7 +295,7 @@ void ft_identities_transient(const struct ft_trait_change *changes, size_t nchan
 {
     *out = (struct ft_identity_state){.persisted = false};
     out->traits = ft_arena_alloc(arena, sizeof(*out->traits) * (nchanges ? nchanges : 1));
-    add_transient(changes, nchanges, true, out->traits, &out->ntraits);
+    overlay(changes, nchanges, ALL_TRANSIENT | REPEATS, out->traits, &out->ntraits);
 }
 
 /* --- transactions: calls at once, commits on an interval --- */
@@ -304,7 +342,8 @@ static int end_tx(ft_identities *s, bool commit, char *err, size_t errlen)
 
 /* One call inside the open transaction (begun here when none is). Lock held. */
 static int run_call(ft_identities *s, struct ft_str environment, struct ft_str identifier,
-                    const struct ft_trait_change *changes, size_t nchanges, struct ft_arena *arena,
+                    const struct ft_trait_change *changes, size_t nchanges,
+                    enum ft_identity_mode mode, struct ft_arena *arena,
                     struct ft_identity_state *out, char *err, size_t errlen)
 {
     struct ft_idb *db = s->db;
@@ -316,8 +355,8 @@ static int run_call(ft_identities *s, struct ft_str environment, struct ft_str i
         if (s->interval_ns) pthread_cond_signal(&s->cond);
     }
     bool wrote = false;
-    rc = resolve_stored(s, environment, identifier, changes, nchanges, arena, out, &wrote, err,
-                        errlen);
+    rc = resolve_stored(s, environment, identifier, changes, nchanges, mode, arena, out, &wrote,
+                        err, errlen);
     if (s->interval_ns == 0) { /* its own transaction; no committer thread */
         rc = end_tx(s, rc == FT_OK, err, errlen);
         if (checkpoint_due(s)) db->ops->checkpoint(db);
@@ -338,8 +377,8 @@ static int run_call(ft_identities *s, struct ft_str environment, struct ft_str i
 
 int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft_str identifier,
                           const struct ft_trait_change *changes, size_t nchanges,
-                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
-                          size_t errlen)
+                          enum ft_identity_mode mode, struct ft_arena *arena,
+                          struct ft_identity_state *out, char *err, size_t errlen)
 {
     int64_t until = ft_clock_mono_ns() + LOCK_WAIT_MS * 1000000LL;
     struct timespec ts = {until / 1000000000, until % 1000000000};
@@ -349,7 +388,8 @@ int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft
     }
     int rc = FT_ECLOSED;
     if (!s->closed) {
-        rc = run_call(s, environment, identifier, changes, nchanges, arena, out, err, errlen);
+        rc = run_call(s, environment, identifier, changes, nchanges, mode, arena, out, err,
+                      errlen);
         atomic_fetch_add(&s->calls, 1);
     }
     pthread_mutex_unlock(&s->lock);

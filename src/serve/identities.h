@@ -2,16 +2,21 @@
  * serve's identity store: identities and their traits, per environment, in SQLite (one
  * serve) or PostgreSQL (several serves sharing them).
  *
- * As Flagsmith core does, an identity is created the first time it is asked for, each trait
- * keeps its id for life (an update changes the value, not the id), a trait sent with a null
- * value is deleted, and traits sent as transient (or all traits of a transient identity) are
- * used for that call only: never stored, reported with a null id. One connection serves every
- * thread. A call runs at once on its caller's thread, inside the transaction open at that
- * moment; the store's thread commits it the commit interval after it began, so calls share
- * commits and none waits for one: a crash may lose the trait changes of that last interval
- * (counted and logged when a commit fails). SQLite runs in WAL mode with synchronous=NORMAL (a
- * power cut may lose the last trait updates, never the file). PostgreSQL, which several
- * serves share, commits each call in its own transaction.
+ * As Flagsmith core does (api/environments/sdk/services.py), an identity is created the first
+ * time it is asked for, each trait keeps its id for life (an update changes the value, not the
+ * id), a trait sent with a null value is deleted, and traits sent as transient are used for
+ * that call only: never stored, reported with a null id, in the place of a stored trait of the
+ * same key. A transient call reads the identity if it is stored and stores nothing; an
+ * organisation that does not persist traits gets its identities created, never their traits.
+ * Each call also gives the traits the store holds after it: Flagsmith's webhook computes
+ * segment membership from those.
+ *
+ * One connection serves every thread. A call runs at once on its caller's thread, inside the
+ * transaction open at that moment; the store's thread commits it the commit interval after it
+ * began, so calls share commits and none waits for one: a crash may lose the trait changes of
+ * that last interval (counted and logged when a commit fails). SQLite runs in WAL mode with
+ * synchronous=NORMAL (a power cut may lose the last trait updates, never the file).
+ * PostgreSQL, which several serves share, commits each call in its own transaction.
  */
 #ifndef FT_SERVE_IDENTITIES_H
 #define FT_SERVE_IDENTITIES_H
@@ -31,11 +36,27 @@ struct ft_trait_change {
     bool transient;
 };
 
+/* How a call treats the identity and its traits: Flagsmith's three ways. */
+enum ft_identity_mode {
+    /* get_persisted_identity_and_traits: create the identity, store the changes not marked
+     * transient */
+    FT_IDENTITY_PERSIST,
+    /* the same for an organisation with persist_trait_data false: the identity is created,
+     * its traits are this call's over the stored ones and nothing is stored */
+    FT_IDENTITY_NO_PERSIST,
+    /* get_identified_transient_identity_and_traits ("transient": true): read the identity if
+     * it is stored, every change transient, nothing created or stored */
+    FT_IDENTITY_TRANSIENT,
+};
+
 struct ft_identity_state {
-    bool persisted;          /* false for a transient identity */
-    int64_t id;              /* the identity's id when persisted */
-    struct ft_trait *traits; /* current traits, stored ones by id, then this call's transient */
+    bool persisted;          /* the identity is in the store (created by this call, maybe) */
+    int64_t id;              /* its id then */
+    struct ft_trait *traits; /* the call's traits: stored ones by id with this call's unstored
+                              * ones in the place of a stored key, or after them */
     size_t ntraits;
+    const struct ft_trait *stored; /* the traits the store holds after the call */
+    size_t nstored;
 };
 
 /*
@@ -49,23 +70,25 @@ int ft_identities_open(const char *location, int64_t commit_interval_us, ft_iden
 /* Commits what is open and closes. */
 void ft_identities_close(ft_identities *s);
 
-/* A transient identity's state: its traits are this call's, never stored, with null ids. No
- * store is needed. Strings in `out` are those of `changes` or live in `arena`. */
+/* The state of an identity no store holds (sent without identifier): its traits are this
+ * call's with a value, in their order (a repeated key listed again, as generate_traits does),
+ * all transient, with null ids; it has no stored traits. Strings in `out` are those of
+ * `changes` or live in `arena`. */
 void ft_identities_transient(const struct ft_trait_change *changes, size_t nchanges,
                              struct ft_arena *arena, struct ft_identity_state *out);
 
 /*
- * A persisted identity's call: finds the identity (creating it the first time), stores the
- * changes that alter its traits, and gives its traits as they now are, this call's transient
- * ones last. Runs at once, under the store's lock, in a savepoint of the open transaction: a
- * call the database refuses is undone alone. Strings in `out` are those of `changes` or live
- * in `arena`. Thread-safe. FT_OK; FT_ESTORE with `err`; FT_ECLOSED after
- * ft_identities_shutdown.
+ * An identified call, as `mode` says: finds the identity (creating it the first time, unless
+ * transient), stores the changes that alter its traits (FT_IDENTITY_PERSIST), and gives the
+ * call's traits and the stored ones. Runs at once, under the store's lock, in a savepoint of
+ * the open transaction: a call the database refuses is undone alone. Strings in `out` are
+ * those of `changes` or live in `arena`. Thread-safe. FT_OK; FT_ESTORE with `err`;
+ * FT_ECLOSED after ft_identities_shutdown.
  */
 int ft_identities_resolve(ft_identities *s, struct ft_str environment, struct ft_str identifier,
                           const struct ft_trait_change *changes, size_t nchanges,
-                          struct ft_arena *arena, struct ft_identity_state *out, char *err,
-                          size_t errlen);
+                          enum ft_identity_mode mode, struct ft_arena *arena,
+                          struct ft_identity_state *out, char *err, size_t errlen);
 
 /* Refuses later calls (FT_ECLOSED) and commits the open transaction. */
 void ft_identities_shutdown(ft_identities *s);

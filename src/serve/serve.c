@@ -226,6 +226,7 @@ static int start(struct server *s, char *err, size_t errlen)
         .max_body = 1u << 20,
         .routes = ft__serve_routes,
         .nroutes = ft__serve_nroutes,
+        .cors = &ft__serve_cors,
         .ctx = s,
         .on_done = on_done,
     };

@@ -58,19 +58,21 @@ struct server {
 
 struct serve_worker *ft__serve_worker(struct server *s);
 
-/* The route table and handlers (api.c). */
+/* The route table and handlers (api.c), and the flags API's cross-origin settings. */
 extern const struct ft_http_route ft__serve_routes[];
 extern const size_t ft__serve_nroutes;
+extern const struct ft_http_cors ft__serve_cors;
 
 /* Appends one flag as Flagsmith's flags API answers it. */
 void ft__serve_write_flag(struct ft_buf *b, const struct ft_env *env,
                           const struct ft_engine_flag *f);
 
-/* Fills a webhook payload for an identity's evaluation (strings borrowed from the arguments or
- * put in `arena`). */
+/* Fills a webhook payload for an identity's evaluation, with the segment members given
+ * (one per r->segments; NULL: the evaluation's). Strings are borrowed from the arguments or
+ * put in `arena`. */
 void ft__serve_payload(const struct ft_env *env, const struct ft_engine_result *r,
                        struct ft_str identifier, const struct ft_trait *traits, size_t ntraits,
-                       struct ft_arena *arena, struct ft_payload *out);
+                       const bool *members, struct ft_arena *arena, struct ft_payload *out);
 
 void ft__serve_render_metrics(struct server *s, struct ft_buf *out);
 

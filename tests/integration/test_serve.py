@@ -2,11 +2,13 @@
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import random
 import signal
 import socket
+import sqlite3
 import subprocess
 import threading
 import time
@@ -82,16 +84,16 @@ def test_keys(serves, tmp_path):
 def test_post_validation(serves):
     s = serves(args=["--environment", str(V1)])
     cases = [
-        ({}, {"identifier": ["This field is required."]}),
-        ({"identifier": ""}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
-        ({"identifier": 5}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
+        # a missing or blank identifier is a transient identity (test below); a number is its text
+        ({"identifier": True}, {"identifier": ["Not a valid string."]}),
+        ({"identifier": [1]}, {"identifier": ["Not a valid string."]}),
         ({"identifier": "x" * 2001}, {"identifier": ["A string of 1 to 2000 characters is required."]}),
         ({"identifier": "u", "traits": {}}, {"traits": ["Expected a list of items."]}),
         ({"identifier": "u", "traits": [{"trait_value": 1}]},
          {"traits": ["Each trait needs a string trait_key."]}),
         ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": [1]}]},
          {"traits": ["trait_value must be a string, number or boolean."]}),
-        ({"identifier": "u", "transient": "yes"}, {"transient": ["Must be a valid boolean."]}),
+        ({"identifier": "u", "transient": "maybe"}, {"transient": ["Must be a valid boolean."]}),
         (b'{"identifier": "u", "traits": [{"trait_key": "k", "trait_value": 1e999}]}',
          {"traits": ["trait_value is out of range."]}),
         # as Flagsmith's serializers: no store (PostgreSQL's text) can hold U+0000
@@ -387,7 +389,6 @@ def test_a_full_disk_under_the_identity_store_loses_changes_not_the_store(serves
     """With --data on a full file system, identity calls still get their flags or a 503 (never
     a crash or a hang); the calls whose changes could not be kept are counted; once there is
     room again, changes are kept, across a restart, and the database is intact."""
-    import sqlite3
     data = tmp_path / "serve-data"
     data.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(data)], check=True)
@@ -396,7 +397,7 @@ def test_a_full_disk_under_the_identity_store_loses_changes_not_the_store(serves
         assert s.identify("warm-up", [{"trait_key": "k", "trait_value": 0}])[0] == 200
         wait_for(lambda: s.metric("flagtrail_identity_commits_total") >= 1, message="a commit")
         fill(data / "ballast")
-        pad = "z" * 3000
+        pad = "z" * 2000  # the longest string Flagsmith takes as a trait value
         statuses = [s.identify(f"full-{i}", [{"trait_key": "pad", "trait_value": pad}])[0]
                     for i in range(100)]
         assert set(statuses) <= {200, 503}, statuses
@@ -821,3 +822,318 @@ def test_a_statement_stuck_in_postgresql_is_cancelled_and_the_next_call_waits_at
     assert any("busy for 2000 ms" in e.get("error", "")
                for e in s.events("serve.identity_store_failed"))
     assert s.identify("frank", [{"trait_key": "age", "trait_value": 3}])[0] == 200
+
+
+# --- Flagsmith's identify semantics (api/environments/sdk/serializers.py and services.py) ---
+
+def webhooks_of(h, n):
+    """The first n webhook bodies, parsed (deliveries may arrive in any order)."""
+    bodies = wait_for(lambda: (lambda b: b if len(b) >= n else None)(h.bodies()),
+                      message=f"{n} webhooks")
+    return [json.loads(b) for b in bodies]
+
+
+def trait_rows(answer_or_payload):
+    return [(t["trait_key"], t["trait_value"]) for t in answer_or_payload["traits"]]
+
+
+def members(payload):
+    return {g["name"]: g["member"] for g in payload["segments"]}
+
+
+def stored_identifiers(tmp_path):
+    db = tmp_path / "serve-data" / "identities.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT identifier FROM identities"))
+
+
+def test_a_transient_identify_overlays_the_stored_traits_and_stores_nothing(serves, hooks,
+                                                                             tmp_path):
+    """get_identified_transient_identity_and_traits: the stored identity with the incoming
+    traits over its own (update_traits), nothing persisted, no identity created."""
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url])
+    assert s.identify("tina", [{"trait_key": "age", "trait_value": 25},
+                               {"trait_key": "favourite_colour", "trait_value": "green"}])[0] == 200
+    status, a = s.identify("tina", [{"trait_key": "two", "trait_value": 2}], transient=True)
+    assert status == 200 and a["identifier"] == "tina"
+    assert trait_rows(a) == [("age", 25), ("favourite_colour", "green"), ("two", 2)]
+    assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_two_override_priority_0"
+    # a transient value of a stored key takes that trait's place, for this call only
+    status, b = s.identify("tina", [{"trait_key": "age", "trait_value": 50}], transient=True)
+    assert trait_rows(b) == [("age", 50), ("favourite_colour", "green")]
+    assert flags_by_name(b["flags"])["string_feature"]["feature_state_value"] == "foo"
+    status, g = s.request("GET", "/api/v1/identities/?identifier=tina")
+    assert trait_rows(g) == [("age", 25), ("favourite_colour", "green")]
+    assert flags_by_name(g["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_override"
+    status, n = s.identify("nobody", [{"trait_key": "two", "trait_value": 2}], transient=True)
+    assert status == 200 and trait_rows(n) == [("two", 2)]
+    hooks_ = webhooks_of(h, 5)
+    by = {(p["identity"], tuple(trait_rows(p))): p for p in hooks_}
+    first = by[("tina", (("age", 25), ("favourite_colour", "green"), ("two", 2)))]
+    assert [(t["id"] is None, t["transient"]) for t in first["traits"]] == \
+        [(False, False), (False, False), (True, True)]
+    # segment membership comes from the stored traits, as Flagsmith's webhook computes it
+    assert members(first) == {"regular_segment": True, "10_percent": False,
+                              "segment_two": False, "segment_three": False}
+    second = by[("tina", (("age", 50), ("favourite_colour", "green")))]
+    assert [(t["id"] is None, t["transient"]) for t in second["traits"]] == \
+        [(True, True), (False, False)]
+    assert members(second)["regular_segment"] is True
+    nobody = by[("nobody", (("two", 2),))]
+    assert nobody["traits"][0]["transient"] is True and members(nobody)["segment_two"] is False
+    s.stop()
+    assert stored_identifiers(tmp_path) == ["tina"], "a transient call creates no identity"
+
+
+def test_segment_members_in_webhooks_come_from_stored_traits(serves, hooks):
+    """Flagsmith's webhook evaluates each segment with the identity's stored traits: a
+    transient trait of a persisted call changes the flags, not the members."""
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url])
+    status, a = s.identify("uma", [{"trait_key": "age", "trait_value": 25},
+                                   {"trait_key": "favourite_colour", "trait_value": "blue"},
+                                   {"trait_key": "two", "trait_value": 2, "transient": True}])
+    assert status == 200
+    assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_two_override_priority_0"
+    (p,) = webhooks_of(h, 1)
+    assert members(p) == {"regular_segment": True, "10_percent": False, "segment_two": False,
+                          "segment_three": False}
+    s.stop()
+
+
+def flagsmith_transient_identifier(traits):
+    """api/environments/sdk/services.py get_transient_identifier, on json.loads's values."""
+    return hashlib.sha256("".join(
+        f"{t['trait_key']}{t['trait_value']}"
+        for t in sorted(traits, key=lambda t: t["trait_key"])
+        if t["trait_value"] is not None).encode()).hexdigest()
+
+
+def test_an_identify_without_identifier_is_a_transient_identity(serves, hooks, tmp_path):
+    """IdentifyWithTraitsSerializer: identifier may be missing, null or blank; the identity is
+    then transient, named by get_transient_identifier, and its webhook is sent."""
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url])
+    traits = [{"trait_key": "favourite_colour", "trait_value": "green"},
+              {"trait_key": "age", "trait_value": 25},
+              {"trait_key": "ratio", "trait_value": 1e16},
+              {"trait_key": "small", "trait_value": 0.00001},
+              {"trait_key": "big", "trait_value": 123456789012345678901234567890},
+              {"trait_key": "vip", "trait_value": True},
+              {"trait_key": "gone", "trait_value": None},
+              {"trait_key": "Zo\u00eb", "trait_value": "\U0001F680 \"x\""},
+              {"trait_key": "age", "trait_value": "26"}]
+    expected = flagsmith_transient_identifier(traits)
+    status, a = s.request("POST", "/api/v1/identities/", {"traits": traits})
+    assert status == 200 and a["identifier"] == expected, (a, expected)
+    assert [k for k, _ in trait_rows(a)] == \
+        ["favourite_colour", "age", "ratio", "small", "big", "vip", "Zo\u00eb", "age"]
+    assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_override"
+    for body in ({"identifier": None, "traits": traits}, {"identifier": "", "traits": traits},
+                 {"identifier": " \t", "traits": traits}):
+        assert s.request("POST", "/api/v1/identities/", body)[1]["identifier"] == expected, body
+    # without traits: a random uuid4 hex each time
+    ids = [s.request("POST", "/api/v1/identities/", body)[1]["identifier"]
+           for body in ({}, {"identifier": None}, {"traits": []})]
+    assert len(set(ids)) == 3
+    for i in ids:
+        assert len(i) == 32 and int(i, 16) >= 0 and i[12] == "4" and i[16] in "89ab", i
+    payloads = webhooks_of(h, 7)
+    named = [p for p in payloads if p["identity"] == expected]
+    assert len(named) == 4
+    p = named[0]
+    assert all(t["id"] is None and t["transient"] is True for t in p["traits"])
+    assert members(p)["regular_segment"] is False, "a transient identity has no stored traits"
+    # CharField: numbers are read as their text, surrounding whitespace is stripped
+    assert s.request("POST", "/api/v1/identities/", {"identifier": 5})[1]["identifier"] == "5"
+    assert s.request("POST", "/api/v1/identities/", {"identifier": "  bob\n"})[1][
+        "identifier"] == "bob"
+    assert s.request("POST", "/api/v1/identities/", {"identifier": True}) == \
+        (400, {"identifier": ["Not a valid string."]})
+    s.stop()
+    assert stored_identifiers(tmp_path) == ["5", "bob"]
+
+
+def with_document(tmp_path, change, name="env.json"):
+    doc = json.loads(V1.read_text())["environment"]
+    change(doc)
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_allow_client_traits_false_refuses_traits_from_client_keys(serves, tmp_path):
+    path = with_document(tmp_path, lambda d: d.update(allow_client_traits=False))
+    s = serves(args=["--environment", str(path), "--key", "ser.k"])
+    refused = (400, {"traits": ["Setting traits not allowed with client key."]})
+    one = [{"trait_key": "age", "trait_value": 3}]
+    assert s.identify("v", one) == refused
+    assert s.identify("v", one, transient=True) == refused
+    assert s.request("POST", "/api/v1/identities/", {"traits": one}) == refused
+    assert s.identify("v", [])[0] == 200 and s.identify("v")[0] == 200
+    status, a = s.identify("v", one, key="ser.k")
+    assert status == 200 and trait_rows(a) == [("age", 3)]
+    assert s.request("GET", "/api/v1/identities/?identifier=v")[0] == 200
+    s.stop()
+
+
+def test_an_organisation_that_does_not_persist_traits(serves, hooks, tmp_path):
+    """project.organisation.persist_trait_data false: the identity is created, its traits are
+    used for the call and never stored (get_persisted_identity_and_traits)."""
+    path = with_document(tmp_path, lambda d: d["project"]["organisation"].update(
+        persist_trait_data=False))
+    h = hooks()
+    s = serves(args=["--environment", str(path), "--webhook-url", h.url])
+    status, a = s.identify("pat", [{"trait_key": "age", "trait_value": 25},
+                                   {"trait_key": "favourite_colour", "trait_value": "green"},
+                                   {"trait_key": "gone", "trait_value": None}])
+    assert status == 200 and trait_rows(a) == [("age", 25), ("favourite_colour", "green")]
+    assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == \
+        "segment_override"
+    assert trait_rows(s.request("GET", "/api/v1/identities/?identifier=pat")[1]) == []
+    payloads = webhooks_of(h, 2)
+    (p,) = [p for p in payloads if p["traits"]]
+    assert [(t["id"], t["transient"]) for t in p["traits"]] == [(None, False), (None, False)]
+    assert members(p)["regular_segment"] is False
+    s.stop()
+    assert stored_identifiers(tmp_path) == ["pat"]
+
+
+def test_an_organisation_stopped_from_serving_flags_gets_403(serves, tmp_path):
+    path = with_document(tmp_path, lambda d: d["project"]["organisation"].update(
+        stop_serving_flags=True))
+    s = serves(args=["--environment", str(path), "--key", "ser.k"])
+    stopped = (403, {"detail": "Organisation is disabled from serving flags."})
+    assert s.request("GET", "/api/v1/flags/") == stopped
+    assert s.request("GET", "/api/v1/identities/?identifier=x") == stopped
+    assert s.identify("x") == stopped
+    assert s.request("GET", "/api/v1/environment-document/", key="ser.k") == stopped
+    assert s.request("GET", "/api/v1/flags/", key="nope") == \
+        (403, {"detail": "Invalid or missing Environment key"})
+    assert s.request("GET", "/healthz", key=None)[0] == 200
+    s.stop()
+
+
+def test_an_empty_feature_is_absent_and_a_repeated_parameter_takes_the_last_value(serves,
+                                                                                 hooks):
+    """SDKIdentities.get: `if feature_name:`; QueryDict.get gives a key's last value."""
+    h = hooks()
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url])
+    status, a = s.request("GET", "/api/v1/identities/?identifier=alice&feature=")
+    assert status == 200 and a["identifier"] == "alice" and len(a["flags"]) == 5
+    status, b = s.request("GET", "/api/v1/identities/?identifier=a&identifier=b")
+    assert status == 200 and b["identifier"] == "b"
+    assert s.request("GET", "/api/v1/identities/?identifier=a&identifier=") == \
+        (200, {"detail": "Missing identifier"})
+    status, one = s.request(
+        "GET", "/api/v1/identities/?identifier=alice&feature=nope&feature=mv_feature")
+    assert status == 200 and one["feature"]["name"] == "mv_feature"
+    assert s.request("GET", "/api/v1/identities/?identifier=alice&feature=mv_feature&feature="
+                     )[1]["identifier"] == "alice"
+    payloads = webhooks_of(h, 3)
+    assert sorted(p["identity"] for p in payloads) == ["alice", "alice", "b"]
+    s.stop()
+
+
+CORS_HEADERS = ("accept, accept-encoding, authorization, content-type, dnt, origin, "
+                "user-agent, x-csrftoken, x-requested-with, sentry-trace, X-Environment-Key, "
+                "X-E2E-Test-Auth-Token")
+
+
+def raw_request(s, method, path, headers, body=None):
+    host, port = s.address.rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.headers, resp.read()
+    finally:
+        conn.close()
+
+
+def test_cors_preflight_and_headers_as_flagsmiths_settings(serves):
+    """django-cors-headers with Flagsmith's settings (CORS_ORIGIN_ALLOW_ALL, no credentials,
+    CORS_ALLOW_HEADERS with X-Environment-Key): a browser SDK with a client key can call."""
+    s = serves(args=["--environment", str(V1)])
+    origin = {"Origin": "https://app.example"}
+    for path in ("/api/v1/identities/", "/api/v1/flags/", "/api/v1/environment-document/"):
+        status, headers, body = raw_request(s, "OPTIONS", path, {
+            **origin, "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-environment-key, content-type"})
+        assert (status, body) == (200, b""), path
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Headers"] == CORS_HEADERS
+        assert headers["Access-Control-Allow-Methods"] == "DELETE, GET, OPTIONS, PATCH, POST, PUT"
+        assert headers["Access-Control-Max-Age"] == "86400"
+        assert headers["Vary"] == "Origin"
+        assert "Access-Control-Allow-Credentials" not in headers
+    status, headers, body = raw_request(s, "POST", "/api/v1/identities/", {
+        **origin, "X-Environment-Key": V1_KEY, "Content-Type": "application/json"},
+        b'{"identifier": "cors"}')
+    assert status == 200 and json.loads(body)["identifier"] == "cors"
+    assert headers["Access-Control-Allow-Origin"] == "*" and headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Methods" not in headers, "only preflights list them"
+    status, headers, _ = raw_request(s, "GET", "/api/v1/flags/", origin)
+    assert status == 403 and headers["Access-Control-Allow-Origin"] == "*", "errors too"
+    status, headers, _ = raw_request(s, "GET", "/api/v1/flags/", {"X-Environment-Key": V1_KEY})
+    assert status == 200 and headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Origin" not in headers, "no Origin, no CORS answer"
+    status, headers, _ = raw_request(s, "OPTIONS", "/api/v1/flags/", origin)
+    assert status == 405 and headers["Access-Control-Allow-Origin"] == "*", \
+        "an OPTIONS that is no preflight"
+    status, headers, _ = raw_request(s, "GET", "/healthz", origin)
+    assert status == 200 and "Access-Control-Allow-Origin" not in headers
+    s.stop()
+
+
+def test_trait_values_and_transient_as_flagsmiths_serializers_read_them(serves):
+    """TraitValueField refuses strings over 2000 characters; BooleanField reads "true", 1,
+    "on", ... as true and refuses null."""
+    s = serves(args=["--environment", str(V1)])
+    ok = s.identify("w", [{"trait_key": "s", "trait_value": "\u00e9" * 2000}])
+    assert ok[0] == 200 and ok[1]["traits"][0]["trait_value"] == "\u00e9" * 2000
+    assert s.identify("w", [{"trait_key": "s", "trait_value": "x" * 2001}]) == \
+        (400, {"traits": ["Value string is too long. Must be less than 2000 character"]})
+    for value in (True, "true", "True", "1", 1, 1.0, "yes", "on", "t", "Y"):
+        status, a = s.identify("w", [{"trait_key": "k", "trait_value": "v",
+                                      "transient": value}], transient=value)
+        assert status == 200, value
+        assert s.request("GET", "/api/v1/identities/?identifier=w")[1]["traits"][-1][
+            "trait_key"] != "k", value
+    for value in (False, "false", "0", 0, 0.0, "no", "off", "f", "N"):
+        assert s.identify("w", [{"trait_key": f"k{value}", "trait_value": 1,
+                                 "transient": value}], transient=value)[0] == 200, value
+    assert s.identify("w", transient="maybe") == (400, {"transient": ["Must be a valid boolean."]})
+    assert s.identify("w", transient=2) == (400, {"transient": ["Must be a valid boolean."]})
+    assert s.request("POST", "/api/v1/identities/", {"identifier": "w", "transient": None}) == \
+        (400, {"transient": ["This field may not be null."]})
+    assert s.identify("w", [{"trait_key": "k", "trait_value": 1, "transient": "maybe"}]) == \
+        (400, {"traits": ["transient must be a boolean."]})
+    s.stop()
+
+
+def test_slow_bodies_hold_no_budget_they_did_not_send(serves):
+    """The 256 MiB body budget counts bytes received: 300 connections that declare 1 MiB and
+    send one byte hold 300 bytes of it, and a normal identify still gets its answer."""
+    s = serves(args=["--environment", str(V1)])
+    host, port = s.address.rsplit(":", 1)
+    slow = []
+    try:
+        for _ in range(300):
+            c = socket.create_connection((host, int(port)), timeout=10)
+            c.sendall(b"POST /api/v1/identities/ HTTP/1.1\r\nHost: x\r\n"
+                      b"X-Environment-Key: " + V1_KEY.encode() + b"\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{")
+            slow.append(c)
+        time.sleep(0.5)  # every first chunk is in
+        status, a = s.identify("after-the-slow-ones", [{"trait_key": "k", "trait_value": 1}])
+        assert status == 200 and a["identifier"] == "after-the-slow-ones"
+    finally:
+        for c in slow:
+            c.close()
+    s.stop()
