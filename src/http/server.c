@@ -44,6 +44,8 @@ struct conn {
     bool cut;
 };
 
+#define UPFRONT (256u << 10) /* body bytes allocated before they arrive, at most */
+
 struct ft_http_request {
     ft_http_server *srv;
     struct MHD_Connection *conn;
@@ -253,10 +255,13 @@ static enum MHD_Result on_chunk(ft_http_request *r, const char *data, size_t len
         return MHD_YES;
     }
     r->counted += len;
-    /* With a declared length, the first chunk allocates it all: one allocation, no copies as
-     * the buffer grows. The pages not yet written are not resident, so the budget above
-     * still bounds the memory bodies use. */
-    if (r->body.len == 0 && r->declared > len) ft_buf_reserve(&r->body, r->declared);
+    /* With a declared length, the first chunk allocates it (up to UPFRONT): a webhook is
+     * copied once, not through a doubling buffer. Past UPFRONT the buffer grows with what
+     * arrives, so a sender that declares a large body and sends little makes the server hold
+     * little, resident or not (glibc serves large blocks from the heap once freed ones have
+     * raised its mmap threshold, and reused heap pages are resident). */
+    if (r->body.len == 0 && r->declared > len)
+        ft_buf_reserve(&r->body, r->declared < UPFRONT ? r->declared : UPFRONT);
     ft_buf_append(&r->body, data, len);
     return MHD_YES;
 }
