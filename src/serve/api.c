@@ -230,13 +230,17 @@ static enum ft_http_outcome flags_handle(void *ctx, ft_http_request *req,
     return FT_HTTP_DONE;
 }
 
-/* Evaluates an identity with `traits` into the worker's result. */
+/* Evaluates an identity with `traits` into the worker's result. A string that looks like a
+ * number is evaluated as that number, as Flagsmith's engine reads trait values
+ * (map_any_value_to_trait_value), while the answer and the webhook keep the string. */
 static void evaluate(struct serve_worker *w, const struct ft_env *env, struct ft_str identifier,
                      const struct ft_trait *traits, size_t n, unsigned view)
 {
     struct ft_engine_trait *t = ft_arena_alloc(&w->arena, sizeof(*t) * (n ? n : 1));
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         t[i] = (struct ft_engine_trait){traits[i].key, traits[i].value};
+        if (t[i].value.type == FT_VALUE_STRING) ft_engine_trait_coerce(&t[i].value, &w->arena);
+    }
     struct ft_engine_identity id = {.identifier = identifier, .traits = t, .ntraits = n};
     ft_engine_evaluate(env->engine, &id, view, &w->result);
 }

@@ -112,10 +112,11 @@ static enum boolean read_boolean(ft_json_doc *doc, const struct ft_json *v)
 
 /* --- traits --- */
 
-/* A trait's value: strings that read as numbers or booleans are stored as those ("42" is 42),
- * as Flagsmith core does. */
-static int read_value(ft_json_doc *doc, const struct ft_json *v, struct ft_arena *arena,
-                      struct ft_value *out, struct ft_request_error *err)
+/* A trait's value, kept as sent: a string that reads as a number stays a string in the store,
+ * the answer and the webhook, as Flagsmith core keeps it (TraitValueField; its recorded
+ * answers in the engine test data show "2"); only evaluation reads it as a number (api.c). */
+static int read_value(ft_json_doc *doc, const struct ft_json *v, struct ft_value *out,
+                      struct ft_request_error *err)
 {
     if (!v || v->type == FT_JSON_NULL) {
         *out = (struct ft_value){FT_VALUE_NULL, {"", 0}};
@@ -123,7 +124,6 @@ static int read_value(ft_json_doc *doc, const struct ft_json *v, struct ft_arena
         *out = (struct ft_value){FT_VALUE_STRING, ft_json_str(doc, v)};
         if (ft_utf8_length(out->text.ptr, out->text.len) > FT_TRAIT_STRING_MAX)
             return refuse(err, "traits", FT_TRAIT_STRING_MESSAGE);
-        ft_engine_trait_coerce(out, arena);
     } else if (v->type == FT_JSON_NUMBER) {
         *out = (struct ft_value){(v->flags & FT_JSON_INTEGER) ? FT_VALUE_INT : FT_VALUE_FLOAT,
                                  ft_json_raw(doc, v)};
@@ -138,8 +138,8 @@ static int read_value(ft_json_doc *doc, const struct ft_json *v, struct ft_arena
     return FT_OK;
 }
 
-static int read_trait(ft_json_doc *doc, const struct ft_json *e, struct ft_arena *arena,
-                      struct ft_trait_change *c, struct ft_request_error *err)
+static int read_trait(ft_json_doc *doc, const struct ft_json *e, struct ft_trait_change *c,
+                      struct ft_request_error *err)
 {
     const struct ft_json *k = e->type == FT_JSON_OBJECT ? ft_json_get(doc, e, "trait_key") : NULL;
     if (!k || k->type != FT_JSON_STRING)
@@ -155,7 +155,7 @@ static int read_trait(ft_json_doc *doc, const struct ft_json *e, struct ft_arena
     if (t != BOOLEAN_TRUE && t != BOOLEAN_FALSE)
         return refuse(err, "traits", "transient must be a boolean.");
     c->transient = t == BOOLEAN_TRUE;
-    return read_value(doc, v, arena, &c->value, err);
+    return read_value(doc, v, &c->value, err);
 }
 
 static int read_traits(ft_json_doc *doc, const struct ft_json *arr, struct ft_arena *arena,
@@ -168,7 +168,7 @@ static int read_traits(ft_json_doc *doc, const struct ft_json *arr, struct ft_ar
     const struct ft_json *e;
     FT_JSON_EACH(e, arr)
     {
-        int rc = read_trait(doc, e, arena, &out->traits[out->ntraits], err);
+        int rc = read_trait(doc, e, &out->traits[out->ntraits], err);
         if (rc) return rc;
         out->ntraits++;
     }

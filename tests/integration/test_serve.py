@@ -107,12 +107,13 @@ def test_post_validation(serves):
         headers = {"Content-Type": "application/json"} if isinstance(body, bytes) else None
         assert s.request("POST", "/api/v1/identities/", body, headers=headers) == \
             (400, answer), body
-    # digits too many for a double stay a string (a number would be infinite)
+    # strings stay strings as sent, also digits too many for a double (evaluation reads
+    # them as text: a number would be infinite)
     huge = "1" * 400
     status, answer = s.request("POST", "/api/v1/identities/", {"identifier": "huge", "traits": [
         {"trait_key": "n", "trait_value": huge}, {"trait_key": "m", "trait_value": "12"}]})
     assert status == 200
-    assert {t["trait_key"]: t["trait_value"] for t in answer["traits"]} == {"n": huge, "m": 12}
+    assert {t["trait_key"]: t["trait_value"] for t in answer["traits"]} == {"n": huge, "m": "12"}
     for query, field in (("identifier=u%00v", "identifier"), ("identifier=%00", "identifier"),
                          ("identifier=u&feature=f%00", "feature")):
         assert s.request("GET", "/api/v1/identities/?" + query) == \
@@ -152,19 +153,28 @@ def test_traits_persist_with_stable_ids_and_drive_segments(serves, hooks, secret
                                    {"trait_key": "favourite_colour", "trait_value": "blue"}])
     assert status == 200
     assert {t["trait_key"]: t["trait_value"] for t in a["traits"]} == \
-        {"age": 32, "favourite_colour": "blue"}, "numeric strings are stored as numbers"
+        {"age": "32", "favourite_colour": "blue"}, "a numeric string stays a string, as sent"
     assert flags_by_name(a["flags"])["string_feature"]["feature_state_value"] == "segment_override"
+    # ... and is evaluated as the number: regular_segment wants 21 <= age < 40, and "100" is
+    # below "40" as text, not as a number
+    status, c = s.identify("carl", [{"trait_key": "age", "trait_value": "100"},
+                                    {"trait_key": "favourite_colour", "trait_value": "blue"}],
+                           transient=True)
+    assert status == 200 and {t["trait_key"]: t["trait_value"] for t in c["traits"]}["age"] == "100"
+    assert flags_by_name(c["flags"])["string_feature"]["feature_state_value"] == "foo"
     s.identify("bob", [{"trait_key": "age", "trait_value": 45}])  # update keeps the id
     s.identify("bob", [{"trait_key": "favourite_colour", "trait_value": None}])  # delete
     s.identify("bob", [{"trait_key": "session", "trait_value": "x", "transient": True}])
     status, g = s.request("GET", "/api/v1/identities/?identifier=bob")
     assert {t["trait_key"]: t["trait_value"] for t in g["traits"]} == {"age": 45}
     assert flags_by_name(g["flags"])["string_feature"]["feature_state_value"] == "foo"
-    bodies = wait_for(lambda: (lambda b: b if len(b) == 5 else None)(h.bodies()),
-                      message="five webhooks")
-    hooks_traits = [json.loads(b)["traits"] for b in bodies]
+    bodies = wait_for(lambda: (lambda b: b if len(b) == 6 else None)(h.bodies()),
+                      message="six webhooks")
+    hooks_traits = [json.loads(b)["traits"] for b in bodies if json.loads(b)["identity"] == "bob"]
     age_ids = {t["id"] for w in hooks_traits for t in w if t["trait_key"] == "age"}
     assert len(age_ids) == 1 and None not in age_ids, "a trait keeps its id"
+    ages = {json.dumps(t["trait_value"]) for w in hooks_traits for t in w if t["trait_key"] == "age"}
+    assert ages == {'"32"', "45"}, "the webhook carries each value as it was sent"
     # deliveries run concurrently, so webhooks may arrive in any order: find the one
     transient = [t for w in hooks_traits for t in w if t["trait_key"] == "session"]
     assert transient == [{"id": None, "trait_key": "session", "trait_value": "x", "transient": True}]
@@ -696,7 +706,7 @@ def test_two_serves_share_identities_in_postgres(serves, hooks, secret_file, pos
     status, g = b.request("GET", "/api/v1/identities/?identifier=carol")
     assert status == 200
     assert {t["trait_key"]: t["trait_value"] for t in g["traits"]} == \
-        {"age": 32, "favourite_colour": "blue"}
+        {"age": "32", "favourite_colour": "blue"}
     assert flags_by_name(g["flags"])["string_feature"]["feature_state_value"] == \
         "segment_override"
     b.identify("carol", [{"trait_key": "age", "trait_value": 45},
