@@ -126,12 +126,16 @@ static int replay_dead_letters(const char *data, const char *secret_file, const 
                                           .user_agent = "flagtrail/" FT_VERSION,
                                           .signer = replay_signer, .signer_arg = &sec};
         ft_dispatcher_new(dead, &o, &d, err, sizeof(err));
-        ft_dispatcher_run(d);
+        int drc = ft_dispatcher_run(d);
         struct ft_dispatcher_stats ds;
         ft_dispatcher_get_stats(d, &ds);
         printf("delivered %llu dead letters, %llu failed again and stay dead letters\n",
                (unsigned long long)ds.delivered, (unsigned long long)(ds.dead + ds.dead_lost));
         rc = ds.dead + ds.dead_lost ? CLI_FAIL : CLI_OK;
+        if (drc)
+            rc = cli_fail("replay", "the dead letters cannot be read at %" PRIu64
+                                    "; those from there on stay for a later replay",
+                          ds.checkpoint);
     }
     ft_dispatcher_free(d);
     ft_spool_close(dead);

@@ -261,7 +261,7 @@ static enum MHD_Result on_chunk(ft_http_request *r, const char *data, size_t len
      * little, resident or not (glibc serves large blocks from the heap once freed ones have
      * raised its mmap threshold, and reused heap pages are resident). */
     if (r->body.len == 0 && r->declared > len)
-        ft_buf_reserve(&r->body, r->declared < UPFRONT ? r->declared : UPFRONT);
+        ft_buf_reserve(&r->body, r->declared < UPFRONT ? r->declared : UPFRONT - 1); /* +NUL */
     ft_buf_append(&r->body, data, len);
     return MHD_YES;
 }

@@ -193,6 +193,10 @@ static void read_failed(ft_dispatcher *d)
         d->read_logged_ns = now;
     }
     d->read_failing = true;
+    if (d->opt.drain) { /* a replay ends here, and says so; what follows stays for the next */
+        d->reader_done = true;
+        d->drain_failed = true;
+    }
 }
 
 static void read_recovered(ft_dispatcher *d)
@@ -397,12 +401,6 @@ static void save(ft_dispatcher *d, bool force)
     uint64_t cp = checkpoint(d);
     int64_t now = ft_clock_mono_ns();
     if (cp == d->saved_checkpoint || (!force && now - d->saved_at_ns < 200000000)) return;
-    if (d->rotated_unsynced) { /* the moved copies first, or a power loss could take both */
-        struct ft_spool_stats ss;
-        ft_spool_get_stats(d->outbox, &ss);
-        if (ss.durable_lsn <= d->rotated_lsn && (!force || ft_spool_sync(d->outbox))) return;
-        d->rotated_unsynced = false;
-    }
     if (save_checkpoint(d->checkpoint_path, cp)) {
         ft_log(FT_LOG_ERROR, "dispatch.checkpoint_failed", "path", d->checkpoint_path, NULL);
         return;
@@ -435,6 +433,7 @@ static bool turn(ft_dispatcher *d, bool stopping)
     while (d->nheap && d->heap[0]->due_us <= now && !stopping)
         ft__dispatch_enqueue(d, ft__retry_pop(d));
     start_ready(d);
+    ft__retry_settle_moved(d, false);
     ft__retry_move_waiting(d);
     int timeout = 100;
     if (d->nheap && !stopping) {
@@ -473,6 +472,7 @@ static void *dispatcher_main(void *arg)
     d->stopping = true;
     while (ft_clock_mono_ns() / 1000 < d->deadline_us && turn(d, true)) {
     }
+    ft__retry_settle_moved(d, true);
     save(d, true);
     update_gauges(d);
     return NULL;
@@ -484,7 +484,7 @@ int ft_dispatcher_run(ft_dispatcher *d)
     }
     save(d, true);
     update_gauges(d);
-    return FT_OK;
+    return d->drain_failed ? FT_EIO : FT_OK;
 }
 
 /* --- lifecycle --- */

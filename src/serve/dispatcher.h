@@ -84,7 +84,8 @@ int ft_dispatcher_start(ft_dispatcher *d);
  * checkpoint and joins the thread. Webhooks waiting to retry stay after the checkpoint. */
 void ft_dispatcher_stop(ft_dispatcher *d, int64_t deadline_us);
 
-/* Drain mode, on the calling thread: sends until every record is finished. */
+/* Drain mode, on the calling thread: sends until every record is finished. FT_OK, or FT_EIO
+ * when it stopped at a record it could not read (those after it stay for a later run). */
 int ft_dispatcher_run(ft_dispatcher *d);
 
 void ft_dispatcher_get_stats(ft_dispatcher *d, struct ft_dispatcher_stats *out);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #define MAX_SCHEDULE 32
+#define ROTATE_RUN 64 /* waiting webhooks moved at once, at most */
 #define LOG_EVERY_NS 60000000000LL /* a failure that persists is logged once a minute */
 
 struct pending;
@@ -42,6 +43,7 @@ struct pending {
     int64_t due_us;
     size_t heap_index; /* while waiting */
     bool waiting;      /* in the retry heap */
+    bool moved;        /* copied to the outbox's tail, the copy not yet known durable */
     unsigned attempts;
     struct endpoint *ep;
     struct ft_str id, url, environment, body; /* in `mem` */
@@ -88,13 +90,16 @@ struct ft_dispatcher {
 
     uint64_t saved_checkpoint;
     int64_t saved_at_ns;
-    /* the last webhook moved to the tail; the checkpoint is saved past the originals only
-     * once the copies are durable */
-    uint64_t rotated_lsn;
-    bool rotated_unsynced;
-    int64_t rotate_logged_ns;
+    /* Webhooks moved to the outbox's tail whose copies are not known durable yet: the
+     * originals stay in the list, inert, holding the checkpoint, until they are. */
+    struct pending *moved[ROTATE_RUN];
+    size_t nmoved;
+    uint64_t moved_lsn;   /* the last copy's position */
+    unsigned moved_epoch; /* the outbox's cut epoch when the copies were appended */
+    int64_t move_logged_ns;
     int64_t read_retry_ns, read_backoff_ns, read_logged_ns; /* an unreadable outbox */
     bool read_failing;
+    bool drain_failed; /* a drain stopped at a record it could not read */
     uint64_t drain_end;
     bool reader_done, stopping;
 
@@ -132,5 +137,8 @@ void ft__retry_later(ft_dispatcher *d, struct pending *p, int64_t retry_after_s)
 void ft__retry_schedule_read(ft_dispatcher *d, struct pending *p, const struct ft_outbox_record *r);
 /* Moves waiting webhooks that hold enough finished ones behind them to the outbox's tail. */
 void ft__retry_move_waiting(ft_dispatcher *d);
+/* Finishes the moved originals once their copies are durable, or puts them back to wait when
+ * a cut may have taken the copies; `stopping` syncs the outbox first. */
+void ft__retry_settle_moved(ft_dispatcher *d, bool stopping);
 
 #endif

@@ -14,8 +14,6 @@
 #include <sys/random.h>
 #include <sys/uio.h>
 
-#define ROTATE_RUN 64 /* waiting webhooks moved at once, at most */
-
 /* --- schedule --- */
 
 bool ft_dispatch_parse_schedule(const char *s, int64_t *out, size_t max, size_t *n)
@@ -158,9 +156,9 @@ void ft__retry_schedule_read(ft_dispatcher *d, struct pending *p, const struct f
 /* --- moving waiting webhooks --- */
 
 /* Appends `p` at the outbox's tail as a retry record that keeps its id, attempts, creation
- * and due time. Fire and forget: save() waits for it to be durable before it moves the
- * checkpoint past the original. */
-static int append_retry(ft_dispatcher *d, const struct pending *p, int64_t now_us, int64_t now_mono)
+ * and due time. */
+static int append_retry(ft_dispatcher *d, const struct pending *p, int64_t now_us,
+                        int64_t now_mono, uint64_t *lsn, unsigned *epoch)
 {
     struct ft_outbox_record r = {.type = FT_OUTBOX_RETRY,
                                  .attempts = p->attempts,
@@ -172,29 +170,37 @@ static int append_retry(ft_dispatcher *d, const struct pending *p, int64_t now_u
     unsigned char *head = ft_xmalloc(ft_outbox_header_size(&r));
     size_t hlen = ft_outbox_header(head, &r);
     struct iovec iov[2] = {{head, hlen}, {(void *)p->body.ptr, p->body.len}};
-    uint64_t lsn;
-    int rc = ft_spool_append_moved(d->outbox, iov, 2, &lsn);
+    int rc = ft_spool_append_moved(d->outbox, iov, 2, lsn, epoch);
     free(head);
-    if (rc == FT_OK) {
-        d->rotated_lsn = lsn;
-        d->rotated_unsynced = true;
-    }
     return rc;
+}
+
+/* Whether moving `own` bytes of waiting webhooks to free `held` bytes of finished ones is worth
+ * it. Normally when the finished come to a sixteenth of the bound (16 KiB to 4 MiB) and to four
+ * times the copies: the copies then cost a quarter of what they free at most, and a restart
+ * sends again at most about that much. Once the outbox is half full, any gain: a lost webhook
+ * is lost for good, a copy only costs a write (with most webhooks waiting, one endpoint of
+ * several down, the finished are few among them and the copies cost more than they free). */
+static bool worth_moving(const struct ft_spool_stats *ss, uint64_t held, uint64_t own)
+{
+    if (ss->backlog >= ss->max_backlog / 2) return held > 0;
+    uint64_t min_gain = ss->max_backlog / 16;
+    min_gain = min_gain < (16u << 10) ? 16u << 10 : min_gain > (4u << 20) ? 4u << 20 : min_gain;
+    return held >= min_gain && held >= 4 * own;
 }
 
 /*
  * Webhooks waiting for a retry at the head of the pending list hold the checkpoint: every
  * record after them stays on disk, counts against the outbox's bound (one webhook an endpoint
- * refuses for an hour filled it, and every new webhook was lost), and is sent again after a
- * restart. When the finished records they hold come to a sixteenth of the bound (at least
- * 16 KiB, at most 4 MiB) and to four times their own size, the waiting webhooks are appended
- * again at the tail and their originals dropped: the checkpoint moves on, and the copies
- * cost a quarter of what they free at most. While nothing behind them is finished (an
+ * refused for an hour filled it, and every new webhook was lost), and is sent again after a
+ * restart. When worth_moving says so, the waiting webhooks at the head are appended again at
+ * the tail; their originals stay, inert, until the copies are durable (settle_moved), so a
+ * failed sync that cuts the copies loses nothing. While nothing behind them is finished (an
  * endpoint down for everything) nothing moves.
  */
 void ft__retry_move_waiting(ft_dispatcher *d)
 {
-    if (d->opt.drain || d->stopping) return; /* drain reads up to an end fixed at its start */
+    if (d->opt.drain || d->stopping || d->nmoved) return; /* one move settles at a time */
     struct pending *p = d->head.next, *run[ROTATE_RUN];
     size_t n = 0;
     uint64_t own = 0;
@@ -204,25 +210,52 @@ void ft__retry_move_waiting(ft_dispatcher *d)
     }
     if (!n) return;
     uint64_t end = p != &d->head ? p->lsn : ft_spool_reader_pos(d->reader);
-    uint64_t held = end - run[0]->lsn - own;
     struct ft_spool_stats ss;
     ft_spool_get_stats(d->outbox, &ss);
-    uint64_t min_gain = ss.max_backlog / 16;
-    min_gain = min_gain < (16u << 10) ? 16u << 10 : min_gain > (4u << 20) ? 4u << 20 : min_gain;
-    if (held < min_gain || held < 4 * own) return;
+    if (!worth_moving(&ss, end - run[0]->lsn - own, own)) return;
     int64_t now_us = ft_clock_now_us(), now_mono = ft_clock_mono_ns() / 1000;
     for (size_t i = 0; i < n; i++) {
-        int rc = append_retry(d, run[i], now_us, now_mono);
+        unsigned epoch;
+        int rc = append_retry(d, run[i], now_us, now_mono, &d->moved_lsn, &epoch);
         if (rc) {
             int64_t now = ft_clock_mono_ns();
-            if (now - d->rotate_logged_ns >= LOG_EVERY_NS) {
-                ft_log(FT_LOG_WARN, "dispatch.rotate_failed", "error", ft_strerror(rc), NULL);
-                d->rotate_logged_ns = now;
+            if (now - d->move_logged_ns >= LOG_EVERY_NS) {
+                ft_log(FT_LOG_WARN, "dispatch.move_failed", "error", ft_strerror(rc), NULL);
+                d->move_logged_ns = now;
             }
-            return;
+            break;
         }
+        if (i == 0) d->moved_epoch = epoch;
+        else if (epoch != d->moved_epoch) d->moved_epoch = epoch - 1; /* a cut came between */
         ft__retry_remove(d, run[i]);
-        ft__dispatch_finish(d, run[i]);
-        ft__dispatch_bump(d, &d->stats.rotated);
+        run[i]->moved = true;
+        d->moved[d->nmoved++] = run[i];
     }
+}
+
+void ft__retry_settle_moved(ft_dispatcher *d, bool stopping)
+{
+    if (!d->nmoved) return;
+    if (stopping) ft_spool_sync(d->outbox);
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(d->outbox, &ss);
+    /* the reader takes only durable records: past the copies, they were durable */
+    bool durable = ft_spool_reader_pos(d->reader) > d->moved_lsn ||
+                   (ss.epoch == d->moved_epoch && ss.durable_lsn > d->moved_lsn);
+    if (!durable && ss.epoch == d->moved_epoch && !stopping) return; /* not synced yet */
+    for (size_t i = 0; i < d->nmoved; i++) {
+        struct pending *p = d->moved[i];
+        p->moved = false;
+        if (durable) {
+            ft__dispatch_finish(d, p);
+            ft__dispatch_bump(d, &d->stats.rotated);
+        } else { /* a cut may have taken the copy: the original waits again, and stays */
+            ft__retry_push(d, p);
+        }
+    }
+    if (!durable)
+        ft_log(FT_LOG_WARN, "dispatch.move_undone", "reason",
+               stopping ? "the outbox could not be synced" : "a failed write or sync cut the copies",
+               NULL);
+    d->nmoved = 0;
 }

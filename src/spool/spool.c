@@ -419,7 +419,7 @@ static int admit(ft_spool *s, size_t total, bool buffered, bool bounded)
 }
 
 static int append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
-                  void *arg, uint64_t *lsn, bool *durable, bool bounded)
+                  void *arg, uint64_t *lsn, bool *durable, bool bounded, unsigned *epoch)
 {
     if (iovcnt < 0 || iovcnt > 16) return FT_EINVAL;
     size_t len = 0;
@@ -449,6 +449,7 @@ static int append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_don
     if (rc == FT_OK) {
         struct segment *act = &s->segs[s->nsegs - 1];
         *lsn = act->end;
+        if (epoch) *epoch = s->epoch;
         act->end += total;
         s->write_lsn = act->end;
         if (s->opt.durability == FT_SPOOL_NONE) {
@@ -467,13 +468,14 @@ static int append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_don
 int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_done_fn done,
                     void *arg, uint64_t *lsn, bool *durable)
 {
-    return append(s, iov, iovcnt, done, arg, lsn, durable, true);
+    return append(s, iov, iovcnt, done, arg, lsn, durable, true, NULL);
 }
 
-int ft_spool_append_moved(ft_spool *s, const struct iovec *iov, int iovcnt, uint64_t *lsn)
+int ft_spool_append_moved(ft_spool *s, const struct iovec *iov, int iovcnt, uint64_t *lsn,
+                          unsigned *epoch)
 {
     bool durable;
-    return append(s, iov, iovcnt, NULL, NULL, lsn, &durable, false);
+    return append(s, iov, iovcnt, NULL, NULL, lsn, &durable, false, epoch);
 }
 
 void ft_spool_seal(ft_spool *s)
@@ -539,6 +541,7 @@ void ft_spool_get_stats(ft_spool *s, struct ft_spool_stats *out)
         .segments = s->nsegs,
         .backlog = s->write_lsn - s->released_lsn,
         .max_backlog = s->opt.max_backlog,
+        .epoch = s->epoch,
         .failed = s->failed,
     };
     pthread_mutex_unlock(&s->lock);

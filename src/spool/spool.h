@@ -76,9 +76,12 @@ int ft_spool_append(ft_spool *s, const struct iovec *iov, int iovcnt, ft_spool_d
  * Appends, fire and forget, a record the consumer has read but not finished, to release the
  * original (a webhook waiting for a retry, moved out of the way of the release point). The
  * backlog bound does not apply: the move frees more than it takes, and a full spool is just
- * when it is needed; the disk's limit does. Errors as ft_spool_append.
+ * when it is needed; the disk's limit does. *epoch gets the spool's cut epoch at the append
+ * (ft_spool_stats.epoch): the record is durable once durable_lsn passes *lsn while the epoch is
+ * unchanged; a cut in between may have taken it. Errors as ft_spool_append.
  */
-int ft_spool_append_moved(ft_spool *s, const struct iovec *iov, int iovcnt, uint64_t *lsn);
+int ft_spool_append_moved(ft_spool *s, const struct iovec *iov, int iovcnt, uint64_t *lsn,
+                          unsigned *epoch);
 
 /* Blocks until everything appended before the call is durable. FT_OK or FT_EIO. */
 int ft_spool_sync(ft_spool *s);
@@ -99,6 +102,8 @@ struct ft_spool_stats {
     uint64_t segments;     /* segment files */
     uint64_t backlog;      /* bytes written and not yet released */
     uint64_t max_backlog;  /* the bound on it: appends past it fail */
+    unsigned epoch;        /* bumped whenever records not yet durable are cut (a failed write
+                              or sync): positions past the cut are written again */
     bool failed;           /* a disk failure stopped appends until reopened */
 };
 

@@ -300,3 +300,29 @@ def test_replayed_dead_letters_keep_their_standard_webhooks_id(flagtrail, serves
     assert again["webhook-signature"] == "v1," + expected.decode()
     res = run([flagtrail, "replay", "--standard-webhooks"], timeout=60)
     assert res.returncode == 2 and b"--standard-webhooks goes with --dead-letters" in res.stderr
+
+
+def test_replay_of_unreadable_dead_letters_stops_with_an_error(flagtrail, serves, hooks,
+                                                               tmp_path):
+    """A dead-letter segment that cannot be read ends the replay with exit 1 and the reason,
+    and the letters stay for a later replay (a segment before the last one that cannot be
+    read stops the replay there: tests/unit/test_dispatcher.c)."""
+    h = hooks(lambda n, hd, b: (400, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url])
+    s.identify("to-be-dead")
+    wait_for(lambda: s.metric("flagtrail_webhooks_dead_total") == 1, message="a dead letter")
+    assert s.stop() == 0
+    letters = tmp_path / "serve-data" / "dead-letters"
+    (seg,) = [p for p in letters.iterdir() if p.name.endswith(".seg")]
+    aside = tmp_path / "aside.seg"
+    seg.rename(aside)
+    seg.mkdir()  # opens, and every read fails
+    res = run([flagtrail, "replay", "--dead-letters", "--data", str(tmp_path / "serve-data")],
+              timeout=30)
+    assert res.returncode == 1, res
+    assert res.stderr.strip().endswith(b"Is a directory"), res.stderr
+    seg.rmdir()
+    aside.rename(seg)
+    res = run([flagtrail, "replay", "--dead-letters", "--data", str(tmp_path / "serve-data")],
+              timeout=60)
+    assert res.returncode == 1 and res.stdout.startswith(b"delivered 0 dead letters, 1 failed")

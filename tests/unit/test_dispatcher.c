@@ -14,9 +14,12 @@
 #include "spool/spool.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -308,4 +311,162 @@ Test(outbox, records_round_trip_and_cuts_are_refused)
     unsigned char other[20] = {9};
     struct ft_outbox_record out;
     cr_expect_eq(ft_outbox_decode(other, sizeof(other), &out), FT_ECORRUPT, "unknown type");
+}
+
+/* --- a failed sync under a moved webhook --- */
+
+/* fdatasync, failing the next `fail_syncs` calls on spool segments (this definition takes
+ * the place of libc's for the statically linked library; other files sync as usual). */
+static atomic_int fail_syncs;
+
+static bool is_segment(int fd)
+{
+    char link[64], path[512];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, path, sizeof(path) - 1);
+    if (n <= 4) return false;
+    path[n] = '\0';
+    return strcmp(path + n - 4, ".seg") == 0;
+}
+
+int fdatasync(int fd)
+{
+    if (atomic_load(&fail_syncs) > 0 && is_segment(fd)) {
+        atomic_fetch_sub(&fail_syncs, 1);
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fdatasync, fd);
+}
+
+/* Appends one webhook for a closed port, created `age_s` seconds ago, with a body of 1 KiB. */
+static void append_aged(ft_spool *s, const char *identity, int64_t age_s)
+{
+    char body[1100];
+    int n = snprintf(body, sizeof(body), "{\"identity\": \"%s\", \"pad\": \"%01000d\"}", identity, 0);
+    char id[FT_OUTBOX_ID_SIZE];
+    ft_outbox_new_id(id);
+    struct ft_outbox_record r = {.type = FT_OUTBOX_WEBHOOK,
+                                 .created_at = ft_clock_now_us() - age_s * 1000000,
+                                 .id = ft_str_c(id),
+                                 .url = FT_STR("http://127.0.0.1:1/webhook"),
+                                 .environment = FT_STR("env")};
+    unsigned char head[512];
+    size_t hlen = ft_outbox_header(head, &r);
+    struct iovec iov[2] = {{head, hlen}, {body, (size_t)n}};
+    uint64_t lsn;
+    bool durable;
+    cr_assert_eq(ft_spool_append(s, iov, 2, NULL, NULL, &lsn, &durable), FT_OK);
+    cr_assert_eq(ft_spool_sync(s), FT_OK);
+}
+
+static bool wait_stats(ft_dispatcher *d, bool (*done)(const struct ft_dispatcher_stats *))
+{
+    struct ft_dispatcher_stats st;
+    for (int i = 0; i < 1000; i++) {
+        ft_dispatcher_get_stats(d, &st);
+        if (done(&st)) return true;
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    cr_log_error("pending %zu retried %llu rotated %llu dead %llu", st.pending,
+                 (unsigned long long)st.retried, (unsigned long long)st.rotated,
+                 (unsigned long long)(st.dead + st.dead_lost));
+    return false;
+}
+
+static bool one_retried(const struct ft_dispatcher_stats *st)
+{
+    return st->retried == 1;
+}
+
+static bool moved_and_read_back(const struct ft_dispatcher_stats *st)
+{
+    return st->dead + st->dead_lost == 40 && st->rotated >= 1 && st->pending == 1 &&
+           st->unread == 0;
+}
+
+static bool one_held(const struct ft_dispatcher_stats *st)
+{
+    return st->pending == 1;
+}
+
+static ft_dispatcher *start_waiting(ft_spool *outbox)
+{
+    static const int64_t half_hour[] = {1800LL * 1000000};
+    struct ft_dispatcher_options o = {.checkpoint_path = checkpoint,
+                                      .schedule_us = half_hour,
+                                      .nschedule = 1,
+                                      .max_age_us = 3600LL * 1000000,
+                                      .timeout_ms = 2000};
+    ft_dispatcher *d;
+    char err[256];
+    cr_assert_eq(ft_dispatcher_new(outbox, &o, &d, err, sizeof(err)), FT_OK, "%s", err);
+    cr_assert_eq(ft_dispatcher_start(d), FT_OK);
+    return d;
+}
+
+/* A webhook waiting for its retry (due in half an hour) is moved to the outbox's tail once
+ * forty finished webhooks (too old to retry: dead at their first failure) wait behind it. The
+ * first sync after the move fails and cuts the copy: the original must not have been let go,
+ * so it waits again and is moved again; after a restart it is there, once. */
+Test(dispatcher, a_moved_webhook_whose_copy_a_failed_sync_cut_is_not_lost, .timeout = 60)
+{
+    struct ft_spool_options so = {.durability = FT_SPOOL_FSYNC,
+                                  .segment_bytes = 1 << 20,
+                                  .max_backlog = 256 << 10,
+                                  .sync_interval_us = 200000};
+    ft_spool *s;
+    char err[256];
+    cr_assert_eq(ft_spool_open(dir, &so, &s, err, sizeof(err)), FT_OK, "%s", err);
+    append_aged(s, "poison", 0);
+    for (int i = 0; i < 40; i++)
+        append_aged(s, "old", 7200);
+    atomic_store(&fail_syncs, 1); /* the outbox's next sync: the one after the move */
+    ft_dispatcher *d = start_waiting(s);
+    cr_assert(wait_stats(d, one_retried), "the first webhook waits for its retry");
+    cr_assert(wait_stats(d, moved_and_read_back), "moved, and its copy read back");
+    cr_expect_eq(atomic_load(&fail_syncs), 0, "the sync after the first move failed");
+    ft_dispatcher_stop(d, ft_clock_mono_ns() / 1000 + 1000000);
+    ft_dispatcher_free(d);
+    d = start_waiting(s);
+    cr_expect(wait_stats(d, one_held), "after a restart the webhook is there, once");
+    ft_dispatcher_stop(d, ft_clock_mono_ns() / 1000 + 1000000);
+    ft_dispatcher_free(d);
+    ft_spool_close(s);
+}
+
+/* A drain (replay) that meets a segment it cannot read ends there with FT_EIO instead of
+ * waiting for it forever; what follows stays. */
+Test(dispatcher, a_drain_stops_at_an_unreadable_segment, .timeout = 30)
+{
+    ft_spool *s = open_outbox();
+    append(s, 300);
+    char names[8][32];
+    size_t n = 0;
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    while ((e = readdir(dd)) != NULL && n < 8)
+        if (strspn(e->d_name, "0123456789") == 20) snprintf(names[n++], 32, "%.24s", e->d_name);
+    closedir(dd);
+    cr_assert(n >= 3, "several segments");
+    qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
+    char seg[256], aside[256];
+    snprintf(seg, sizeof(seg), "%s/%s", dir, names[1]);
+    snprintf(aside, sizeof(aside), "%s.aside", dir);
+    cr_assert_eq(rename(seg, aside), 0);
+    cr_assert_eq(mkdir(seg, 0700), 0);
+    struct ft_dispatcher_options o = {.checkpoint_path = checkpoint, .max_age_us = 1, .drain = true};
+    ft_dispatcher *d;
+    char err[256];
+    cr_assert_eq(ft_dispatcher_new(s, &o, &d, err, sizeof(err)), FT_OK, "%s", err);
+    cr_expect_eq(ft_dispatcher_run(d), FT_EIO);
+    struct ft_dispatcher_stats st;
+    ft_dispatcher_get_stats(d, &st);
+    cr_expect(st.dead + st.dead_lost > 0 && st.dead + st.dead_lost < 300, "%llu tried",
+              (unsigned long long)(st.dead + st.dead_lost));
+    ft_dispatcher_free(d);
+    ft_spool_close(s);
+    rmdir(seg);
+    rename(aside, seg);
 }
