@@ -326,3 +326,25 @@ def test_replay_of_unreadable_dead_letters_stops_with_an_error(flagtrail, serves
     res = run([flagtrail, "replay", "--dead-letters", "--data", str(tmp_path / "serve-data")],
               timeout=60)
     assert res.returncode == 1 and res.stdout.startswith(b"delivered 0 dead letters, 1 failed")
+
+
+def test_many_waiting_webhooks_do_not_fill_the_outbox(serves, hooks):
+    """A quarter of the webhooks wait for an hour (an endpoint of several down, say): among
+    them, the delivered ones are too few for a cheap move, yet must not fill the outbox. Once
+    it is half full, the waiting ones move anyway, and nothing is lost."""
+    h = hooks(lambda n, hd, b: (500, {}, 0) if b'"identity": "down-' in b else (200, {}, 0))
+    s = serves(args=["--environment", str(V1), "--webhook-url", h.url, "--outbox-max-bytes",
+                     "1M", "--retry-schedule", "1h"])
+    for block in range(16):  # 800 webhooks, 1.7 MB: more than the outbox holds
+        for i in range(50):
+            n = block * 50 + i
+            assert s.identify(f"down-{n}" if n % 4 == 0 else f"up-{n}")[0] == 200
+        healthy = sum(1 for n in range(50 * (block + 1)) if n % 4)
+        wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == healthy,
+                 timeout=30, message="the block's healthy webhooks delivered")
+    wait_for(lambda: s.metric("flagtrail_webhooks_delivered_total") == 600, timeout=30,
+             message="every healthy webhook delivered")
+    assert s.metric("flagtrail_webhooks_lost_total") == 0
+    assert s.metric("flagtrail_webhooks_moved_total") > 0
+    assert s.metric("flagtrail_outbox_depth") == 200
+    s.stop()
