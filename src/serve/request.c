@@ -145,6 +145,8 @@ static int read_trait(ft_json_doc *doc, const struct ft_json *e, struct ft_trait
     if (!k || k->type != FT_JSON_STRING)
         return refuse(err, "traits", "Each trait needs a string trait_key.");
     const struct ft_json *v = ft_json_get(doc, e, "trait_value");
+    if (!v) /* required, as in Flagsmith's TraitSerializerBasic: only null deletes */
+        return refuse(err, "traits", "Each trait needs a trait_value (null deletes the trait).");
     const struct ft_json *tr = ft_json_get(doc, e, "transient");
     if ((k->flags & FT_JSON_NUL) || (v && (v->flags & FT_JSON_NUL)))
         return refuse(err, "traits", FT_NUL_MESSAGE);

@@ -91,6 +91,8 @@ def test_post_validation(serves):
         ({"identifier": "u", "traits": {}}, {"traits": ["Expected a list of items."]}),
         ({"identifier": "u", "traits": [{"trait_value": 1}]},
          {"traits": ["Each trait needs a string trait_key."]}),
+        ({"identifier": "u", "traits": [{"trait_key": "k"}]},  # only null deletes a trait
+         {"traits": ["Each trait needs a trait_value (null deletes the trait)."]}),
         ({"identifier": "u", "traits": [{"trait_key": "k", "trait_value": [1]}]},
          {"traits": ["trait_value must be a string, number or boolean."]}),
         ({"identifier": "u", "transient": "maybe"}, {"transient": ["Must be a valid boolean."]}),
