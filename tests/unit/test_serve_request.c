@@ -160,7 +160,7 @@ Test(serve_request, transient_takes_drf_booleanfield_words)
         snprintf(body, sizeof(body), "{\"identifier\": \"u\", \"transient\": %s}", invalid[i]);
         refused(body, "transient", "Must be a valid boolean.");
         snprintf(body, sizeof(body),
-                 "{\"identifier\": \"u\", \"traits\": [{\"trait_key\": \"k\", \"transient\": %s}]}",
+                 "{\"identifier\": \"u\", \"traits\": [{\"trait_key\": \"k\", \"trait_value\": 1, \"transient\": %s}]}",
                  invalid[i]);
         refused(body, "traits", "transient must be a boolean.");
     }
