@@ -239,9 +239,11 @@ void ft__retry_settle_moved(ft_dispatcher *d, bool stopping)
     if (stopping) ft_spool_sync(d->outbox);
     struct ft_spool_stats ss;
     ft_spool_get_stats(d->outbox, &ss);
-    /* the reader takes only durable records: past the copies, they were durable */
-    bool durable = ft_spool_reader_pos(d->reader) > d->moved_lsn ||
-                   (ss.epoch == d->moved_epoch && ss.durable_lsn > d->moved_lsn);
+    /* Durable past the copies with no cut since they were appended. (The reader's position
+     * proves nothing: after a cut, new records take the copies' positions and it reads those.)
+     * A cut after they became durable puts the originals back too, and the webhook may go
+     * out twice: at least once. */
+    bool durable = ss.epoch == d->moved_epoch && ss.durable_lsn > d->moved_lsn;
     if (!durable && ss.epoch == d->moved_epoch && !stopping) return; /* not synced yet */
     for (size_t i = 0; i < d->nmoved; i++) {
         struct pending *p = d->moved[i];
