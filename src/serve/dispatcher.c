@@ -96,6 +96,7 @@ void ft__dispatch_finish(ft_dispatcher *d, struct pending *p)
     p->next->prev = p->prev;
     d->npending--;
     d->pending_bytes -= p->mem_len;
+    d->pending_span -= p->next_lsn - p->lsn;
     free(p->mem);
     free(p);
 }
@@ -261,6 +262,7 @@ static void read_more(ft_dispatcher *d)
         d->head.prev = p;
         d->npending++;
         d->pending_bytes += p->mem_len;
+        d->pending_span += p->next_lsn - p->lsn;
         ft__retry_schedule_read(d, p, &r);
     }
 }
@@ -400,7 +402,9 @@ static void save(ft_dispatcher *d, bool force)
 {
     uint64_t cp = checkpoint(d);
     int64_t now = ft_clock_mono_ns();
-    if (cp == d->saved_checkpoint || (!force && now - d->saved_at_ns < 200000000)) return;
+    if (cp == d->saved_checkpoint || (!force && !d->save_soon && now - d->saved_at_ns < 200000000))
+        return;
+    d->save_soon = false;
     if (save_checkpoint(d->checkpoint_path, cp)) {
         ft_log(FT_LOG_ERROR, "dispatch.checkpoint_failed", "path", d->checkpoint_path, NULL);
         return;

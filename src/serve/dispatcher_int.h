@@ -82,6 +82,7 @@ struct ft_dispatcher {
     struct pending **heap; /* retry heap by due_us */
     size_t nheap, heap_cap;
     size_t npending, pending_bytes;
+    uint64_t pending_span; /* their records' bytes in the outbox, framing included */
     struct endpoint **endpoints; /* each allocated apart: pending webhooks point at them */
     size_t nendpoints;
     struct signer_cache *signers;
@@ -97,6 +98,7 @@ struct ft_dispatcher {
     uint64_t moved_lsn;   /* the last copy's position */
     unsigned moved_epoch; /* the outbox's cut epoch when the copies were appended */
     int64_t move_logged_ns;
+    bool save_soon; /* a settled move: save the checkpoint at the next turn */
     int64_t read_retry_ns, read_backoff_ns, read_logged_ns; /* an unreadable outbox */
     bool read_failing;
     bool drain_failed; /* a drain stopped at a record it could not read */

@@ -175,15 +175,19 @@ static int append_retry(ft_dispatcher *d, const struct pending *p, int64_t now_u
     return rc;
 }
 
-/* Whether moving `own` bytes of waiting webhooks to free `held` bytes of finished ones is worth
- * it. Normally when the finished come to a sixteenth of the bound (16 KiB to 4 MiB) and to four
- * times the copies: the copies then cost a quarter of what they free at most, and a restart
- * sends again at most about that much. Once the outbox is half full, any gain: a lost webhook
- * is lost for good, a copy only costs a write (with most webhooks waiting, one endpoint of
- * several down, the finished are few among them and the copies cost more than they free). */
-static bool worth_moving(const struct ft_spool_stats *ss, uint64_t held, uint64_t own)
+/* Whether moving the run (`own` bytes of waiting webhooks at the head, holding `held` bytes of
+ * finished ones among them) is worth it. Normally when the finished come to a sixteenth of the
+ * bound (16 KiB to 4 MiB) and to four times the copies: they then cost a quarter of what they
+ * free at most, and a restart sends again at most about that much. Once the outbox is half
+ * full, whenever anything after the head is finished (`finished`), even behind more waiting
+ * webhooks than one run holds: a lost webhook is lost for good, a copy only costs a write.
+ * With most webhooks waiting (one endpoint of several down) the copies then cost more than
+ * they free, and moved copies come back to the head as one long run of waiting webhooks, which
+ * the first rule alone never moved past. */
+static bool worth_moving(const struct ft_spool_stats *ss, uint64_t held, uint64_t own,
+                         uint64_t finished)
 {
-    if (ss->backlog >= ss->max_backlog / 2) return held > 0;
+    if (ss->backlog >= ss->max_backlog / 2) return finished > 0;
     uint64_t min_gain = ss->max_backlog / 16;
     min_gain = min_gain < (16u << 10) ? 16u << 10 : min_gain > (4u << 20) ? 4u << 20 : min_gain;
     return held >= min_gain && held >= 4 * own;
@@ -202,17 +206,22 @@ void ft__retry_move_waiting(ft_dispatcher *d)
 {
     if (d->opt.drain || d->stopping || d->nmoved) return; /* one move settles at a time */
     struct pending *p = d->head.next, *run[ROTATE_RUN];
+    if (p == &d->head || !p->waiting) return;
+    struct ft_spool_stats ss;
+    ft_spool_get_stats(d->outbox, &ss);
+    /* a run of at most a sixteenth of the bound: the copies take room until the originals are
+     * released, so a run must never crowd out new webhooks */
     size_t n = 0;
     uint64_t own = 0;
     for (; p != &d->head && p->waiting && n < ROTATE_RUN; p = p->next) {
+        if (n && own + (p->next_lsn - p->lsn) > ss.max_backlog / 16) break;
         run[n++] = p;
         own += p->next_lsn - p->lsn;
     }
-    if (!n) return;
-    uint64_t end = p != &d->head ? p->lsn : ft_spool_reader_pos(d->reader);
-    struct ft_spool_stats ss;
-    ft_spool_get_stats(d->outbox, &ss);
-    if (!worth_moving(&ss, end - run[0]->lsn - own, own)) return;
+    uint64_t read = ft_spool_reader_pos(d->reader);
+    uint64_t end = p != &d->head ? p->lsn : read;
+    uint64_t finished = read - run[0]->lsn - d->pending_span; /* everything after the head */
+    if (!worth_moving(&ss, end - run[0]->lsn - own, own, finished)) return;
     int64_t now_us = ft_clock_now_us(), now_mono = ft_clock_mono_ns() / 1000;
     for (size_t i = 0; i < n; i++) {
         unsigned epoch;
@@ -251,6 +260,7 @@ void ft__retry_settle_moved(ft_dispatcher *d, bool stopping)
         if (durable) {
             ft__dispatch_finish(d, p);
             ft__dispatch_bump(d, &d->stats.rotated);
+            d->save_soon = true; /* release the originals' room now, not in up to 200 ms */
         } else { /* a cut may have taken the copy: the original waits again, and stays */
             ft__retry_push(d, p);
         }
