@@ -220,7 +220,8 @@ void ft__retry_move_waiting(ft_dispatcher *d)
     }
     uint64_t read = ft_spool_reader_pos(d->reader);
     uint64_t end = p != &d->head ? p->lsn : read;
-    uint64_t finished = read - run[0]->lsn - d->pending_span; /* everything after the head */
+    uint64_t span = read - run[0]->lsn; /* everything after the head, finished or pending */
+    uint64_t finished = span > d->pending_span ? span - d->pending_span : 0;
     if (!worth_moving(&ss, end - run[0]->lsn - own, own, finished)) return;
     int64_t now_us = ft_clock_now_us(), now_mono = ft_clock_mono_ns() / 1000;
     for (size_t i = 0; i < n; i++) {
