@@ -43,7 +43,6 @@ struct pending {
     int64_t due_us;
     size_t heap_index; /* while waiting */
     bool waiting;      /* in the retry heap */
-    bool moved;        /* copied to the outbox's tail, the copy not yet known durable */
     unsigned attempts;
     struct endpoint *ep;
     struct ft_str id, url, environment, body; /* in `mem` */

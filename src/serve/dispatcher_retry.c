@@ -238,7 +238,6 @@ void ft__retry_move_waiting(ft_dispatcher *d)
         if (i == 0) d->moved_epoch = epoch;
         else if (epoch != d->moved_epoch) d->moved_epoch = epoch - 1; /* a cut came between */
         ft__retry_remove(d, run[i]);
-        run[i]->moved = true;
         d->moved[d->nmoved++] = run[i];
     }
 }
@@ -257,7 +256,6 @@ void ft__retry_settle_moved(ft_dispatcher *d, bool stopping)
     if (!durable && ss.epoch == d->moved_epoch && !stopping) return; /* not synced yet */
     for (size_t i = 0; i < d->nmoved; i++) {
         struct pending *p = d->moved[i];
-        p->moved = false;
         if (durable) {
             ft__dispatch_finish(d, p);
             ft__dispatch_bump(d, &d->stats.rotated);

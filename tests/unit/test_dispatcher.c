@@ -52,9 +52,20 @@ static void remove_dir(void)
     }
     rmdir(dir);
     unlink(checkpoint);
+    char aside[96];
+    snprintf(aside, sizeof(aside), "%s.aside", dir);
+    unlink(aside); /* a segment a failed test left aside */
 }
 
 TestSuite(dispatcher, .init = make_dir, .fini = remove_dir);
+
+/* Where a segment made unreadable waits: beside the spool, which remove_dir empties. */
+static const char *aside_path(void)
+{
+    static char path[96];
+    snprintf(path, sizeof(path), "%s.aside", dir);
+    return path;
+}
 
 static ft_spool *open_outbox(void)
 {
@@ -204,20 +215,8 @@ Test(dispatcher, an_unreadable_segment_is_waited_for_not_skipped_or_spun_on)
 {
     ft_spool *s = open_outbox();
     append(s, 300);
-    char names[8][32];
-    size_t n = 0;
-    DIR *dd = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(dd)) != NULL && n < 8)
-        if (strspn(e->d_name, "0123456789") == 20) snprintf(names[n++], 32, "%.24s", e->d_name);
-    closedir(dd);
-    cr_assert(n >= 3, "several segments");
-    qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
-    char seg[256], aside[256];
-    snprintf(seg, sizeof(seg), "%s/%s", dir, names[1]);
-    snprintf(aside, sizeof(aside), "%s.aside", dir);
-    cr_assert_eq(rename(seg, aside), 0);
-    cr_assert_eq(mkdir(seg, 0700), 0);
+    struct broken_segment b;
+    break_segment(dir, 1, aside_path(), &b); /* the second: the first is read */
 
     ft_dispatcher *d = start(s, 1); /* every first failure is final: reading goes on */
     uint64_t before = 0, errors = 0;
@@ -240,8 +239,7 @@ Test(dispatcher, an_unreadable_segment_is_waited_for_not_skipped_or_spun_on)
               (unsigned long long)errors);
     cr_expect(cpu < 0.5, "%.3f s of CPU in 1.5 s", cpu);
 
-    cr_assert_eq(rmdir(seg), 0);
-    cr_assert_eq(rename(aside, seg), 0);
+    mend_segment(&b);
     cr_expect(wait_depth(d, 0, 0, 300), "every webhook read once the segment is back");
     int64_t t0 = ft_clock_mono_ns();
     ft_dispatcher_stop(d, ft_clock_mono_ns() / 1000 + 1000000);
@@ -255,18 +253,8 @@ Test(dispatcher, a_stop_while_the_outbox_is_unreadable_returns)
 {
     ft_spool *s = open_outbox();
     append(s, 300);
-    char first[32] = "";
-    DIR *dd = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(dd)) != NULL)
-        if (strspn(e->d_name, "0123456789") == 20 && (!first[0] || strcmp(e->d_name, first) < 0))
-            snprintf(first, sizeof(first), "%.24s", e->d_name);
-    closedir(dd);
-    char seg[256], aside[256];
-    snprintf(seg, sizeof(seg), "%s/%s", dir, first);
-    snprintf(aside, sizeof(aside), "%s.aside", dir);
-    cr_assert_eq(rename(seg, aside), 0);
-    cr_assert_eq(mkdir(seg, 0700), 0);
+    struct broken_segment b;
+    break_segment(dir, 0, aside_path(), &b);
     ft_dispatcher *d = start(s, 1);
     struct timespec ts = {0, 300 * 1000000};
     nanosleep(&ts, NULL);
@@ -275,8 +263,7 @@ Test(dispatcher, a_stop_while_the_outbox_is_unreadable_returns)
     cr_expect(ft_clock_mono_ns() - t0 < 3000000000LL, "stopped within its deadline");
     ft_dispatcher_free(d);
     ft_spool_close(s);
-    rmdir(seg);
-    rename(aside, seg);
+    mend_segment(&b);
 }
 
 /* Outbox records (src/serve/outbox.c): each type round-trips, a retry keeps its due time, and
@@ -442,20 +429,8 @@ Test(dispatcher, a_drain_stops_at_an_unreadable_segment, .timeout = 30)
 {
     ft_spool *s = open_outbox();
     append(s, 300);
-    char names[8][32];
-    size_t n = 0;
-    DIR *dd = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(dd)) != NULL && n < 8)
-        if (strspn(e->d_name, "0123456789") == 20) snprintf(names[n++], 32, "%.24s", e->d_name);
-    closedir(dd);
-    cr_assert(n >= 3, "several segments");
-    qsort(names, n, sizeof(names[0]), (int (*)(const void *, const void *))strcmp);
-    char seg[256], aside[256];
-    snprintf(seg, sizeof(seg), "%s/%s", dir, names[1]);
-    snprintf(aside, sizeof(aside), "%s.aside", dir);
-    cr_assert_eq(rename(seg, aside), 0);
-    cr_assert_eq(mkdir(seg, 0700), 0);
+    struct broken_segment b;
+    break_segment(dir, 1, aside_path(), &b); /* the second: the first is read */
     struct ft_dispatcher_options o = {.checkpoint_path = checkpoint, .max_age_us = 1, .drain = true};
     ft_dispatcher *d;
     char err[256];
@@ -467,6 +442,5 @@ Test(dispatcher, a_drain_stops_at_an_unreadable_segment, .timeout = 30)
               (unsigned long long)(st.dead + st.dead_lost));
     ft_dispatcher_free(d);
     ft_spool_close(s);
-    rmdir(seg);
-    rename(aside, seg);
+    mend_segment(&b);
 }

@@ -717,25 +717,10 @@ Test(loader, an_unreadable_segment_stops_a_drain_before_it_and_loses_nothing)
         snprintf(id, sizeof(id), "u%d", i);
         append(s, id, i % 3, true);
     }
-    char second[40] = "", first[40] = "";
-    DIR *dd = opendir(spool_dir);
-    struct dirent *e;
-    while ((e = readdir(dd)) != NULL) { /* the two lowest segment names */
-        if (strspn(e->d_name, "0123456789") != 20) continue;
-        if (!first[0] || strcmp(e->d_name, first) < 0) {
-            snprintf(second, sizeof(second), "%s", first);
-            snprintf(first, sizeof(first), "%.24s", e->d_name);
-        } else if (!second[0] || strcmp(e->d_name, second) < 0) {
-            snprintf(second, sizeof(second), "%.24s", e->d_name);
-        }
-    }
-    closedir(dd);
-    cr_assert(second[0] != '\0', "at least two segments");
-    char seg[200], aside[200];
-    snprintf(seg, sizeof(seg), "%s/%s", spool_dir, second);
+    char aside[200];
     snprintf(aside, sizeof(aside), "%s/aside", dir);
-    cr_assert(eq(int, rename(seg, aside), 0));
-    cr_assert(eq(int, mkdir(seg, 0700), 0));
+    struct broken_segment b;
+    break_segment(spool_dir, 1, aside, &b); /* the second: the first loads */
     ft_store *st = open_store();
     ft_loader *l = new_loader(s, st, 1);
     cr_expect(eq(int, ft_loader_drain(l), FT_EIO));
@@ -748,8 +733,7 @@ Test(loader, an_unreadable_segment_stops_a_drain_before_it_and_loses_nothing)
     cr_expect(eq(u64, ls.rejected, 0), "nothing skipped");
     cr_expect(eq(u64, ls.read_errors, 1));
     ft_loader_free(l);
-    cr_assert(eq(int, rmdir(seg), 0));
-    cr_assert(eq(int, rename(aside, seg), 0));
+    mend_segment(&b);
     l = new_loader(s, st, 1);
     cr_expect(eq(int, ft_loader_drain(l), FT_OK));
     ft_loader_free(l);
