@@ -204,6 +204,33 @@ def test_postgres_sorts_by_code_point_whatever_its_collation(flagtrail, postgres
     assert arms[0] == arms[1] == ["ctl"] + sorted(set(labels) - {"ctl"})
 
 
+def test_several_environments_are_refused_and_chosen_alike(flagtrail, remote, tmp_path):
+    """PostgreSQL and ClickHouse refuse a warehouse of two environments as SQLite does, and
+    with --environment-id give SQLite's answers for each."""
+    rng = random.Random(9)
+    rows = [(T0 + i * 1000 + env, body(f"s{i}", [flag(1, "f", rng.random() < 0.5, None, env=env)]))
+            for i in range(300) for env in (7, 8)]
+    data = (rows, event_rows([(T0 + DAY, f"s{i}", "buy", None) for i in range(0, 300, 3)]))
+    urls = [load(flagtrail, tmp_path, *data, name="lite"),
+            load_into(flagtrail, data, tmp_path / "remote", remote.new_database())]
+    answers = []
+    for u in urls:
+        res = run([flagtrail, "cohort", "--store", u, "--flag", "f=on"])
+        assert res.returncode == 1 and b"several environments (7, 8)" in res.stderr, res.stderr
+        out = []
+        for env in ("7", "8"):
+            res = run([flagtrail, "cohort", "--store", u, "--flag", "f=on", "--list", "--format",
+                       "json", "--environment-id", env])
+            assert res.returncode == 0, res.stderr
+            out.append(json.loads(res.stdout))
+            res = run([flagtrail, "experiment", "--store", u, "--flag", "f", "--metric", "buy",
+                       "--environment-id", env, "--format", "json"], timeout=120)
+            assert res.returncode == 0, res.stderr
+            out.append(json.loads(res.stdout)["arms"])
+        answers.append(out)
+    assert answers[0] == answers[1] and answers[0][0] and answers[0][0] != answers[0][2]
+
+
 def test_postgres_analysis_needs_an_existing_warehouse(flagtrail, postgres):
     empty = postgres.new_database()
     for cmd in (["cohort"], ["experiment", "--flag", "x", "--metric", "y"]):
